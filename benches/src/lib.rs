@@ -1,0 +1,116 @@
+//! Fixtures and scenarios shared by the criterion suites and by the
+//! instruction-count gate (`cargo xtask bench-gate`).
+#![deny(missing_docs)]
+
+use std::sync::Arc;
+
+use rustchain_tools::{
+    BehaviorHints, Runtime, Tool, ToolCall, ToolContext, ToolError, ToolExecutor, ToolInfo,
+    TypedTool, async_trait, prelude::RuntimeBuilderExt,
+};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// A tool that does nothing with its three arguments, so a benchmark of a
+/// call measures the framework alone.
+pub struct NoOp;
+
+/// The three arguments of [`NoOp`]: a bounded string, a ranged integer and a
+/// flag, the shape of a typical small tool call.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoOpParams {
+    /// A search text.
+    #[schemars(length(min = 1, max = 256))]
+    pub query: String,
+    /// How many results.
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: u32,
+    /// Whether to explain.
+    #[serde(default)]
+    pub verbose: bool,
+}
+
+#[async_trait]
+impl Tool for NoOp {
+    type Params = NoOpParams;
+    type Output = ();
+
+    fn info(&self) -> ToolInfo {
+        ToolInfo::new("bench.noop", "1.0.0")
+            .description("Does nothing.")
+            .hints(BehaviorHints::PURE)
+    }
+
+    async fn run(&self, _: NoOpParams, _: &ToolContext) -> Result<(), ToolError> {
+        Ok(())
+    }
+}
+
+/// The no-op tool behind the default stack.
+pub fn runtime() -> Runtime {
+    Runtime::builder()
+        .tool(NoOp)
+        .default_layers()
+        .build()
+        .expect("the no-op tool registers")
+}
+
+/// The no-op tool erased, to call without any pipeline.
+pub fn bare_tool() -> Arc<dyn ToolExecutor> {
+    Arc::new(TypedTool::new(NoOp).expect("the no-op tool registers"))
+}
+
+/// Three valid arguments.
+pub fn valid_arguments() -> Value {
+    json!({"query": "rust tool frameworks", "limit": 10, "verbose": true})
+}
+
+/// Three arguments with two violations (a range and a type).
+pub fn invalid_arguments() -> Value {
+    json!({"query": "rust tool frameworks", "limit": 500, "verbose": "yes"})
+}
+
+/// One call of the no-op tool.
+pub fn call(arguments: Value) -> ToolCall {
+    ToolCall::new("bench.noop", arguments)
+}
+
+/// One call straight to the tool, no pipeline: the floor the pipeline's
+/// added cost is measured against.
+pub async fn direct(tool: &Arc<dyn ToolExecutor>) {
+    tool.execute(valid_arguments(), ToolContext::new("bench"))
+        .await
+        .expect("valid arguments");
+}
+
+/// One valid call through the pipeline.
+pub async fn pipeline_valid(runtime: &Runtime) {
+    runtime
+        .call(call(valid_arguments()))
+        .await
+        .expect("valid arguments");
+}
+
+/// One invalid call through the pipeline, refused by validation.
+pub async fn pipeline_invalid(runtime: &Runtime) {
+    runtime
+        .call(call(invalid_arguments()))
+        .await
+        .expect_err("invalid arguments");
+}
+
+/// `callers` tasks calling at once, each one valid call, on the current
+/// runtime; returns when all are done.
+pub async fn concurrent(runtime: &Runtime, callers: usize) {
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let runtime = runtime.clone();
+            tokio::spawn(async move { pipeline_valid(&runtime).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("caller task");
+    }
+}

@@ -1,0 +1,85 @@
+//! The built-in tools of RustChain Tools.
+//!
+//! Each tool registers itself at compile time (with `inventory`), so there is
+//! no hand-kept list; each group sits behind a cargo feature of the same name
+//! (`text`, `json`), both on by default.
+//!
+//! ```
+//! let tools = rustchain_tools_builtins::all()?;
+//! assert!(tools.iter().any(|t| t.metadata().name().as_str() == "text.word_count"));
+//! # Ok::<(), rustchain_tools_core::ToolError>(())
+//! ```
+#![deny(missing_docs)]
+
+use std::sync::Arc;
+
+use rustchain_tools_core::{Tool, ToolError, ToolExecutor, TypedTool};
+
+#[cfg(feature = "json")]
+pub mod json;
+#[cfg(feature = "text")]
+pub mod text;
+
+/// One built-in tool, as registered at compile time.
+pub struct Builtin {
+    group: &'static str,
+    make: fn() -> Result<Arc<dyn ToolExecutor>, ToolError>,
+}
+
+impl Builtin {
+    /// The registration of a typed tool in `group`; used through `inventory::submit!`.
+    pub const fn new(
+        group: &'static str,
+        make: fn() -> Result<Arc<dyn ToolExecutor>, ToolError>,
+    ) -> Self {
+        Builtin { group, make }
+    }
+
+    /// The group (and cargo feature) the tool belongs to.
+    pub fn group(&self) -> &'static str {
+        self.group
+    }
+
+    /// Builds the tool.
+    pub fn make(&self) -> Result<Arc<dyn ToolExecutor>, ToolError> {
+        (self.make)()
+    }
+}
+
+inventory::collect!(Builtin);
+
+/// Erases a typed built-in tool; the `make` function of its registration.
+fn erase<T: Tool>(tool: T) -> Result<Arc<dyn ToolExecutor>, ToolError> {
+    Ok(Arc::new(TypedTool::new(tool)?))
+}
+
+/// Registers a typed tool, built by `$make`, in `$group`.
+macro_rules! register {
+    ($group:literal, $make:expr) => {
+        inventory::submit! {
+            $crate::Builtin::new($group, || $crate::erase($make))
+        }
+    };
+}
+pub(crate) use register;
+
+/// Every built-in tool compiled in.
+pub fn all() -> Result<Vec<Arc<dyn ToolExecutor>>, ToolError> {
+    inventory::iter::<Builtin>().map(Builtin::make).collect()
+}
+
+/// The built-in tools of one group.
+pub fn group(name: &str) -> Result<Vec<Arc<dyn ToolExecutor>>, ToolError> {
+    inventory::iter::<Builtin>()
+        .filter(|b| b.group == name)
+        .map(Builtin::make)
+        .collect()
+}
+
+/// The groups compiled in, each once, sorted.
+pub fn groups() -> Vec<&'static str> {
+    let mut groups: Vec<&'static str> = inventory::iter::<Builtin>().map(|b| b.group).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups
+}

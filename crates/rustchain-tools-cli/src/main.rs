@@ -1,0 +1,327 @@
+//! `rustchain-tools`: list, describe and call tools from the command line.
+
+use std::{
+    io::{Read, Write},
+    process::ExitCode,
+    time::Duration,
+};
+
+use anyhow::{Context, Result, anyhow};
+use clap::{Parser, Subcommand};
+use rustchain_tools::{Runtime, ToolCall, ToolError, ToolMetadata, VersionReq, default_runtime};
+use serde_json::{Value, json};
+
+/// Exit codes, as documented in the README.
+mod exit {
+    pub const SUCCESS: u8 = 0;
+    pub const TOOL_FAILED: u8 = 1;
+    pub const INVALID_ARGUMENTS: u8 = 2;
+    pub const DENIED: u8 = 3;
+    pub const LIMIT: u8 = 4;
+    pub const USAGE: u8 = 64;
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  rustchain-tools tools list
+  rustchain-tools tools list --category json --json
+  rustchain-tools tools describe text.word_count
+  rustchain-tools call text.word_count --args '{\"text\": \"to be or not to be\"}'
+  rustchain-tools call json.format --args @request.json
+  echo '{\"text\": \"abc\"}' | rustchain-tools call text.sha256 --args -
+
+Exit codes:
+  0 success, 1 tool failed, 2 invalid arguments, 3 denied,
+  4 limit exceeded or timed out, 64 usage error (including an unknown tool)";
+
+/// Typed, validated tools for AI agents, from the command line.
+#[derive(Debug, Parser)]
+#[command(name = "rustchain-tools", version, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List and describe the tools.
+    #[command(subcommand)]
+    Tools(ToolsCommand),
+    /// Call a tool through the full pipeline; prints the result as JSON.
+    #[command(after_help = EXAMPLES)]
+    Call {
+        /// The tool's name, e.g. text.word_count.
+        name: String,
+        /// The arguments: JSON text, @FILE to read them from a file, or - for stdin.
+        #[arg(long, default_value = "{}")]
+        args: String,
+        /// Which versions may serve the call, e.g. ^1 (default: the newest).
+        #[arg(long)]
+        version: Option<VersionReq>,
+        /// Stop the call after this many seconds (default: 60).
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<f64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ToolsCommand {
+    /// List the tools, newest version of each first.
+    List {
+        /// Only tools of this category.
+        #[arg(long)]
+        category: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a tool's description, schemas, permissions and hints.
+    Describe {
+        /// The tool's name.
+        name: String,
+        /// Which version (default: the newest).
+        #[arg(long)]
+        version: Option<VersionReq>,
+        /// Print the metadata as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version
+            let _ = e.print();
+            return ExitCode::from(exit::SUCCESS);
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    let runtime = default_runtime().context("the tool runtime could not start")?;
+    match cli.command {
+        Command::Tools(ToolsCommand::List { category, json }) => {
+            list(&runtime, category.as_deref(), json)
+        }
+        Command::Tools(ToolsCommand::Describe {
+            name,
+            version,
+            json,
+        }) => describe(&runtime, &name, version.as_ref(), json),
+        Command::Call {
+            name,
+            args,
+            version,
+            timeout,
+        } => call(runtime, name, &args, version, timeout),
+    }
+}
+
+fn list(runtime: &Runtime, category: Option<&str>, as_json: bool) -> Result<u8> {
+    let tools: Vec<&ToolMetadata> = runtime
+        .tools()
+        .iter()
+        .map(|t| t.metadata())
+        .filter(|m| category.is_none_or(|c| m.category() == c))
+        .collect();
+    let mut out = std::io::stdout().lock();
+    if as_json {
+        let rows: Vec<Value> = tools
+            .iter()
+            .map(|m| {
+                json!({
+                    "name": m.name(),
+                    "version": m.version().to_string(),
+                    "category": m.category(),
+                    "description": m.description(),
+                })
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+    } else {
+        let width = tools
+            .iter()
+            .map(|m| m.name().as_str().len())
+            .max()
+            .unwrap_or(4);
+        writeln!(
+            out,
+            "{:width$}  {:8}  {:8}  DESCRIPTION",
+            "NAME", "VERSION", "CATEGORY"
+        )?;
+        for m in tools {
+            writeln!(
+                out,
+                "{:width$}  {:8}  {:8}  {}",
+                m.name().as_str(),
+                m.version().to_string(),
+                m.category(),
+                m.description()
+            )?;
+        }
+    }
+    Ok(exit::SUCCESS)
+}
+
+fn describe(
+    runtime: &Runtime,
+    name: &str,
+    version: Option<&VersionReq>,
+    as_json: bool,
+) -> Result<u8> {
+    let tool = match runtime.tools().resolve(name, version) {
+        Ok(tool) => tool,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
+    let m = tool.metadata();
+    let mut out = std::io::stdout().lock();
+    if as_json {
+        writeln!(out, "{}", serde_json::to_string_pretty(m)?)?;
+        return Ok(exit::SUCCESS);
+    }
+    let hints = m.hints();
+    writeln!(out, "{} {}", m.name(), m.version())?;
+    if let Some(title) = m.title() {
+        writeln!(out, "title:       {title}")?;
+    }
+    writeln!(out, "description: {}", m.description())?;
+    writeln!(out, "category:    {}", m.category())?;
+    writeln!(out, "tags:        {}", m.tags().join(", "))?;
+    writeln!(
+        out,
+        "hints:       read-only={} destructive={} idempotent={} open-world={}",
+        hints.read_only, hints.destructive, hints.idempotent, hints.open_world
+    )?;
+    let p = m.permissions();
+    if p.is_empty() {
+        writeln!(out, "permissions: none")?;
+    } else {
+        writeln!(out, "permissions: {}", serde_json::to_string(p)?)?;
+    }
+    writeln!(
+        out,
+        "input schema:\n{}",
+        serde_json::to_string_pretty(m.input_schema())?
+    )?;
+    if let Some(schema) = m.output_schema() {
+        writeln!(
+            out,
+            "output schema:\n{}",
+            serde_json::to_string_pretty(schema)?
+        )?;
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// Reads `--args`: JSON text, `@FILE`, or `-` for stdin.
+fn read_args(args: &str) -> Result<String> {
+    if args == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("could not read the arguments from stdin")?;
+        Ok(text)
+    } else if let Some(path) = args.strip_prefix('@') {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("could not read the arguments file {path}"))
+    } else {
+        Ok(args.to_owned())
+    }
+}
+
+fn call(
+    runtime: Runtime,
+    name: String,
+    args: &str,
+    version: Option<VersionReq>,
+    timeout: Option<f64>,
+) -> Result<u8> {
+    let text = read_args(args)?;
+    let arguments: Value = match serde_json::from_str(&text) {
+        Ok(value) => value,
+        Err(e) => {
+            eprintln!("error: the arguments are not valid JSON: {e}");
+            return Ok(exit::INVALID_ARGUMENTS);
+        }
+    };
+    let mut call = ToolCall::new(name, arguments);
+    if let Some(version) = version {
+        call = call.with_version(version);
+    }
+    if let Some(seconds) = timeout {
+        let timeout = Duration::try_from_secs_f64(seconds).map_err(|_| {
+            anyhow!("--timeout must be a positive number of seconds, not {seconds}")
+        })?;
+        call = call.with_timeout(timeout);
+    }
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    match tokio.block_on(runtime.call(call)) {
+        Ok(result) => {
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(if result.is_error {
+                exit::TOOL_FAILED
+            } else {
+                exit::SUCCESS
+            })
+        }
+        Err(error) => {
+            report(&error);
+            Ok(exit_code(&error))
+        }
+    }
+}
+
+fn report(error: &ToolError) {
+    match error {
+        ToolError::InvalidArguments { tool, violations } => {
+            eprintln!(
+                "error: invalid arguments for `{tool}` ({} violation{}):",
+                violations.len(),
+                if violations.len() == 1 { "" } else { "s" }
+            );
+            for v in violations {
+                eprintln!("  - {} (keyword: {})", v.message, v.keyword);
+            }
+        }
+        ToolError::Denied { tool, reasons } => {
+            eprintln!("error: call to `{tool}` denied:");
+            for reason in reasons {
+                eprintln!("  - {reason}");
+            }
+        }
+        other => eprintln!("error: {other}"),
+    }
+}
+
+fn exit_code(error: &ToolError) -> u8 {
+    match error {
+        ToolError::InvalidArguments { .. } => exit::INVALID_ARGUMENTS,
+        ToolError::Denied { .. } => exit::DENIED,
+        ToolError::LimitExceeded { .. }
+        | ToolError::TimedOut { .. }
+        | ToolError::Cancelled { .. } => exit::LIMIT,
+        ToolError::UnknownTool { .. }
+        | ToolError::NoMatchingVersion { .. }
+        | ToolError::InvalidDefinition { .. } => exit::USAGE,
+        _ => exit::TOOL_FAILED,
+    }
+}

@@ -1,0 +1,192 @@
+//! The `rustchain-tools` binary as a user runs it.
+
+use std::{
+    io::Write,
+    process::{Command, Output, Stdio},
+};
+
+use serde_json::Value;
+
+fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rustchain-tools"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(input) = stdin {
+        pipe.write_all(input.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+#[test]
+fn lists_tools_as_a_table_and_as_json() {
+    let out = run(&["tools", "list"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let table = stdout(&out);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("text.word_count "))
+        .unwrap();
+    assert!(row.contains(" 1.0.0 ") && row.contains(" text "), "{table}");
+
+    let out = run(&["tools", "list", "--category", "json", "--json"], None);
+    let rows: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().all(|r| r["category"] == "json"));
+}
+
+#[test]
+fn describes_a_tool_and_refuses_an_unknown_one() {
+    let out = run(&["tools", "describe", "text.sha256", "--json"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let meta: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(meta["name"], "text.sha256");
+    assert_eq!(meta["inputSchema"]["required"][0], "text");
+    assert_eq!(meta["annotations"]["readOnly"], true);
+
+    let out = run(&["tools", "describe", "text.sha256"], None);
+    assert!(stdout(&out).contains("input schema:"));
+
+    let out = run(&["tools", "describe", "text.sha265"], None);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr(&out).contains("did you mean text.sha256?"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_valid_call_prints_the_result_as_json() {
+    let out = run(
+        &[
+            "call",
+            "text.word_count",
+            "--args",
+            r#"{"text": "to be or not to be"}"#,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(result["structured"]["words"], 6);
+    assert_eq!(result["isError"], false);
+}
+
+#[test]
+fn invalid_arguments_exit_2_with_each_violation_and_its_path() {
+    let out = run(
+        &[
+            "call",
+            "text.word_count",
+            "--args",
+            r#"{"text": 5, "x": 1}"#,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("2 violations"), "{err}");
+    assert!(
+        err.contains("at /text: expected string, found integer 5 (keyword: type)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("at /x: the property \"x\" is not allowed"),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty());
+
+    let out = run(&["call", "text.word_count", "--args", "{not json"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not valid JSON"));
+}
+
+#[test]
+fn arguments_come_from_a_file_or_stdin() {
+    let dir = std::env::temp_dir().join(format!("rustchain-tools-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("args.json");
+    std::fs::write(&file, r#"{"text": "abc"}"#).unwrap();
+    let at_file = format!("@{}", file.display());
+    let out = run(&["call", "text.sha256", "--args", &at_file], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let from_file: Value = serde_json::from_str(&stdout(&out)).unwrap();
+
+    let out = run(
+        &["call", "text.sha256", "--args", "-"],
+        Some(r#"{"text": "abc"}"#),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let from_stdin: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(from_file["structured"], from_stdin["structured"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let out = run(
+        &["call", "text.sha256", "--args", "@/no/such/file.json"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(64));
+    assert!(stderr(&out).contains("/no/such/file.json"));
+}
+
+#[test]
+fn usage_errors_and_unknown_tools_exit_64() {
+    let out = run(&["call"], None);
+    assert_eq!(out.status.code(), Some(64));
+    let out = run(&["frobnicate"], None);
+    assert_eq!(out.status.code(), Some(64));
+    let out = run(&["call", "no.such.tool"], None);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(stderr(&out).contains("unknown tool `no.such.tool`"));
+    let out = run(
+        &["call", "text.sha256", "--args", "{}", "--timeout", "-1"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(64));
+}
+
+#[test]
+fn help_shows_examples_and_exit_codes() {
+    let out = run(&["--help"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let help = stdout(&out);
+    assert!(help.contains("Examples:"), "{help}");
+    assert!(help.contains("64 usage error"), "{help}");
+    let out = run(&["call", "--help"], None);
+    assert!(stdout(&out).contains("rustchain-tools call text.word_count"));
+}
+
+#[test]
+fn a_version_requirement_that_nothing_meets_is_a_usage_error() {
+    let out = run(
+        &[
+            "call",
+            "text.sha256",
+            "--version",
+            "^2",
+            "--args",
+            r#"{"text":"a"}"#,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr(&out).contains("registered: 1.0.0"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -1,0 +1,224 @@
+//! A call to a tool and its result.
+
+use std::time::{Duration, Instant};
+
+use semver::{Version, VersionReq};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+/// Who is calling: an identity and its roles, for policy decisions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    /// A stable identifier of the caller.
+    pub id: String,
+    /// The roles the caller holds.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+impl Principal {
+    /// The caller on this machine, with no roles: the principal of calls that
+    /// name none.
+    pub fn local() -> Self {
+        Principal {
+            id: "local".to_owned(),
+            roles: Vec::new(),
+        }
+    }
+}
+
+impl Default for Principal {
+    fn default() -> Self {
+        Principal::local()
+    }
+}
+
+/// A request to run one tool with some arguments.
+///
+/// ```
+/// use rustchain_tools_core::ToolCall;
+/// use serde_json::json;
+/// use std::time::Duration;
+///
+/// let call = ToolCall::new("text.word_count", json!({ "text": "one two" }))
+///     .with_version("^1".parse()?)
+///     .with_timeout(Duration::from_secs(5));
+/// assert_eq!(call.tool, "text.word_count");
+/// # Ok::<(), semver::Error>(())
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// Identifies the call in results, errors and audit records.
+    #[serde(default = "new_call_id")]
+    pub id: String,
+    /// The name of the tool to run.
+    pub tool: String,
+    /// Which versions of the tool may serve the call; the newest that matches
+    /// is chosen. `None` takes the newest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<VersionReq>,
+    /// The arguments, checked against the tool's input schema.
+    #[serde(default = "empty_object")]
+    pub arguments: Value,
+    /// Who is calling.
+    #[serde(default)]
+    pub principal: Principal,
+    /// When the call must have finished; past it the tool is stopped.
+    #[serde(skip)]
+    pub deadline: Option<Instant>,
+    /// Cancelling this token stops the call.
+    #[serde(skip)]
+    pub cancellation: Option<CancellationToken>,
+}
+
+impl ToolCall {
+    /// A call of `tool` with `arguments`, a fresh id, the local principal, no
+    /// deadline.
+    pub fn new(tool: impl Into<String>, arguments: Value) -> Self {
+        ToolCall {
+            id: new_call_id(),
+            tool: tool.into(),
+            version: None,
+            arguments,
+            principal: Principal::local(),
+            deadline: None,
+            cancellation: None,
+        }
+    }
+
+    /// Sets the call id.
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = id.into();
+        self
+    }
+
+    /// Restricts the versions that may serve the call.
+    pub fn with_version(mut self, requirement: VersionReq) -> Self {
+        self.version = Some(requirement);
+        self
+    }
+
+    /// Sets the caller.
+    pub fn with_principal(mut self, principal: Principal) -> Self {
+        self.principal = principal;
+        self
+    }
+
+    /// Sets a deadline `timeout` from now.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.deadline = Some(Instant::now() + timeout);
+        self
+    }
+
+    /// Sets the deadline.
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Lets the caller stop the call by cancelling `token`.
+    pub fn with_cancellation(mut self, token: CancellationToken) -> Self {
+        self.cancellation = Some(token);
+        self
+    }
+}
+
+fn new_call_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+/// What a tool returns: structured JSON, text, or both.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolOutput {
+    /// The structured result, matching the tool's output schema if it has one.
+    pub structured: Option<Value>,
+    /// The result as text for the model; for typed tools, the structured
+    /// result serialized as JSON.
+    pub text: String,
+    /// The tool ran but reports a failure the model should see and may
+    /// recover from (a missing file, say), as MCP's `isError` does.
+    pub is_error: bool,
+}
+
+impl ToolOutput {
+    /// A structured result, with its JSON text.
+    pub fn structured(value: Value) -> Self {
+        ToolOutput {
+            text: value.to_string(),
+            structured: Some(value),
+            is_error: false,
+        }
+    }
+
+    /// A text result.
+    pub fn text(text: impl Into<String>) -> Self {
+        ToolOutput {
+            structured: None,
+            text: text.into(),
+            is_error: false,
+        }
+    }
+
+    /// A failure reported to the model as a result.
+    pub fn error(text: impl Into<String>) -> Self {
+        ToolOutput {
+            structured: None,
+            text: text.into(),
+            is_error: true,
+        }
+    }
+}
+
+/// The result of a call that ran.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolResult {
+    /// The id of the call.
+    pub call_id: String,
+    /// The tool that ran.
+    pub tool: String,
+    /// The version of the tool that ran.
+    pub version: Version,
+    /// The structured result, if the tool gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub structured: Option<Value>,
+    /// The result as text.
+    pub text: String,
+    /// The tool reports a failure (see [`ToolOutput::is_error`]).
+    pub is_error: bool,
+    /// How long the tool ran.
+    #[serde(rename = "durationUs", serialize_with = "as_micros")]
+    pub duration: Duration,
+}
+
+fn as_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_call_deserializes_with_defaults() {
+        let call: ToolCall = serde_json::from_value(json!({"tool": "t"})).unwrap();
+        assert_eq!(call.arguments, json!({}));
+        assert_eq!(call.principal, Principal::local());
+        assert!(!call.id.is_empty());
+        assert!(call.version.is_none());
+    }
+
+    #[test]
+    fn call_ids_are_unique() {
+        assert_ne!(
+            ToolCall::new("t", json!({})).id,
+            ToolCall::new("t", json!({})).id
+        );
+    }
+}

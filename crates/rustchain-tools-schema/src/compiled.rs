@@ -1,0 +1,104 @@
+use std::fmt;
+
+use jsonschema::{Draft, Validator};
+use serde_json::Value;
+
+use crate::{SchemaError, Violation};
+
+/// A JSON Schema compiled into a validator, ready to check many values.
+///
+/// Compile once (when a tool is registered), validate on every call. The
+/// draft comes from `$schema` and defaults to 2020-12; formats are checked;
+/// nothing is fetched over the network or from files.
+#[derive(Clone)]
+pub struct CompiledSchema {
+    schema: Value,
+    validator: Validator,
+}
+
+impl CompiledSchema {
+    /// Compiles `schema`, or says why it is not a usable JSON Schema.
+    pub fn compile(schema: &Value) -> Result<Self, SchemaError> {
+        let validator = jsonschema::options()
+            .with_draft(declared_draft(schema).unwrap_or(Draft::Draft202012))
+            .should_validate_formats(true)
+            .build(schema)
+            .map_err(|e| SchemaError::Invalid {
+                location: e.instance_path().as_str().to_owned(),
+                reason: e.to_string(),
+            })?;
+        Ok(CompiledSchema {
+            schema: schema.clone(),
+            validator,
+        })
+    }
+
+    /// Compiles the input schema of a tool, which must describe an object.
+    pub fn compile_input(schema: &Value) -> Result<Self, SchemaError> {
+        match schema.get("type") {
+            Some(Value::String(t)) if t == "object" => Self::compile(schema),
+            other => Err(SchemaError::NotAnObject {
+                found: other.map_or_else(|| "no type".to_owned(), Value::to_string),
+            }),
+        }
+    }
+
+    /// The schema this validator was compiled from.
+    pub fn schema(&self) -> &Value {
+        &self.schema
+    }
+
+    /// Whether `value` satisfies the schema; the fast path.
+    pub fn is_valid(&self, value: &Value) -> bool {
+        self.validator.is_valid(value)
+    }
+
+    /// Checks `value`, returning every violation when it is invalid.
+    pub fn validate(&self, value: &Value) -> Result<(), Vec<Violation>> {
+        if self.validator.is_valid(value) {
+            return Ok(());
+        }
+        let violations: Vec<Violation> = self
+            .validator
+            .iter_errors(value)
+            .flat_map(|e| Violation::from_validation_error(&e, &self.schema))
+            .collect();
+        if violations.is_empty() {
+            // is_valid and iter_errors disagreeing would be a validator bug;
+            // an invalid value must never pass silently.
+            return Err(vec![Violation::new(
+                "",
+                "schema",
+                Value::Null,
+                Value::Null,
+                "the value does not match the schema",
+            )]);
+        }
+        Err(violations)
+    }
+}
+
+impl fmt::Debug for CompiledSchema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompiledSchema")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+fn declared_draft(schema: &Value) -> Option<Draft> {
+    let uri = schema.get("$schema")?.as_str()?;
+    let uri = uri.trim_end_matches('#');
+    Some(
+        match uri
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+        {
+            "json-schema.org/draft-04/schema" => Draft::Draft4,
+            "json-schema.org/draft-06/schema" => Draft::Draft6,
+            "json-schema.org/draft-07/schema" => Draft::Draft7,
+            "json-schema.org/draft/2019-09/schema" => Draft::Draft201909,
+            _ => Draft::Draft202012,
+        },
+    )
+}

@@ -123,7 +123,7 @@ fn bench(quick: bool, json: bool) -> Result<bool> {
         cmd.args(["--warm-up-time", "1", "--measurement-time", "2"]);
     }
     if json {
-        // criterion's own report goes to stderr so stdout stays JSON.
+        // criterion prints its report on stdout; drop it so stdout is JSON.
         cmd.stdout(std::process::Stdio::null());
     }
     run(&mut cmd)?;

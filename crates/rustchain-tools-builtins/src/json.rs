@@ -45,7 +45,7 @@ pub struct JsonQueryParams {
     pub document: Value,
     /// A JSON pointer (RFC 6901) such as `/items/0/name`; empty for the whole
     /// document.
-    #[schemars(regex(pattern = r"^(/.*)?$"))]
+    #[schemars(regex(pattern = r"^(/([^~]|~[01])*)*$"))]
     pub pointer: String,
 }
 

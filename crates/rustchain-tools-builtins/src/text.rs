@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
 
 use crate::register;
 
@@ -234,7 +235,10 @@ impl Tool for Sha256Digest {
     async fn run(&self, p: Sha256Params, _: &ToolContext) -> Result<Sha256Output, ToolError> {
         let digest = Sha256::digest(p.text.as_bytes());
         Ok(Sha256Output {
-            sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+            sha256: digest.iter().fold(String::with_capacity(64), |mut hex, b| {
+                let _ = write!(hex, "{b:02x}");
+                hex
+            }),
         })
     }
 }

@@ -137,12 +137,24 @@ async fn json_query_finds_and_misses() {
         .unwrap(),
         json!({"found": false, "value": null})
     );
-    let err = call("json.query", json!({"document": doc, "pointer": "items"}))
+    for bad in ["items", "/a~2", "/a~"] {
+        let err = call("json.query", json!({"document": doc, "pointer": bad}))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("does not match the pattern"),
+            "{err}"
+        );
+    }
+    let keyed = json!({"a/b\nc~": 1});
+    assert_eq!(
+        call(
+            "json.query",
+            json!({"document": keyed, "pointer": "/a~1b\nc~0"})
+        )
         .await
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("does not match the pattern"),
-        "{err}"
+        .unwrap(),
+        json!({"found": true, "value": 1})
     );
 }
 

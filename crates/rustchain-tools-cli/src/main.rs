@@ -32,7 +32,7 @@ Examples:
 
 Exit codes:
   0 success, 1 tool failed, 2 invalid arguments, 3 denied,
-  4 limit exceeded or timed out, 64 usage error (including an unknown tool)";
+  4 limit exceeded, timed out or cancelled, 64 usage error (including an unknown tool)";
 
 /// Typed, validated tools for AI agents, from the command line.
 #[derive(Debug, Parser)]
@@ -111,7 +111,13 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<u8> {
-    let runtime = default_runtime().context("the tool runtime could not start")?;
+    let runtime = match default_runtime() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: the tool runtime could not start: {e}");
+            return Ok(exit::TOOL_FAILED);
+        }
+    };
     match cli.command {
         Command::Tools(ToolsCommand::List { category, json }) => {
             list(&runtime, category.as_deref(), json)
@@ -265,9 +271,12 @@ fn call(
         call = call.with_version(version);
     }
     if let Some(seconds) = timeout {
-        let timeout = Duration::try_from_secs_f64(seconds).map_err(|_| {
-            anyhow!("--timeout must be a positive number of seconds, not {seconds}")
-        })?;
+        let timeout = Duration::try_from_secs_f64(seconds)
+            .ok()
+            .filter(|t| !t.is_zero())
+            .ok_or_else(|| {
+                anyhow!("--timeout must be a positive number of seconds, not {seconds}")
+            })?;
         call = call.with_timeout(timeout);
     }
     let tokio = tokio::runtime::Builder::new_current_thread()
@@ -276,7 +285,11 @@ fn call(
         .context("could not start the async runtime")?;
     match tokio.block_on(runtime.call(call)) {
         Ok(result) => {
-            println!("{}", serde_json::to_string_pretty(&result)?);
+            writeln!(
+                std::io::stdout().lock(),
+                "{}",
+                serde_json::to_string_pretty(&result)?
+            )?;
             Ok(if result.is_error {
                 exit::TOOL_FAILED
             } else {

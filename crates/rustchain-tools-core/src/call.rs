@@ -61,8 +61,9 @@ pub struct ToolCall {
     /// The arguments, checked against the tool's input schema.
     #[serde(default = "empty_object")]
     pub arguments: Value,
-    /// Who is calling.
-    #[serde(default)]
+    /// Who is calling. Never read from a request body: whoever accepts the
+    /// call (a transport, the CLI) sets it from what it authenticated.
+    #[serde(skip)]
     pub principal: Principal,
     /// When the call must have finished; past it the tool is stopped.
     #[serde(skip)]
@@ -105,9 +106,10 @@ impl ToolCall {
         self
     }
 
-    /// Sets a deadline `timeout` from now.
+    /// Sets a deadline `timeout` from now; a timeout too large for the clock
+    /// means no deadline.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.deadline = Some(Instant::now() + timeout);
+        self.deadline = Instant::now().checked_add(timeout);
         self
     }
 
@@ -134,6 +136,7 @@ fn empty_object() -> Value {
 
 /// What a tool returns: structured JSON, text, or both.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ToolOutput {
     /// The structured result, matching the tool's output schema if it has one.
     pub structured: Option<Value>,
@@ -175,7 +178,7 @@ impl ToolOutput {
 }
 
 /// The result of a call that ran.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolResult {
     /// The id of the call.
@@ -192,12 +195,20 @@ pub struct ToolResult {
     /// The tool reports a failure (see [`ToolOutput::is_error`]).
     pub is_error: bool,
     /// How long the tool ran.
-    #[serde(rename = "durationUs", serialize_with = "as_micros")]
+    #[serde(
+        rename = "durationUs",
+        serialize_with = "as_micros",
+        deserialize_with = "from_micros"
+    )]
     pub duration: Duration,
 }
 
 fn as_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+fn from_micros<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    u64::deserialize(d).map(Duration::from_micros)
 }
 
 #[cfg(test)]
@@ -210,8 +221,48 @@ mod tests {
         let call: ToolCall = serde_json::from_value(json!({"tool": "t"})).unwrap();
         assert_eq!(call.arguments, json!({}));
         assert_eq!(call.principal, Principal::local());
+        assert!(call.deadline.is_none());
         assert!(!call.id.is_empty());
         assert!(call.version.is_none());
+    }
+
+    #[test]
+    fn a_request_body_cannot_choose_its_principal() {
+        let call: ToolCall = serde_json::from_value(
+            json!({"tool": "t", "principal": {"id": "root", "roles": ["admin"]}}),
+        )
+        .unwrap();
+        assert_eq!(call.principal, Principal::local());
+    }
+
+    #[test]
+    fn a_timeout_too_large_for_the_clock_means_no_deadline() {
+        let call = ToolCall::new("t", json!({})).with_timeout(Duration::MAX);
+        assert!(call.deadline.is_none());
+    }
+
+    #[test]
+    fn a_result_round_trips_through_json() {
+        let result = ToolResult {
+            call_id: "c".into(),
+            tool: "t".into(),
+            version: Version::new(1, 2, 3),
+            structured: Some(json!({"a": 1})),
+            text: "{\"a\":1}".into(),
+            is_error: false,
+            duration: Duration::from_micros(42),
+        };
+        let back: ToolResult =
+            serde_json::from_value(serde_json::to_value(&result).unwrap()).unwrap();
+        assert_eq!(back, result);
+    }
+
+    #[test]
+    fn outputs_use_the_same_casing_as_results() {
+        assert_eq!(
+            serde_json::to_value(ToolOutput::error("x")).unwrap(),
+            json!({"structured": null, "text": "x", "isError": true})
+        );
     }
 
     #[test]

@@ -66,14 +66,16 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: ToolRequest) -> Self::Future {
+    fn call(&mut self, mut request: ToolRequest) -> Self::Future {
         // tokio's clock, so that tests with paused time see the same deadline.
         let started = Instant::now();
         let deadline = match (request.call.deadline, self.default_timeout) {
             (Some(deadline), _) => Some(Instant::from_std(deadline)),
-            (None, Some(timeout)) => Some(started + timeout),
+            (None, Some(timeout)) => started.checked_add(timeout),
             (None, None) => None,
         };
+        // The tool sees the deadline it actually has, default included.
+        request.call.deadline = deadline.map(Instant::into_std);
         let tool = request.tool.clone();
         let token = request.cancellation.clone();
         if token.is_cancelled() {

@@ -8,7 +8,11 @@ use thiserror::Error;
 
 /// Why a tool call (or a tool's registration) did not succeed.
 #[derive(Debug, Clone, Error, Serialize)]
-#[serde(tag = "error", rename_all = "snake_case")]
+#[serde(
+    tag = "error",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
 #[non_exhaustive]
 pub enum ToolError {
     /// The arguments do not match the tool's input schema; every violation is
@@ -21,18 +25,18 @@ pub enum ToolError {
         violations: Vec<Violation>,
     },
     /// No tool of that name is registered.
-    #[error("unknown tool `{name}`{}", suggest(.suggestions))]
+    #[error("unknown tool `{tool}`{}", suggest(.suggestions))]
     UnknownTool {
         /// The name that was asked for.
-        name: String,
+        tool: String,
         /// Registered names close to it.
         suggestions: Vec<String>,
     },
     /// The tool exists, but no registered version meets the requirement.
-    #[error("no version of `{name}` matches `{requirement}` (registered: {})", .available.join(", "))]
+    #[error("no version of `{tool}` matches `{requirement}` (registered: {})", .available.join(", "))]
     NoMatchingVersion {
         /// The tool that was asked for.
-        name: String,
+        tool: String,
         /// The version requirement of the call.
         requirement: String,
         /// The versions that are registered.
@@ -75,8 +79,9 @@ pub enum ToolError {
     TimedOut {
         /// The tool that was called.
         tool: String,
-        /// How long the call had.
-        #[serde(rename = "after_ms", serialize_with = "as_millis")]
+        /// How long the call ran before it was stopped (zero when its
+        /// deadline had passed before it started).
+        #[serde(rename = "afterMs", serialize_with = "as_millis")]
         after: Duration,
     },
     /// A tool's definition is unusable (bad name, version or schema), or
@@ -148,7 +153,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_value(&err).unwrap(),
-            json!({"error": "timed_out", "tool": "t", "after_ms": 1500})
+            json!({"error": "timed_out", "tool": "t", "afterMs": 1500})
         );
     }
 }

@@ -28,8 +28,8 @@ impl ToolName {
         };
         if name.is_empty() || name.len() > MAX_NAME_LEN {
             return Err(invalid(format!(
-                "a tool name must have 1 to {MAX_NAME_LEN} characters, this one has {}",
-                name.chars().count()
+                "a tool name must have 1 to {MAX_NAME_LEN} ASCII characters, this one has {} bytes",
+                name.len()
             )));
         }
         if let Some(bad) = name
@@ -86,18 +86,23 @@ impl Permissions {
     }
 }
 
-/// How a tool behaves, as the MCP tool annotations describe it. The defaults
+/// How a tool behaves, as the MCP tool annotations describe it (in JSON under
+/// MCP's names: `readOnlyHint`, ...). The defaults
 /// are the MCP defaults: assume the worst until the tool says otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(default)]
 pub struct BehaviorHints {
     /// The tool does not change its environment.
+    #[serde(rename = "readOnlyHint")]
     pub read_only: bool,
     /// The tool may destroy or overwrite data (meaningful when not read-only).
+    #[serde(rename = "destructiveHint")]
     pub destructive: bool,
     /// Calling it again with the same arguments has no further effect.
+    #[serde(rename = "idempotentHint")]
     pub idempotent: bool,
     /// The tool reaches an open world (the internet, other systems).
+    #[serde(rename = "openWorldHint")]
     pub open_world: bool,
 }
 
@@ -291,6 +296,11 @@ impl ToolMetadata {
     /// The JSON Schema of the arguments.
     pub fn input_schema(&self) -> &Value {
         &self.input_schema
+    }
+
+    /// The JSON Schema of the arguments, shared rather than copied.
+    pub fn shared_input_schema(&self) -> Arc<Value> {
+        Arc::clone(&self.input_schema)
     }
 
     /// The JSON Schema of the structured result, if declared.

@@ -21,12 +21,13 @@ impl RegisteredTool {
     /// usable JSON Schema describing an object.
     pub fn new(executor: Arc<dyn ToolExecutor>) -> Result<Self, ToolError> {
         let metadata = executor.metadata();
-        let validator = CompiledSchema::compile_input(metadata.input_schema()).map_err(|e| {
-            ToolError::InvalidDefinition {
-                tool: metadata.name().to_string(),
-                reason: format!("its input schema is unusable: {e}"),
-            }
-        })?;
+        let validator =
+            CompiledSchema::compile_input(metadata.shared_input_schema()).map_err(|e| {
+                ToolError::InvalidDefinition {
+                    tool: metadata.name().to_string(),
+                    reason: format!("its input schema is unusable: {e}"),
+                }
+            })?;
         Ok(RegisteredTool {
             executor,
             validator,
@@ -108,18 +109,23 @@ impl ToolSet {
     ) -> Result<Arc<RegisteredTool>, ToolError> {
         let Some(versions) = self.by_name.get(name) else {
             return Err(ToolError::UnknownTool {
-                name: name.to_owned(),
+                tool: name.to_owned(),
                 suggestions: self.suggestions(name),
             });
         };
         let found = match requirement {
-            None => versions.first(),
+            // Releases before pre-releases, as a `*` requirement would choose;
+            // a tool with only pre-releases still resolves.
+            None => versions
+                .iter()
+                .find(|t| t.metadata().version().pre.is_empty())
+                .or_else(|| versions.first()),
             Some(req) => versions
                 .iter()
                 .find(|t| req.matches(t.metadata().version())),
         };
         found.cloned().ok_or_else(|| ToolError::NoMatchingVersion {
-            name: name.to_owned(),
+            tool: name.to_owned(),
             requirement: requirement.map(ToString::to_string).unwrap_or_default(),
             available: versions
                 .iter()

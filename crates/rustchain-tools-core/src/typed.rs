@@ -67,7 +67,7 @@ pub struct TypedTool<T> {
 }
 
 impl<T: Tool> TypedTool<T> {
-    /// Derives the schemas of `tool` and checks its description.
+    /// Derives the schemas of `tool` and checks its name and version.
     pub fn new(tool: T) -> Result<Self, ToolError> {
         let metadata = ToolMetadata::new(
             tool.info(),

@@ -478,3 +478,63 @@ async fn a_thousand_parallel_callers_all_get_their_own_result() {
     }
     assert_eq!(done.load(Ordering::SeqCst), 1000);
 }
+
+#[tokio::test]
+async fn a_call_without_a_requirement_prefers_releases_to_pre_releases() {
+    let args = json!({"query": "q", "limit": 1});
+    let runtime = Runtime::builder()
+        .tool(Search { version: "1.9.0" })
+        .tool(Search {
+            version: "2.0.0-rc.1",
+        })
+        .build()
+        .unwrap();
+    let result = runtime
+        .call(ToolCall::new("docs.search", args.clone()))
+        .await
+        .unwrap();
+    assert_eq!(result.version.to_string(), "1.9.0");
+
+    let only_pre = Runtime::builder()
+        .tool(Search {
+            version: "2.0.0-rc.1",
+        })
+        .build()
+        .unwrap();
+    let result = only_pre
+        .call(ToolCall::new("docs.search", args))
+        .await
+        .unwrap();
+    assert_eq!(result.version.to_string(), "2.0.0-rc.1");
+}
+
+/// Reports whether it saw a deadline in its context.
+struct SeesDeadline;
+
+#[async_trait]
+impl Tool for SeesDeadline {
+    type Params = Empty;
+    type Output = bool;
+
+    fn info(&self) -> ToolInfo {
+        ToolInfo::new("deadline.seen", "1.0.0")
+    }
+
+    async fn run(&self, _: Empty, ctx: &ToolContext) -> Result<bool, ToolError> {
+        Ok(ctx.deadline.is_some())
+    }
+}
+
+#[tokio::test]
+async fn the_tool_sees_the_default_deadline_it_runs_under() {
+    let runtime = Runtime::builder()
+        .tool(SeesDeadline)
+        .layer(DeadlineLayer::new().with_default_timeout(Duration::from_secs(30)))
+        .build()
+        .unwrap();
+    let result = runtime
+        .call(ToolCall::new("deadline.seen", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(result.structured, Some(json!(true)));
+}

@@ -1,4 +1,4 @@
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use jsonschema::{Draft, Validator};
 use serde_json::Value;
@@ -12,31 +12,34 @@ use crate::{SchemaError, Violation};
 /// nothing is fetched over the network or from files.
 #[derive(Clone)]
 pub struct CompiledSchema {
-    schema: Value,
+    schema: Arc<Value>,
     validator: Validator,
 }
 
 impl CompiledSchema {
     /// Compiles `schema`, or says why it is not a usable JSON Schema.
     pub fn compile(schema: &Value) -> Result<Self, SchemaError> {
+        Self::compile_shared(Arc::new(schema.clone()))
+    }
+
+    /// Compiles a schema that is shared with its owner (a tool's metadata),
+    /// keeping no second copy of it.
+    pub fn compile_shared(schema: Arc<Value>) -> Result<Self, SchemaError> {
         let validator = jsonschema::options()
-            .with_draft(declared_draft(schema).unwrap_or(Draft::Draft202012))
+            .with_draft(declared_draft(&schema).unwrap_or(Draft::Draft202012))
             .should_validate_formats(true)
-            .build(schema)
+            .build(&schema)
             .map_err(|e| SchemaError::Invalid {
                 location: e.instance_path().as_str().to_owned(),
                 reason: e.to_string(),
             })?;
-        Ok(CompiledSchema {
-            schema: schema.clone(),
-            validator,
-        })
+        Ok(CompiledSchema { schema, validator })
     }
 
     /// Compiles the input schema of a tool, which must describe an object.
-    pub fn compile_input(schema: &Value) -> Result<Self, SchemaError> {
+    pub fn compile_input(schema: Arc<Value>) -> Result<Self, SchemaError> {
         match schema.get("type") {
-            Some(Value::String(t)) if t == "object" => Self::compile(schema),
+            Some(Value::String(t)) if t == "object" => Self::compile_shared(schema),
             other => Err(SchemaError::NotAnObject {
                 found: other.map_or_else(|| "no type".to_owned(), Value::to_string),
             }),

@@ -3,6 +3,7 @@
 //! one and on two worker threads.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rustchain_tools::schema::export::{ExportOptions, Format, export};
 use rustchain_tools_benches as b;
 
 fn single_caller(c: &mut Criterion) {
@@ -43,5 +44,24 @@ fn concurrent_callers(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, single_caller, concurrent_callers);
+fn schema(c: &mut Criterion) {
+    let validator = b::noop_validator();
+    let (valid, invalid) = (b::valid_arguments(), b::invalid_arguments());
+    let large = b::large_definition();
+    let mut group = c.benchmark_group("schema");
+    group.bench_function("validate-valid", |bench| {
+        bench.iter(|| validator.validate(&valid).is_ok());
+    });
+    group.bench_function("validate-invalid", |bench| {
+        bench.iter(|| validator.validate(&invalid).is_err());
+    });
+    for format in [Format::Mcp, Format::OpenaiStrict, Format::Gemini] {
+        group.bench_function(format!("export-large-{format}"), |bench| {
+            bench.iter(|| export(&large, ExportOptions::new(format)).expect("exports"));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, single_caller, concurrent_callers, schema);
 criterion_main!(benches);

@@ -101,6 +101,48 @@ pub async fn pipeline_invalid(runtime: &Runtime) {
         .expect_err("invalid arguments");
 }
 
+/// The compiled input schema of the no-op tool, for validating without the
+/// pipeline.
+pub fn noop_validator() -> rustchain_tools::schema::CompiledSchema {
+    rustchain_tools::schema::CompiledSchema::compile(
+        &rustchain_tools::schema::derive_input_schema::<NoOpParams>(),
+    )
+    .expect("the no-op schema compiles")
+}
+
+/// A large tool definition: 200 properties of every common kind, nested
+/// objects, optional fields, formats and defaults, as big tools have.
+pub fn large_definition() -> rustchain_tools::schema::export::ToolDefinition {
+    let mut properties = serde_json::Map::new();
+    for i in 0..200 {
+        let schema = match i % 5 {
+            0 => {
+                json!({"type": "string", "format": "uri", "maxLength": 200, "description": "A link."})
+            }
+            1 => json!({"type": "integer", "minimum": 0, "default": 1}),
+            2 => json!({"enum": ["a", "b", "c"]}),
+            3 => json!({"type": "array", "items": {"type": "string"}, "uniqueItems": true}),
+            _ => {
+                json!({"type": "object", "properties": {"x": {"type": "number"}, "y": {"$ref": "#/$defs/point"}}})
+            }
+        };
+        properties.insert(format!("field_{i}"), schema);
+    }
+    rustchain_tools::schema::export::ToolDefinition {
+        name: "bench.large".to_owned(),
+        title: None,
+        description: "A large tool.".to_owned(),
+        input_schema: json!({
+            "type": "object",
+            "properties": properties,
+            "required": ["field_0", "field_1"],
+            "$defs": {"point": {"type": "object", "properties": {"x": {"type": "number"}}}}
+        }),
+        output_schema: None,
+        annotations: None,
+    }
+}
+
 /// `callers` tasks calling at once, each one valid call, on the current
 /// runtime; returns when all are done.
 pub async fn concurrent(runtime: &Runtime, callers: usize) {

@@ -24,6 +24,9 @@ const GATED: &[(&str, &str)] = &[
     ("valid", "call, default stack"),
     ("invalid", "call, refused"),
     ("concurrent-1000", "round of 1,000 calls"),
+    ("validate-valid", "validation, valid"),
+    ("validate-invalid", "validation, 2 errors"),
+    ("export-strict", "200-property export"),
 ];
 /// Two runs of different lengths; their difference cancels start-up cost.
 const SHORT_RUN: usize = 50;
@@ -235,7 +238,8 @@ fn bench_gate(update: bool, tolerance: f64) -> Result<bool> {
     let binary = target_dir().join("release/bench-scenario");
     let mut measured = BTreeMap::new();
     for (scenario, _) in GATED {
-        let (short, long) = if scenario.starts_with("concurrent") {
+        let (short, long) = if scenario.starts_with("concurrent") || scenario.starts_with("export")
+        {
             (SHORT_RUN_CONCURRENT, LONG_RUN_CONCURRENT)
         } else {
             (SHORT_RUN, LONG_RUN)

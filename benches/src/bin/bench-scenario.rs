@@ -4,9 +4,11 @@
 
 use std::process::ExitCode;
 
+use rustchain_tools::schema::export::{ExportOptions, Format, export};
 use rustchain_tools_benches as b;
 
-const SCENARIOS: &str = "direct, valid, invalid, concurrent-1000";
+const SCENARIOS: &str =
+    "direct, valid, invalid, concurrent-1000, validate-valid, validate-invalid, export-strict";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,6 +26,8 @@ fn main() -> ExitCode {
         .expect("tokio runtime");
     let runtime = b::runtime();
     let tool = b::bare_tool();
+    let validator = b::noop_validator();
+    let large = b::large_definition();
     rt.block_on(async {
         match scenario.as_str() {
             "direct" => {
@@ -44,6 +48,24 @@ fn main() -> ExitCode {
             "concurrent-1000" => {
                 for _ in 0..iterations {
                     b::concurrent(&runtime, 1000).await;
+                }
+            }
+            "validate-valid" => {
+                let args = b::valid_arguments();
+                for _ in 0..iterations {
+                    assert!(validator.validate(&args).is_ok());
+                }
+            }
+            "validate-invalid" => {
+                let args = b::invalid_arguments();
+                for _ in 0..iterations {
+                    assert!(validator.validate(&args).is_err());
+                }
+            }
+            "export-strict" => {
+                let options = ExportOptions::new(Format::OpenaiStrict);
+                for _ in 0..iterations {
+                    export(&large, options).expect("exports");
                 }
             }
             other => {

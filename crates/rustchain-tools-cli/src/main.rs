@@ -8,7 +8,10 @@ use std::{
 
 use anyhow::{Context, Result, anyhow};
 use clap::{Parser, Subcommand};
-use rustchain_tools::{Runtime, ToolCall, ToolError, ToolMetadata, VersionReq, default_runtime};
+use rustchain_tools::{
+    Runtime, ToolCall, ToolError, ToolMetadata, VersionReq, default_runtime,
+    schema::export::{Dialect, ExportOptions, Format, ToolDefinition, export},
+};
 use serde_json::{Value, json};
 
 /// Exit codes, as documented in the README.
@@ -26,6 +29,8 @@ Examples:
   rustchain-tools tools list
   rustchain-tools tools list --category json --json
   rustchain-tools tools describe text.word_count
+  rustchain-tools tools describe text.word_count --format openai-strict
+  rustchain-tools schema export tool.json --format gemini
   rustchain-tools call text.word_count --args '{\"text\": \"to be or not to be\"}'
   rustchain-tools call json.format --args @request.json
   echo '{\"text\": \"abc\"}' | rustchain-tools call text.sha256 --args -
@@ -47,6 +52,9 @@ enum Command {
     /// List and describe the tools.
     #[command(subcommand)]
     Tools(ToolsCommand),
+    /// Work with JSON Schemas: export to the formats agents speak.
+    #[command(subcommand)]
+    Schema(SchemaCommand),
     /// Call a tool through the full pipeline; prints the result as JSON.
     #[command(after_help = EXAMPLES)]
     Call {
@@ -61,6 +69,36 @@ enum Command {
         /// Stop the call after this many seconds (default: 60).
         #[arg(long, value_name = "SECONDS")]
         timeout: Option<f64>,
+    },
+}
+
+/// Export flags shared by `schema export` and `tools describe`.
+#[derive(Debug, clap::Args)]
+struct ExportArgs {
+    /// Print the definition in this format: mcp, openai, openai-strict, anthropic, gemini.
+    #[arg(long)]
+    format: Option<Format>,
+    /// MCP: emit JSON Schema draft-07 instead of 2020-12.
+    #[arg(long)]
+    draft_07: bool,
+    /// MCP, OpenAI, Anthropic: inline $ref and drop $defs (Gemini always does).
+    #[arg(long)]
+    inline_refs: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum SchemaCommand {
+    /// Export a tool definition (or a bare JSON Schema of its arguments) to a
+    /// provider's format; changes of meaning are listed on stderr.
+    Export {
+        /// A JSON file: a tool definition with `name` and `parameters`,
+        /// `inputSchema` or `input_schema`, or a bare schema of the arguments.
+        file: String,
+        #[command(flatten)]
+        export: ExportArgs,
+        /// The tool's name when FILE is a bare schema (default: the file's stem).
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 
@@ -85,6 +123,8 @@ enum ToolsCommand {
         /// Print the metadata as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        export: ExportArgs,
     },
 }
 
@@ -111,6 +151,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<u8> {
+    if let Command::Schema(SchemaCommand::Export { file, export, name }) = &cli.command {
+        return export_file(file, export, name.as_deref());
+    }
     let runtime = match default_runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -126,7 +169,9 @@ fn run(cli: Cli) -> Result<u8> {
             name,
             version,
             json,
-        }) => describe(&runtime, &name, version.as_ref(), json),
+            export,
+        }) => describe(&runtime, &name, version.as_ref(), json, &export),
+        Command::Schema(_) => unreachable!("handled before the runtime starts"),
         Command::Call {
             name,
             args,
@@ -187,6 +232,7 @@ fn describe(
     name: &str,
     version: Option<&VersionReq>,
     as_json: bool,
+    export_args: &ExportArgs,
 ) -> Result<u8> {
     let tool = match runtime.tools().resolve(name, version) {
         Ok(tool) => tool,
@@ -196,6 +242,9 @@ fn describe(
         }
     };
     let m = tool.metadata();
+    if export_args.format.is_some() {
+        return print_export(&m.definition(), export_args);
+    }
     let mut out = std::io::stdout().lock();
     if as_json {
         writeln!(out, "{}", serde_json::to_string_pretty(m)?)?;
@@ -235,6 +284,85 @@ fn describe(
     Ok(exit::SUCCESS)
 }
 
+/// Exports `definition` as the flags ask: the document on stdout, each change
+/// of meaning on stderr; a definition the format cannot hold exits 1.
+fn print_export(definition: &ToolDefinition, args: &ExportArgs) -> Result<u8> {
+    let mut options = ExportOptions::new(args.format.unwrap_or(Format::Mcp));
+    options.inline_refs = args.inline_refs;
+    if args.draft_07 {
+        options.dialect = Dialect::Draft07;
+    }
+    match export(definition, options) {
+        Ok(exported) => {
+            writeln!(
+                std::io::stdout().lock(),
+                "{}",
+                serde_json::to_string_pretty(&exported.document)?
+            )?;
+            for change in &exported.changes {
+                let at = if change.pointer.is_empty() {
+                    "/"
+                } else {
+                    &change.pointer
+                };
+                eprintln!("note: {at}: {}", change.what);
+            }
+            Ok(exit::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(exit::TOOL_FAILED)
+        }
+    }
+}
+
+/// `schema export FILE`: reads a tool definition in any of the common shapes.
+fn export_file(file: &str, args: &ExportArgs, name: Option<&str>) -> Result<u8> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("could not read {file}"))?;
+    let value: Value = match serde_json::from_str(&text) {
+        Ok(value) => value,
+        Err(e) => {
+            eprintln!("error: {file} is not valid JSON: {e}");
+            return Ok(exit::INVALID_ARGUMENTS);
+        }
+    };
+    let schema_field = ["parameters", "inputSchema", "input_schema"]
+        .into_iter()
+        .find(|k| value.get(*k).is_some());
+    let stem = || {
+        std::path::Path::new(file)
+            .file_stem()
+            .map_or_else(|| "tool".to_owned(), |s| s.to_string_lossy().into_owned())
+    };
+    let text_of = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+    let definition = match schema_field {
+        Some(field) => ToolDefinition {
+            name: name
+                .map(str::to_owned)
+                .or_else(|| text_of("name"))
+                .unwrap_or_else(stem),
+            title: text_of("title"),
+            description: text_of("description").unwrap_or_default(),
+            input_schema: value[field].clone(),
+            output_schema: value.get("outputSchema").cloned(),
+            annotations: value.get("annotations").cloned(),
+        },
+        None => ToolDefinition {
+            name: name.map_or_else(stem, str::to_owned),
+            title: None,
+            description: value
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            input_schema: value,
+            output_schema: None,
+            annotations: None,
+        },
+    };
+    print_export(&definition, args)
+}
+
 /// Reads `--args`: JSON text, `@FILE`, or `-` for stdin.
 fn read_args(args: &str) -> Result<String> {
     if args == "-" {
@@ -259,6 +387,21 @@ fn call(
     timeout: Option<f64>,
 ) -> Result<u8> {
     let text = read_args(args)?;
+    // Size and depth are checked on the text, before parsing, with the
+    // tool's own limits when the tool exists (an unknown tool is reported
+    // by the call itself).
+    let limits = runtime
+        .tools()
+        .resolve(&name, version.as_ref())
+        .map(|tool| tool.metadata().argument_limits())
+        .unwrap_or_default();
+    if let Err(violation) = limits.check_text(&text) {
+        eprintln!(
+            "error: invalid arguments for `{name}`:\n  - {} (keyword: {})",
+            violation.message, violation.keyword
+        );
+        return Ok(exit::INVALID_ARGUMENTS);
+    }
     let arguments: Value = match serde_json::from_str(&text) {
         Ok(value) => value,
         Err(e) => {

@@ -209,3 +209,137 @@ fn a_version_requirement_that_nothing_meets_is_a_usage_error() {
         stderr(&out)
     );
 }
+
+#[test]
+fn describe_exports_a_tool_to_each_provider_format() {
+    for (format, name_path) in [
+        ("mcp", "/name"),
+        ("openai", "/function/name"),
+        ("openai-strict", "/function/name"),
+        ("anthropic", "/name"),
+        ("gemini", "/name"),
+    ] {
+        let out = run(
+            &["tools", "describe", "text.word_count", "--format", format],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{format}: {}", stderr(&out));
+        let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let name = doc.pointer(name_path).and_then(Value::as_str).unwrap();
+        assert!(
+            name == "text.word_count" || name == "text_word_count",
+            "{format}: {name}"
+        );
+    }
+    let out = run(
+        &[
+            "tools",
+            "describe",
+            "text.word_count",
+            "--format",
+            "openai-strict",
+        ],
+        None,
+    );
+    assert!(
+        stderr(&out).contains("exported as \"text_word_count\""),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        &["tools", "describe", "text.word_count", "--format", "cohere"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(64));
+    assert!(stderr(&out).contains("openai-strict"), "{}", stderr(&out));
+}
+
+#[test]
+fn schema_export_reads_definitions_and_bare_schemas() {
+    let dir = std::env::temp_dir().join(format!("rustchain-tools-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tool = dir.join("weather.json");
+    std::fs::write(
+        &tool,
+        r#"{"name": "get.weather", "description": "Weather.", "parameters": {"type": "object",
+            "properties": {"city": {"type": "string", "format": "uri"}, "days": {"type": "integer", "default": 3}},
+            "required": ["city"]}}"#,
+    )
+    .unwrap();
+    let out = run(
+        &[
+            "schema",
+            "export",
+            tool.to_str().unwrap(),
+            "--format",
+            "openai-strict",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        doc["function"]["parameters"]["required"],
+        serde_json::json!(["city", "days"])
+    );
+    assert!(
+        stderr(&out)
+            .contains("note: /properties/days: optional property made required and nullable")
+    );
+
+    let bare = dir.join("args.json");
+    std::fs::write(
+        &bare,
+        r##"{"type": "object", "properties": {"q": {"$ref": "#/$defs/q"}}, "$defs": {"q": {"type": "string"}}}"##,
+    )
+    .unwrap();
+    let out = run(
+        &[
+            "schema",
+            "export",
+            bare.to_str().unwrap(),
+            "--format",
+            "mcp",
+            "--inline-refs",
+        ],
+        None,
+    );
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["name"], "args");
+    assert_eq!(
+        doc["inputSchema"]["properties"]["q"],
+        serde_json::json!({"type": "string"})
+    );
+
+    let recursive = dir.join("tree.json");
+    std::fs::write(
+        &recursive,
+        r##"{"type": "object", "properties": {"n": {"$ref": "#"}}}"##,
+    )
+    .unwrap();
+    let out = run(
+        &[
+            "schema",
+            "export",
+            recursive.to_str().unwrap(),
+            "--format",
+            "gemini",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("recursive"), "{}", stderr(&out));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn arguments_nested_past_the_limit_are_refused_before_parsing() {
+    let deep = format!("{{\"text\": {}1{}}}", "[".repeat(40), "]".repeat(40));
+    let out = run(&["call", "text.word_count", "--args", &deep], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("deeper than the limit of 32 levels"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -3,6 +3,7 @@
 
 use std::{fmt, sync::Arc};
 
+use rustchain_tools_schema::{ArgumentLimits, export::ToolDefinition};
 use semver::Version;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -159,6 +160,8 @@ pub struct ToolInfo {
     pub permissions: Permissions,
     /// How the tool behaves.
     pub hints: BehaviorHints,
+    /// How large and deep the arguments may be.
+    pub argument_limits: ArgumentLimits,
 }
 
 impl ToolInfo {
@@ -173,6 +176,7 @@ impl ToolInfo {
             tags: Vec::new(),
             permissions: Permissions::default(),
             hints: BehaviorHints::default(),
+            argument_limits: ArgumentLimits::default(),
         }
     }
 
@@ -215,6 +219,13 @@ impl ToolInfo {
         self.hints = hints;
         self
     }
+
+    /// Sets how large and deep the arguments may be (default:
+    /// [`ArgumentLimits::default`]).
+    pub fn argument_limits(mut self, limits: ArgumentLimits) -> Self {
+        self.argument_limits = limits;
+        self
+    }
 }
 
 /// A tool's checked description with its input and output schemas.
@@ -234,6 +245,7 @@ pub struct ToolMetadata {
     permissions: Permissions,
     #[serde(rename = "annotations")]
     hints: BehaviorHints,
+    argument_limits: ArgumentLimits,
 }
 
 impl ToolMetadata {
@@ -260,6 +272,7 @@ impl ToolMetadata {
             output_schema: output_schema.map(Arc::new),
             permissions: info.permissions,
             hints: info.hints,
+            argument_limits: info.argument_limits,
         })
     }
 
@@ -316,6 +329,25 @@ impl ToolMetadata {
     /// How the tool behaves.
     pub fn hints(&self) -> BehaviorHints {
         self.hints
+    }
+
+    /// How large and deep the arguments may be.
+    pub fn argument_limits(&self) -> ArgumentLimits {
+        self.argument_limits
+    }
+
+    /// The tool as the schema exporters see it, for
+    /// [`export`](rustchain_tools_schema::export::export) to MCP, OpenAI,
+    /// Anthropic or Gemini.
+    pub fn definition(&self) -> ToolDefinition {
+        ToolDefinition {
+            name: self.name.to_string(),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            input_schema: (*self.input_schema).clone(),
+            output_schema: self.output_schema.as_deref().cloned(),
+            annotations: serde_json::to_value(self.hints).ok(),
+        }
     }
 }
 

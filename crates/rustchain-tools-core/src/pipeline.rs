@@ -24,6 +24,10 @@ pub struct ToolRequest {
     /// Cancelled when the call is cancelled or runs out of time; a child of
     /// the caller's token, so cancelling it never reaches back to the caller.
     pub cancellation: CancellationToken,
+    /// What layers tell the layers inside them (or, through a shared handle
+    /// an outer layer put here, the layers outside): a policy decision, its
+    /// obligations. Empty, and free, unless a layer uses it.
+    pub extensions: http::Extensions,
 }
 
 impl ToolRequest {
@@ -37,6 +41,7 @@ impl ToolRequest {
             call,
             tool,
             cancellation,
+            extensions: http::Extensions::new(),
         }
     }
 
@@ -71,6 +76,7 @@ impl Service<ToolRequest> for ExecuteTool {
                 call,
                 tool,
                 cancellation,
+                ..
             } = request;
             let context = ToolContext {
                 call_id: call.id.clone(),

@@ -1,5 +1,6 @@
-//! The validation layer: arguments are checked against the tool's input
-//! schema, with the validator compiled when the tool was registered.
+//! The validation layer: arguments are checked against the tool's argument
+//! limits, then its input schema, with the validator compiled when the tool
+//! was registered.
 
 use std::{
     future::Future,
@@ -12,8 +13,9 @@ use tower::{Layer, Service};
 
 use crate::{ToolError, ToolRequest, ToolResult};
 
-/// Refuses calls whose arguments break the tool's input schema, with every
-/// violation, before anything else runs.
+/// Refuses calls whose arguments pass the tool's [argument
+/// limits](crate::ToolInfo::argument_limits) (size, depth, string length) or
+/// break its input schema, with every violation, before anything else runs.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ValidationLayer;
 
@@ -51,7 +53,13 @@ where
     }
 
     fn call(&mut self, request: ToolRequest) -> Self::Future {
-        match request.tool.validator().validate(&request.call.arguments) {
+        let limits = request.tool.metadata().argument_limits();
+        // Limits first, so an oversized value never reaches the validator.
+        let checked = limits
+            .check_value(&request.call.arguments)
+            .map_err(|v| vec![*v])
+            .and_then(|()| request.tool.validator().validate(&request.call.arguments));
+        match checked {
             Ok(()) => ValidateFuture::Valid {
                 inner: self.inner.call(request),
             },

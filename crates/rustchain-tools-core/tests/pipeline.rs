@@ -538,3 +538,55 @@ async fn the_tool_sees_the_default_deadline_it_runs_under() {
         .unwrap();
     assert_eq!(result.structured, Some(json!(true)));
 }
+
+/// Searches with tight argument limits.
+struct Tight;
+
+#[async_trait]
+impl Tool for Tight {
+    type Params = SearchParams;
+    type Output = SearchOutput;
+
+    fn info(&self) -> ToolInfo {
+        ToolInfo::new("tight", "1.0.0").argument_limits(rustchain_tools_core::ArgumentLimits {
+            max_bytes: 1024,
+            max_depth: 2,
+            max_string_chars: 8,
+        })
+    }
+
+    async fn run(&self, p: SearchParams, ctx: &ToolContext) -> Result<SearchOutput, ToolError> {
+        Search { version: "1.0.0" }.run(p, ctx).await
+    }
+}
+
+#[tokio::test]
+async fn arguments_past_the_tools_limits_are_refused_before_the_schema() {
+    let runtime = Runtime::builder()
+        .tool(Tight)
+        .layer(ValidationLayer::new())
+        .build()
+        .unwrap();
+    let err = runtime
+        .call(ToolCall::new(
+            "tight",
+            json!({"query": "far too long", "limit": 1}),
+        ))
+        .await
+        .unwrap_err();
+    let ToolError::InvalidArguments { violations, .. } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(violations.len(), 1);
+    assert_eq!(violations[0].pointer, "/query");
+    assert_eq!(violations[0].keyword, "maxStringChars");
+    assert!(
+        runtime
+            .call(ToolCall::new(
+                "tight",
+                json!({"query": "short", "limit": 1})
+            ))
+            .await
+            .is_ok()
+    );
+}

@@ -13,6 +13,16 @@ pub enum SchemaError {
         /// What is wrong.
         reason: String,
     },
+    /// A schema cannot be expressed in an export format.
+    #[error("cannot export to {format} at {}: {reason}", if .pointer.is_empty() { "the root" } else { .pointer.as_str() })]
+    Unexportable {
+        /// The format asked for.
+        format: String,
+        /// JSON pointer into the schema.
+        pointer: String,
+        /// Why not.
+        reason: String,
+    },
     /// A tool's input schema must describe a JSON object.
     #[error("an input schema must have \"type\": \"object\" at its root, found {found}")]
     NotAnObject {

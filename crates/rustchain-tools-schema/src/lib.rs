@@ -26,9 +26,12 @@
 mod compiled;
 mod derive;
 mod error;
+pub mod export;
+mod limits;
 mod violation;
 
 pub use compiled::CompiledSchema;
 pub use derive::{derive_input_schema, derive_output_schema};
 pub use error::SchemaError;
+pub use limits::ArgumentLimits;
 pub use violation::Violation;

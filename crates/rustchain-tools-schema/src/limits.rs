@@ -1,0 +1,222 @@
+//! Limits on the size and shape of arguments, checked before the schema (and,
+//! for JSON text, before parsing), so a hostile call cannot make validation
+//! itself expensive.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::Violation;
+
+/// Which limit a value passed.
+enum Passed {
+    Depth,
+    StringChars(usize),
+}
+
+/// A limit passed somewhere below; the path is gathered on the way up, so
+/// the walk of a value within its limits builds no pointer at all.
+struct Failure {
+    kind: Passed,
+    /// Reference tokens, innermost first.
+    path: Vec<String>,
+}
+
+impl Failure {
+    fn new(kind: Passed) -> Box<Failure> {
+        Box::new(Failure {
+            kind,
+            path: Vec::new(),
+        })
+    }
+
+    fn within(mut self: Box<Self>, token: String) -> Box<Failure> {
+        self.path.push(token);
+        self
+    }
+}
+
+/// How large and deep a tool's arguments may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ArgumentLimits {
+    /// Most bytes of the arguments as JSON text.
+    pub max_bytes: usize,
+    /// Most nesting of arrays and objects; the arguments object itself is 1.
+    pub max_depth: usize,
+    /// Most characters in one string (keys included).
+    pub max_string_chars: usize,
+}
+
+impl Default for ArgumentLimits {
+    /// 1 MiB, 32 levels, 256 Ki characters.
+    fn default() -> Self {
+        ArgumentLimits {
+            max_bytes: 1 << 20,
+            max_depth: 32,
+            max_string_chars: 256 << 10,
+        }
+    }
+}
+
+impl ArgumentLimits {
+    /// Checks JSON text before it is parsed: its size, its nesting and the
+    /// length of its strings, found by a scan that allocates nothing. A
+    /// violation names the limit and the byte offset where it was passed.
+    pub fn check_text(&self, text: &str) -> Result<(), Box<Violation>> {
+        if text.len() > self.max_bytes {
+            return Err(Box::new(self.too_many_bytes(text.len())));
+        }
+        let mut depth = 0usize;
+        let mut in_string = false;
+        let mut escaped = false;
+        let mut chars = 0usize;
+        for (offset, c) in text.char_indices() {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                    // \uXXXX: the four hex digits that follow are one character
+                    // with the backslash; counting them too only errs strict.
+                } else if c == '\\' {
+                    escaped = true;
+                    chars += 1;
+                } else if c == '"' {
+                    in_string = false;
+                } else {
+                    chars += 1;
+                }
+                if chars > self.max_string_chars {
+                    return Err(Box::new(self.string_too_long(
+                        &format!("byte {offset}"),
+                        "",
+                        chars,
+                    )));
+                }
+                continue;
+            }
+            match c {
+                '"' => {
+                    in_string = true;
+                    chars = 0;
+                }
+                '{' | '[' => {
+                    depth += 1;
+                    if depth > self.max_depth {
+                        return Err(Box::new(self.too_deep(&format!("byte {offset}"), "")));
+                    }
+                }
+                '}' | ']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks arguments already parsed: nesting and string lengths, with the
+    /// JSON pointer of the first value past a limit. Allocates nothing unless
+    /// a limit is passed.
+    pub fn check_value(&self, value: &Value) -> Result<(), Box<Violation>> {
+        self.walk(value, 1).map_err(|failure| {
+            let pointer: String = failure
+                .path
+                .iter()
+                .rev()
+                .map(|segment| format!("/{}", segment.replace('~', "~0").replace('/', "~1")))
+                .collect();
+            Box::new(match failure.kind {
+                Passed::Depth => self.too_deep("", &pointer),
+                Passed::StringChars(chars) => self.string_too_long("", &pointer, chars),
+            })
+        })
+    }
+
+    fn walk(&self, value: &Value, depth: usize) -> Result<(), Box<Failure>> {
+        match value {
+            Value::String(s) => self.check_string(s),
+            Value::Array(items) => {
+                self.check_depth(depth)?;
+                for (i, item) in items.iter().enumerate() {
+                    self.walk(item, depth + 1)
+                        .map_err(|f| f.within(i.to_string()))?;
+                }
+                Ok(())
+            }
+            Value::Object(map) => {
+                self.check_depth(depth)?;
+                for (key, item) in map {
+                    self.check_string(key)
+                        .and_then(|()| self.walk(item, depth + 1))
+                        .map_err(|f| f.within(key.clone()))?;
+                }
+                Ok(())
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
+        }
+    }
+
+    fn check_depth(&self, depth: usize) -> Result<(), Box<Failure>> {
+        if depth > self.max_depth {
+            return Err(Failure::new(Passed::Depth));
+        }
+        Ok(())
+    }
+
+    fn check_string(&self, s: &str) -> Result<(), Box<Failure>> {
+        // Bytes bound characters from above: count only when it could matter.
+        if s.len() > self.max_string_chars {
+            let chars = s.chars().count();
+            if chars > self.max_string_chars {
+                return Err(Failure::new(Passed::StringChars(chars)));
+            }
+        }
+        Ok(())
+    }
+
+    fn too_many_bytes(&self, bytes: usize) -> Violation {
+        Violation::new(
+            "",
+            "maxBytes",
+            json!(self.max_bytes),
+            json!(bytes),
+            format!(
+                "the arguments are {bytes} bytes of JSON, more than the limit of {} bytes",
+                self.max_bytes
+            ),
+        )
+    }
+
+    fn too_deep(&self, offset: &str, pointer: &str) -> Violation {
+        let place = if offset.is_empty() {
+            String::new()
+        } else {
+            format!(" (at {offset})")
+        };
+        Violation::new(
+            pointer,
+            "maxDepth",
+            json!(self.max_depth),
+            json!(self.max_depth + 1),
+            format!(
+                "the arguments nest arrays and objects deeper than the limit of {} levels{place}",
+                self.max_depth
+            ),
+        )
+    }
+
+    fn string_too_long(&self, offset: &str, pointer: &str, chars: usize) -> Violation {
+        let place = if offset.is_empty() {
+            String::new()
+        } else {
+            format!(" (at {offset})")
+        };
+        Violation::new(
+            pointer,
+            "maxStringChars",
+            json!(self.max_string_chars),
+            json!(chars),
+            format!(
+                "a string is longer than the limit of {} characters{place}",
+                self.max_string_chars
+            ),
+        )
+    }
+}

@@ -10,7 +10,10 @@ use anyhow::{Context, Result, anyhow};
 use clap::{Parser, Subcommand};
 use rustchain_tools::{
     Runtime, ToolCall, ToolError, ToolMetadata, VersionReq, default_runtime,
-    schema::export::{Dialect, ExportOptions, Format, ToolDefinition, export},
+    schema::{
+        diff::diff,
+        export::{Dialect, ExportOptions, Format, ToolDefinition, export},
+    },
 };
 use serde_json::{Value, json};
 
@@ -31,6 +34,7 @@ Examples:
   rustchain-tools tools describe text.word_count
   rustchain-tools tools describe text.word_count --format openai-strict
   rustchain-tools schema export tool.json --format gemini
+  rustchain-tools schema diff old.json new.json
   rustchain-tools call text.word_count --args '{\"text\": \"to be or not to be\"}'
   rustchain-tools call json.format --args @request.json
   echo '{\"text\": \"abc\"}' | rustchain-tools call text.sha256 --args -
@@ -88,6 +92,17 @@ struct ExportArgs {
 
 #[derive(Debug, Subcommand)]
 enum SchemaCommand {
+    /// Compare two input schemas: exit 0 when NEW accepts every input OLD
+    /// accepted, 1 when not; lists each breaking and compatible change.
+    Diff {
+        /// The old schema (a bare schema, or a tool definition).
+        old: String,
+        /// The new schema.
+        new: String,
+        /// Print the changes as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Export a tool definition (or a bare JSON Schema of its arguments) to a
     /// provider's format; changes of meaning are listed on stderr.
     Export {
@@ -151,8 +166,14 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<u8> {
-    if let Command::Schema(SchemaCommand::Export { file, export, name }) = &cli.command {
-        return export_file(file, export, name.as_deref());
+    match &cli.command {
+        Command::Schema(SchemaCommand::Export { file, export, name }) => {
+            return export_file(file, export, name.as_deref());
+        }
+        Command::Schema(SchemaCommand::Diff { old, new, json }) => {
+            return diff_files(old, new, *json);
+        }
+        _ => {}
     }
     let runtime = match default_runtime() {
         Ok(runtime) => runtime,
@@ -316,15 +337,82 @@ fn print_export(definition: &ToolDefinition, args: &ExportArgs) -> Result<u8> {
     }
 }
 
+/// Reads a JSON file; `Err(code)` after saying why it is unusable.
+fn read_json(file: &str) -> Result<std::result::Result<Value, u8>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("could not read {file}"))?;
+    Ok(serde_json::from_str(&text).map_err(|e| {
+        eprintln!("error: {file} is not valid JSON: {e}");
+        exit::INVALID_ARGUMENTS
+    }))
+}
+
+/// The argument schema in a file holding a tool definition or a bare schema.
+fn input_schema_of(value: &Value) -> &Value {
+    ["parameters", "inputSchema", "input_schema"]
+        .into_iter()
+        .find_map(|k| value.get(k))
+        .unwrap_or(value)
+}
+
+/// `schema diff OLD NEW`.
+fn diff_files(old: &str, new: &str, as_json: bool) -> Result<u8> {
+    let (old_value, new_value) = match (read_json(old)?, read_json(new)?) {
+        (Ok(o), Ok(n)) => (o, n),
+        (Err(code), _) | (_, Err(code)) => return Ok(code),
+    };
+    let d = match diff(input_schema_of(&old_value), input_schema_of(&new_value)) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if as_json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&d)?)?;
+    } else {
+        for change in &d.breaking {
+            writeln!(
+                out,
+                "breaking    {}: {}",
+                place(&change.pointer),
+                change.what
+            )?;
+        }
+        for change in &d.compatible {
+            writeln!(
+                out,
+                "compatible  {}: {}",
+                place(&change.pointer),
+                change.what
+            )?;
+        }
+        if d.is_compatible() {
+            writeln!(out, "compatible: {new} accepts every input {old} accepted")?;
+        } else {
+            writeln!(
+                out,
+                "breaking: {} change(s) refuse inputs {old} accepted",
+                d.breaking.len()
+            )?;
+        }
+    }
+    Ok(if d.is_compatible() {
+        exit::SUCCESS
+    } else {
+        exit::TOOL_FAILED
+    })
+}
+
+fn place(pointer: &str) -> &str {
+    if pointer.is_empty() { "/" } else { pointer }
+}
+
 /// `schema export FILE`: reads a tool definition in any of the common shapes.
 fn export_file(file: &str, args: &ExportArgs, name: Option<&str>) -> Result<u8> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("could not read {file}"))?;
-    let value: Value = match serde_json::from_str(&text) {
+    let value = match read_json(file)? {
         Ok(value) => value,
-        Err(e) => {
-            eprintln!("error: {file} is not valid JSON: {e}");
-            return Ok(exit::INVALID_ARGUMENTS);
-        }
+        Err(code) => return Ok(code),
     };
     let schema_field = ["parameters", "inputSchema", "input_schema"]
         .into_iter()

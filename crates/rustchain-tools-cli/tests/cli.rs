@@ -343,3 +343,27 @@ fn arguments_nested_past_the_limit_are_refused_before_parsing() {
         stderr(&out)
     );
 }
+
+#[test]
+fn schema_diff_exits_by_compatibility() {
+    let dir = std::env::temp_dir().join(format!("rustchain-tools-diff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let old = dir.join("old.json");
+    let new = dir.join("new.json");
+    std::fs::write(&old, r#"{"type": "object", "properties": {"q": {"type": "string"}, "n": {"type": "integer", "maximum": 10}}}"#).unwrap();
+    std::fs::write(&new, r#"{"name": "t", "parameters": {"type": "object", "properties": {"q": {"type": "string"}, "n": {"type": "integer", "maximum": 20}}, "required": ["q"]}}"#).unwrap();
+    let (o, n) = (old.to_str().unwrap(), new.to_str().unwrap());
+    let out = run(&["schema", "diff", o, n], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("breaking    /q: q is now required"), "{text}");
+    assert!(
+        text.contains("compatible  /n: /n: maximum changed from 10 to 20"),
+        "{text}"
+    );
+    let out = run(&["schema", "diff", o, o, "--json"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let d: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(d["breaking"], serde_json::json!([]));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

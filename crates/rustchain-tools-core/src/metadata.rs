@@ -3,7 +3,7 @@
 
 use std::{fmt, sync::Arc};
 
-use rustchain_tools_schema::{ArgumentLimits, export::ToolDefinition};
+use rustchain_tools_schema::{ArgumentLimits, ArgumentRule, FormatOptions, export::ToolDefinition};
 use semver::Version;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -162,6 +162,42 @@ pub struct ToolInfo {
     pub hints: BehaviorHints,
     /// How large and deep the arguments may be.
     pub argument_limits: ArgumentLimits,
+    /// How the `uri` and `relative-path` formats are checked.
+    pub formats: FormatOptions,
+    /// Checks in Rust for what the schema cannot say.
+    pub rules: Rules,
+}
+
+/// A tool's [`ArgumentRule`]s, run after its schema accepted the arguments.
+#[derive(Clone, Default)]
+pub struct Rules(Vec<Arc<dyn ArgumentRule>>);
+
+impl Rules {
+    /// Every violation of every rule.
+    pub fn check(&self, arguments: &Value) -> Vec<rustchain_tools_schema::Violation> {
+        self.0
+            .iter()
+            .flat_map(|rule| rule.check(arguments))
+            .collect()
+    }
+
+    /// True when the tool has no rules.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Rules {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Rules({})", self.0.len())
+    }
+}
+
+impl PartialEq for Rules {
+    /// The same rules, by identity.
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().zip(&other.0).all(|(a, b)| Arc::ptr_eq(a, b))
+    }
 }
 
 impl ToolInfo {
@@ -177,6 +213,8 @@ impl ToolInfo {
             permissions: Permissions::default(),
             hints: BehaviorHints::default(),
             argument_limits: ArgumentLimits::default(),
+            formats: FormatOptions::default(),
+            rules: Rules::default(),
         }
     }
 
@@ -220,6 +258,23 @@ impl ToolInfo {
         self
     }
 
+    /// Sets the URI schemes `format: uri` accepts (default: http, https).
+    pub fn uri_schemes<I, S>(mut self, schemes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.formats.uri_schemes = schemes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds a rule in Rust for what the schema cannot say; it runs in the
+    /// validation layer after the schema accepted the arguments.
+    pub fn rule(mut self, rule: impl ArgumentRule) -> Self {
+        self.rules.0.push(Arc::new(rule));
+        self
+    }
+
     /// Sets how large and deep the arguments may be (default:
     /// [`ArgumentLimits::default`]).
     pub fn argument_limits(mut self, limits: ArgumentLimits) -> Self {
@@ -246,6 +301,9 @@ pub struct ToolMetadata {
     #[serde(rename = "annotations")]
     hints: BehaviorHints,
     argument_limits: ArgumentLimits,
+    formats: FormatOptions,
+    #[serde(skip)]
+    rules: Rules,
 }
 
 impl ToolMetadata {
@@ -273,6 +331,8 @@ impl ToolMetadata {
             permissions: info.permissions,
             hints: info.hints,
             argument_limits: info.argument_limits,
+            formats: info.formats,
+            rules: info.rules,
         })
     }
 
@@ -334,6 +394,16 @@ impl ToolMetadata {
     /// How large and deep the arguments may be.
     pub fn argument_limits(&self) -> ArgumentLimits {
         self.argument_limits
+    }
+
+    /// How the `uri` and `relative-path` formats are checked.
+    pub fn formats(&self) -> &FormatOptions {
+        &self.formats
+    }
+
+    /// The tool's rules in Rust.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
     }
 
     /// The tool as the schema exporters see it, for

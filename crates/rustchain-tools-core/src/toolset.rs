@@ -2,8 +2,8 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use rustchain_tools_schema::CompiledSchema;
-use semver::VersionReq;
+use rustchain_tools_schema::{CompiledSchema, diff::diff};
+use semver::{Version, VersionReq};
 
 use crate::{Tool, ToolError, ToolExecutor, ToolMetadata, TypedTool};
 
@@ -22,12 +22,11 @@ impl RegisteredTool {
     pub fn new(executor: Arc<dyn ToolExecutor>) -> Result<Self, ToolError> {
         let metadata = executor.metadata();
         let validator =
-            CompiledSchema::compile_input(metadata.shared_input_schema()).map_err(|e| {
-                ToolError::InvalidDefinition {
+            CompiledSchema::compile_input(metadata.shared_input_schema(), metadata.formats())
+                .map_err(|e| ToolError::InvalidDefinition {
                     tool: metadata.name().to_string(),
                     reason: format!("its input schema is unusable: {e}"),
-                }
-            })?;
+                })?;
         Ok(RegisteredTool {
             executor,
             validator,
@@ -57,6 +56,55 @@ impl std::fmt::Debug for RegisteredTool {
             .field("version", self.metadata().version())
             .finish_non_exhaustive()
     }
+}
+
+/// Semver compatibility: the same major version, or for 0.x the same minor.
+fn same_range(a: &Version, b: &Version) -> bool {
+    a.major == b.major && (a.major > 0 || a.minor == b.minor)
+}
+
+/// Refuses `newer` when it shares `older`'s compatibility range but refuses
+/// inputs `older` accepted.
+fn check_evolution(older: &ToolMetadata, newer: &ToolMetadata) -> Result<(), ToolError> {
+    if !same_range(older.version(), newer.version()) {
+        return Ok(());
+    }
+    let changes = diff(older.input_schema(), newer.input_schema()).map_err(|e| {
+        ToolError::InvalidDefinition {
+            tool: newer.name().to_string(),
+            reason: format!(
+                "its input schema cannot be compared with version {}: {e}",
+                older.version()
+            ),
+        }
+    })?;
+    if changes.is_compatible() {
+        return Ok(());
+    }
+    let listed: Vec<String> = changes
+        .breaking
+        .iter()
+        .map(|c| {
+            format!(
+                "{}: {}",
+                if c.pointer.is_empty() {
+                    "/"
+                } else {
+                    &c.pointer
+                },
+                c.what
+            )
+        })
+        .collect();
+    Err(ToolError::InvalidDefinition {
+        tool: newer.name().to_string(),
+        reason: format!(
+            "version {} breaks the input schema of version {} without a major version bump: {}",
+            newer.version(),
+            older.version(),
+            listed.join("; ")
+        ),
+    })
 }
 
 /// A set of tools by name, with several versions of a name allowed.
@@ -96,6 +144,14 @@ impl ToolSet {
             });
         }
         let at = versions.partition_point(|t| t.metadata().version() > metadata.version());
+        // Neighbours within one compatibility range must not break each other:
+        // the older one's inputs must all be accepted by the newer one.
+        if let Some(older) = versions.get(at) {
+            check_evolution(older.metadata(), metadata)?;
+        }
+        if let Some(newer) = at.checked_sub(1).and_then(|i| versions.get(i)) {
+            check_evolution(metadata, newer.metadata())?;
+        }
         versions.insert(at, tool);
         Ok(())
     }

@@ -58,7 +58,20 @@ where
         let checked = limits
             .check_value(&request.call.arguments)
             .map_err(|v| vec![*v])
-            .and_then(|()| request.tool.validator().validate(&request.call.arguments));
+            .and_then(|()| request.tool.validator().validate(&request.call.arguments))
+            .and_then(|()| {
+                // Rules rely on the shape the schema guarantees: only now.
+                let rules = request.tool.metadata().rules();
+                if rules.is_empty() {
+                    return Ok(());
+                }
+                let violations = rules.check(&request.call.arguments);
+                if violations.is_empty() {
+                    Ok(())
+                } else {
+                    Err(violations)
+                }
+            });
         match checked {
             Ok(()) => ValidateFuture::Valid {
                 inner: self.inner.call(request),

@@ -590,3 +590,146 @@ async fn arguments_past_the_tools_limits_are_refused_before_the_schema() {
             .is_ok()
     );
 }
+
+fn booking_tool(schemes: &[&str]) -> Arc<dyn ToolExecutor> {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "file": {"type": "string", "format": "relative-path"},
+            "callback": {"type": "string", "format": "uri"},
+            "start": {"type": "integer"},
+            "end": {"type": "integer"}
+        },
+        "required": ["file", "start", "end"]
+    });
+    let info = ToolInfo::new("book", "1.0.0")
+        .uri_schemes(schemes.iter().copied())
+        .rule(|args: &Value| {
+            if args["end"].as_i64() < args["start"].as_i64() {
+                vec![rustchain_tools_core::Violation::new(
+                    "/end",
+                    "x-end-after-start",
+                    args["start"].clone(),
+                    args["end"].clone(),
+                    "the end must not come before the start",
+                )]
+            } else {
+                Vec::new()
+            }
+        });
+    Arc::new(Manifest {
+        metadata: ToolMetadata::new(info, schema, None).unwrap(),
+    })
+}
+
+async fn booking_violations(runtime: &Runtime, args: Value) -> Vec<(String, String, String)> {
+    match runtime.call(ToolCall::new("book", args)).await {
+        Ok(_) => Vec::new(),
+        Err(ToolError::InvalidArguments { violations, .. }) => violations
+            .into_iter()
+            .map(|v| (v.pointer, v.keyword, v.message))
+            .collect(),
+        Err(other) => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn custom_formats_and_rules_report_like_the_schema() {
+    let runtime = Runtime::builder()
+        .executor(booking_tool(&["https"]))
+        .layer(ValidationLayer::new())
+        .build()
+        .unwrap();
+    let ok =
+        json!({"file": "notes/a.txt", "callback": "https://example.com/cb", "start": 1, "end": 2});
+    assert!(booking_violations(&runtime, ok).await.is_empty());
+
+    let bad = booking_violations(
+        &runtime,
+        json!({"file": "../etc/passwd", "callback": "http://example.com", "start": 1, "end": 2}),
+    )
+    .await;
+    assert_eq!(bad.len(), 2, "{bad:?}");
+    let file = bad.iter().find(|v| v.0 == "/file").unwrap();
+    assert_eq!(file.1, "format");
+    assert!(file.2.contains("no .. segment"), "{}", file.2);
+    let callback = bad.iter().find(|v| v.0 == "/callback").unwrap();
+    assert!(
+        callback.2.contains("scheme is one of: https"),
+        "{}",
+        callback.2
+    );
+
+    // The rule runs only once the schema accepts the arguments.
+    let rule = booking_violations(&runtime, json!({"file": "a", "start": 5, "end": 1})).await;
+    assert_eq!(
+        rule,
+        vec![(
+            "/end".to_owned(),
+            "x-end-after-start".to_owned(),
+            "at /end: the end must not come before the start".to_owned()
+        )]
+    );
+    let both = booking_violations(&runtime, json!({"file": "/abs", "start": 5, "end": 1})).await;
+    assert_eq!(both.len(), 1, "schema errors come alone: {both:?}");
+}
+
+fn versioned(version: &str, schema: Value) -> Arc<dyn ToolExecutor> {
+    Arc::new(Manifest {
+        metadata: ToolMetadata::new(ToolInfo::new("evolve", version), schema, None).unwrap(),
+    })
+}
+
+#[test]
+fn a_breaking_schema_needs_a_major_version_bump() {
+    let v1 = json!({"type": "object", "properties": {"q": {"type": "string"}}, "additionalProperties": false});
+    let narrower = json!({"type": "object", "properties": {"q": {"type": "string", "maxLength": 5}},
+                          "required": ["q"], "additionalProperties": false});
+    let wider = json!({"type": "object", "properties": {"q": {"type": "string"}, "n": {"type": "integer"}},
+                       "additionalProperties": false});
+
+    let err = Runtime::builder()
+        .executor(versioned("1.0.0", v1.clone()))
+        .executor(versioned("1.1.0", narrower.clone()))
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("version 1.1.0 breaks the input schema of version 1.0.0"),
+        "{err}"
+    );
+    assert!(err.contains("/q: q is now required"), "{err}");
+    assert!(err.contains("maxLength 5 added"), "{err}");
+
+    // Registered in the other order, the older version is checked against the newer.
+    let err = Runtime::builder()
+        .executor(versioned("1.1.0", narrower.clone()))
+        .executor(versioned("1.0.0", v1.clone()))
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("breaks the input schema"), "{err}");
+
+    assert!(
+        Runtime::builder()
+            .executor(versioned("1.0.0", v1.clone()))
+            .executor(versioned("1.1.0", wider))
+            .executor(versioned("2.0.0", narrower.clone()))
+            .build()
+            .is_ok()
+    );
+    // For 0.x versions a minor bump is the major one.
+    assert!(
+        Runtime::builder()
+            .executor(versioned("0.1.0", v1.clone()))
+            .executor(versioned("0.2.0", narrower.clone()))
+            .build()
+            .is_ok()
+    );
+    assert!(
+        Runtime::builder()
+            .executor(versioned("0.1.0", v1))
+            .executor(versioned("0.1.1", narrower))
+            .build()
+            .is_err()
+    );
+}

@@ -3,17 +3,19 @@ use std::{fmt, sync::Arc};
 use jsonschema::{Draft, Validator};
 use serde_json::Value;
 
-use crate::{SchemaError, Violation};
+use crate::{FormatOptions, SchemaError, Violation};
 
 /// A JSON Schema compiled into a validator, ready to check many values.
 ///
 /// Compile once (when a tool is registered), validate on every call. The
-/// draft comes from `$schema` and defaults to 2020-12; formats are checked;
-/// nothing is fetched over the network or from files.
+/// draft comes from `$schema` and defaults to 2020-12; formats are checked,
+/// with `relative-path` added and `uri` restricted to allowed schemes (see
+/// [`FormatOptions`]); nothing is fetched over the network or from files.
 #[derive(Clone)]
 pub struct CompiledSchema {
     schema: Arc<Value>,
     validator: Validator,
+    formats: Arc<FormatOptions>,
 }
 
 impl CompiledSchema {
@@ -25,7 +27,13 @@ impl CompiledSchema {
     /// Compiles a schema that is shared with its owner (a tool's metadata),
     /// keeping no second copy of it.
     pub fn compile_shared(schema: Arc<Value>) -> Result<Self, SchemaError> {
-        let validator = jsonschema::options()
+        Self::compile_with(schema, &FormatOptions::default())
+    }
+
+    /// Compiles a shared schema with the given format options.
+    pub fn compile_with(schema: Arc<Value>, formats: &FormatOptions) -> Result<Self, SchemaError> {
+        let validator = formats
+            .apply(jsonschema::options())
             .with_draft(declared_draft(&schema).unwrap_or(Draft::Draft202012))
             .should_validate_formats(true)
             .build(&schema)
@@ -33,13 +41,17 @@ impl CompiledSchema {
                 location: e.instance_path().as_str().to_owned(),
                 reason: e.to_string(),
             })?;
-        Ok(CompiledSchema { schema, validator })
+        Ok(CompiledSchema {
+            schema,
+            validator,
+            formats: Arc::new(formats.clone()),
+        })
     }
 
     /// Compiles the input schema of a tool, which must describe an object.
-    pub fn compile_input(schema: Arc<Value>) -> Result<Self, SchemaError> {
+    pub fn compile_input(schema: Arc<Value>, formats: &FormatOptions) -> Result<Self, SchemaError> {
         match schema.get("type") {
-            Some(Value::String(t)) if t == "object" => Self::compile_shared(schema),
+            Some(Value::String(t)) if t == "object" => Self::compile_with(schema, formats),
             other => Err(SchemaError::NotAnObject {
                 found: other.map_or_else(|| "no type".to_owned(), Value::to_string),
             }),
@@ -65,6 +77,14 @@ impl CompiledSchema {
             .validator
             .iter_errors(value)
             .flat_map(|e| Violation::from_validation_error(&e, &self.schema))
+            .map(|mut v| {
+                if v.keyword == "format"
+                    && let Some(why) = v.expected.as_str().and_then(|f| self.formats.explain(f))
+                {
+                    v.message = format!("{}: it must be {why}", v.message);
+                }
+                v
+            })
             .collect();
         if violations.is_empty() {
             // is_valid and iter_errors disagreeing would be a validator bug;

@@ -25,13 +25,18 @@
 
 mod compiled;
 mod derive;
+pub mod diff;
 mod error;
 pub mod export;
+mod formats;
 mod limits;
+mod rules;
 mod violation;
 
 pub use compiled::CompiledSchema;
 pub use derive::{derive_input_schema, derive_output_schema};
 pub use error::SchemaError;
+pub use formats::{FormatOptions, RELATIVE_PATH, is_relative_path, is_uri_with_scheme};
 pub use limits::ArgumentLimits;
+pub use rules::ArgumentRule;
 pub use violation::Violation;

@@ -147,8 +147,11 @@ fn unusable_schemas_are_refused_with_the_reason() {
     let err =
         CompiledSchema::compile(&json!({"$ref": "https://example.com/remote.json"})).unwrap_err();
     assert!(err.to_string().contains("invalid JSON Schema"), "{err}");
-    let err =
-        CompiledSchema::compile_input(std::sync::Arc::new(json!({"type": "array"}))).unwrap_err();
+    let err = CompiledSchema::compile_input(
+        std::sync::Arc::new(json!({"type": "array"})),
+        &rustchain_tools_schema::FormatOptions::default(),
+    )
+    .unwrap_err();
     assert_eq!(
         err,
         SchemaError::NotAnObject {

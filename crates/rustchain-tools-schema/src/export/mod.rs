@@ -22,6 +22,11 @@ use walk::{inline_refs, visit_mut};
 
 use crate::SchemaError;
 
+/// Follows local `$ref`s for [`diff`](crate::diff::diff).
+pub(crate) fn inline_refs_for_diff(schema: &Value) -> Result<Value, SchemaError> {
+    inline_refs(schema, "a comparison")
+}
+
 /// A format to export to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

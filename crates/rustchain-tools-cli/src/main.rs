@@ -9,7 +9,7 @@ use std::{
 use anyhow::{Context, Result, anyhow};
 use clap::{Parser, Subcommand};
 use rustchain_tools::{
-    Runtime, ToolCall, ToolError, ToolMetadata, VersionReq, default_runtime,
+    Language, Runtime, ToolCall, ToolError, ToolMetadata, VersionReq, default_runtime,
     schema::{
         diff::diff,
         export::{Dialect, ExportOptions, Format, ToolDefinition, export},
@@ -73,6 +73,9 @@ enum Command {
         /// Stop the call after this many seconds (default: 60).
         #[arg(long, value_name = "SECONDS")]
         timeout: Option<f64>,
+        /// The language of error messages: en, de or fr.
+        #[arg(long, default_value = "en")]
+        lang: Language,
     },
 }
 
@@ -198,7 +201,8 @@ fn run(cli: Cli) -> Result<u8> {
             args,
             version,
             timeout,
-        } => call(runtime, name, &args, version, timeout),
+            lang,
+        } => call(runtime, name, &args, version, timeout, lang),
     }
 }
 
@@ -473,6 +477,7 @@ fn call(
     args: &str,
     version: Option<VersionReq>,
     timeout: Option<f64>,
+    lang: Language,
 ) -> Result<u8> {
     let text = read_args(args)?;
     // Size and depth are checked on the text, before parsing, with the
@@ -483,7 +488,7 @@ fn call(
         .resolve(&name, version.as_ref())
         .map(|tool| tool.metadata().argument_limits())
         .unwrap_or_default();
-    if let Err(violation) = limits.check_text(&text) {
+    if let Err(violation) = limits.check_text(&text, lang) {
         eprintln!(
             "error: invalid arguments for `{name}`:\n  - {} (keyword: {})",
             violation.message, violation.keyword
@@ -497,7 +502,7 @@ fn call(
             return Ok(exit::INVALID_ARGUMENTS);
         }
     };
-    let mut call = ToolCall::new(name, arguments);
+    let mut call = ToolCall::new(name, arguments).with_lang(lang);
     if let Some(version) = version {
         call = call.with_version(version);
     }

@@ -367,3 +367,35 @@ fn schema_diff_exits_by_compatibility() {
     assert_eq!(d["breaking"], serde_json::json!([]));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn lang_chooses_the_language_of_violations() {
+    let out = run(
+        &[
+            "call",
+            "text.word_count",
+            "--args",
+            r#"{"text": 5}"#,
+            "--lang",
+            "de",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("bei /text: erwartet string, gefunden Ganzzahl 5"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        &["call", "text.word_count", "--args", r#"{}"#, "--lang", "fr"],
+        None,
+    );
+    assert!(
+        stderr(&out).contains("la propriété obligatoire « text » est absente"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["call", "text.word_count", "--lang", "tlh"], None);
+    assert_eq!(out.status.code(), Some(64));
+}

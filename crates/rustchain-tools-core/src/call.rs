@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use rustchain_tools_schema::Language;
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -65,6 +66,9 @@ pub struct ToolCall {
     /// call (a transport, the CLI) sets it from what it authenticated.
     #[serde(skip)]
     pub principal: Principal,
+    /// The language of error messages for this call (`en`, `de`, `fr`).
+    #[serde(default)]
+    pub lang: Language,
     /// When the call must have finished; past it the tool is stopped.
     #[serde(skip)]
     pub deadline: Option<Instant>,
@@ -83,6 +87,7 @@ impl ToolCall {
             version: None,
             arguments,
             principal: Principal::local(),
+            lang: Language::English,
             deadline: None,
             cancellation: None,
         }
@@ -97,6 +102,12 @@ impl ToolCall {
     /// Restricts the versions that may serve the call.
     pub fn with_version(mut self, requirement: VersionReq) -> Self {
         self.version = Some(requirement);
+        self
+    }
+
+    /// Sets the language of error messages.
+    pub fn with_lang(mut self, lang: Language) -> Self {
+        self.lang = lang;
         self
     }
 

@@ -29,7 +29,9 @@ pub use http::Extensions;
 pub use metadata::{BehaviorHints, Permissions, Rules, ToolInfo, ToolMetadata, ToolName};
 pub use pipeline::{BoxToolFuture, BoxToolService, ExecuteTool, ToolRequest};
 pub use runtime::{Runtime, RuntimeBuilder};
-pub use rustchain_tools_schema::{ArgumentLimits, ArgumentRule, FormatOptions, Violation};
+pub use rustchain_tools_schema::{
+    ArgumentLimits, ArgumentRule, FormatOptions, Language, Violation,
+};
 pub use semver::{Version, VersionReq};
 pub use tokio_util::sync::CancellationToken;
 pub use toolset::{RegisteredTool, ToolSet};

@@ -56,9 +56,14 @@ where
         let limits = request.tool.metadata().argument_limits();
         // Limits first, so an oversized value never reaches the validator.
         let checked = limits
-            .check_value(&request.call.arguments)
+            .check_value(&request.call.arguments, request.call.lang)
             .map_err(|v| vec![*v])
-            .and_then(|()| request.tool.validator().validate(&request.call.arguments))
+            .and_then(|()| {
+                request
+                    .tool
+                    .validator()
+                    .validate_in(&request.call.arguments, request.call.lang)
+            })
             .and_then(|()| {
                 // Rules rely on the shape the schema guarantees: only now.
                 let rules = request.tool.metadata().rules();

@@ -3,7 +3,10 @@ use std::{fmt, sync::Arc};
 use jsonschema::{Draft, Validator};
 use serde_json::Value;
 
-use crate::{FormatOptions, SchemaError, Violation};
+use crate::{
+    FormatOptions, SchemaError, Violation,
+    messages::{Language, text},
+};
 
 /// A JSON Schema compiled into a validator, ready to check many values.
 ///
@@ -68,23 +71,22 @@ impl CompiledSchema {
         self.validator.is_valid(value)
     }
 
-    /// Checks `value`, returning every violation when it is invalid.
+    /// Checks `value`, returning every violation when it is invalid, with
+    /// messages in English.
     pub fn validate(&self, value: &Value) -> Result<(), Vec<Violation>> {
+        self.validate_in(value, Language::English)
+    }
+
+    /// Checks `value`, with messages in `language`.
+    pub fn validate_in(&self, value: &Value, language: Language) -> Result<(), Vec<Violation>> {
         if self.validator.is_valid(value) {
             return Ok(());
         }
         let violations: Vec<Violation> = self
             .validator
             .iter_errors(value)
-            .flat_map(|e| Violation::from_validation_error(&e, &self.schema))
-            .map(|mut v| {
-                if v.keyword == "format"
-                    && let Some(why) = v.expected.as_str().and_then(|f| self.formats.explain(f))
-                {
-                    v.message = format!("{}: it must be {why}", v.message);
-                }
-                v
-            })
+            .flat_map(|e| Violation::from_validation_error(&e, &self.schema, language))
+            .map(|v| self.explain_format(v, language))
             .collect();
         if violations.is_empty() {
             // is_valid and iter_errors disagreeing would be a validator bug;
@@ -98,6 +100,35 @@ impl CompiledSchema {
             )]);
         }
         Err(violations)
+    }
+
+    /// Says what a value of our own formats must be.
+    fn explain_format(&self, violation: Violation, language: Language) -> Violation {
+        let format = violation.expected.as_str().unwrap_or_default();
+        let why = match (
+            violation.keyword.as_str(),
+            self.formats.explain(format, language),
+        ) {
+            ("format", Some(why)) => why,
+            _ => return violation,
+        };
+        let problem = text(
+            language,
+            "format-explained",
+            &[
+                ("value", &violation.actual.to_string()),
+                ("format", format),
+                ("why", &why),
+            ],
+        );
+        Violation::localized(
+            violation.pointer,
+            violation.keyword,
+            violation.expected,
+            violation.actual,
+            language,
+            problem,
+        )
     }
 }
 

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::messages::{Language, text};
+
 /// The name of the format for paths relative to a tool's root.
 pub const RELATIVE_PATH: &str = "relative-path";
 
@@ -42,15 +44,13 @@ impl FormatOptions {
     }
 
     /// What a value of `format` must be, for a violation's message.
-    pub(crate) fn explain(&self, format: &str) -> Option<String> {
+    pub(crate) fn explain(&self, format: &str, language: Language) -> Option<String> {
         match format {
-            RELATIVE_PATH => Some(
-                "a relative path: no leading / or \\, no drive letter, no .. segment, no NUL byte"
-                    .to_owned(),
-            ),
-            "uri" => Some(format!(
-                "an absolute URI whose scheme is one of: {}",
-                self.uri_schemes.join(", ")
+            RELATIVE_PATH => Some(text(language, "why-relative-path", &[])),
+            "uri" => Some(text(
+                language,
+                "why-uri",
+                &[("schemes", &self.uri_schemes.join(", "))],
             )),
             _ => None,
         }

@@ -30,6 +30,7 @@ mod error;
 pub mod export;
 mod formats;
 mod limits;
+mod messages;
 mod rules;
 mod violation;
 
@@ -38,5 +39,6 @@ pub use derive::{derive_input_schema, derive_output_schema};
 pub use error::SchemaError;
 pub use formats::{FormatOptions, RELATIVE_PATH, is_relative_path, is_uri_with_scheme};
 pub use limits::ArgumentLimits;
+pub use messages::{Language, message_errors, message_ids};
 pub use rules::ArgumentRule;
 pub use violation::Violation;

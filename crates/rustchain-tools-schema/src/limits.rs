@@ -5,7 +5,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::Violation;
+use crate::{
+    Violation,
+    messages::{Language, text},
+};
 
 /// Which limit a value passed.
 enum Passed {
@@ -62,15 +65,15 @@ impl ArgumentLimits {
     /// Checks JSON text before it is parsed: its size, its nesting and the
     /// length of its strings, found by a scan that allocates nothing. A
     /// violation names the limit and the byte offset where it was passed.
-    pub fn check_text(&self, text: &str) -> Result<(), Box<Violation>> {
-        if text.len() > self.max_bytes {
-            return Err(Box::new(self.too_many_bytes(text.len())));
+    pub fn check_text(&self, json: &str, language: Language) -> Result<(), Box<Violation>> {
+        if json.len() > self.max_bytes {
+            return Err(Box::new(self.too_many_bytes(json.len(), language)));
         }
         let mut depth = 0usize;
         let mut in_string = false;
         let mut escaped = false;
         let mut chars = 0usize;
-        for (offset, c) in text.char_indices() {
+        for (offset, c) in json.char_indices() {
             if in_string {
                 if escaped {
                     escaped = false;
@@ -86,9 +89,10 @@ impl ArgumentLimits {
                 }
                 if chars > self.max_string_chars {
                     return Err(Box::new(self.string_too_long(
-                        &format!("byte {offset}"),
+                        Some(offset),
                         "",
                         chars,
+                        language,
                     )));
                 }
                 continue;
@@ -101,7 +105,7 @@ impl ArgumentLimits {
                 '{' | '[' => {
                     depth += 1;
                     if depth > self.max_depth {
-                        return Err(Box::new(self.too_deep(&format!("byte {offset}"), "")));
+                        return Err(Box::new(self.too_deep(Some(offset), "", language)));
                     }
                 }
                 '}' | ']' => depth = depth.saturating_sub(1),
@@ -114,7 +118,7 @@ impl ArgumentLimits {
     /// Checks arguments already parsed: nesting and string lengths, with the
     /// JSON pointer of the first value past a limit. Allocates nothing unless
     /// a limit is passed.
-    pub fn check_value(&self, value: &Value) -> Result<(), Box<Violation>> {
+    pub fn check_value(&self, value: &Value, language: Language) -> Result<(), Box<Violation>> {
         self.walk(value, 1).map_err(|failure| {
             let pointer: String = failure
                 .path
@@ -123,8 +127,8 @@ impl ArgumentLimits {
                 .map(|segment| format!("/{}", segment.replace('~', "~0").replace('/', "~1")))
                 .collect();
             Box::new(match failure.kind {
-                Passed::Depth => self.too_deep("", &pointer),
-                Passed::StringChars(chars) => self.string_too_long("", &pointer, chars),
+                Passed::Depth => self.too_deep(None, &pointer, language),
+                Passed::StringChars(chars) => self.string_too_long(None, &pointer, chars, language),
             })
         })
     }
@@ -171,52 +175,70 @@ impl ArgumentLimits {
         Ok(())
     }
 
-    fn too_many_bytes(&self, bytes: usize) -> Violation {
-        Violation::new(
+    fn too_many_bytes(&self, bytes: usize, language: Language) -> Violation {
+        Violation::localized(
             "",
             "maxBytes",
             json!(self.max_bytes),
             json!(bytes),
-            format!(
-                "the arguments are {bytes} bytes of JSON, more than the limit of {} bytes",
-                self.max_bytes
+            language,
+            text(
+                language,
+                "max-bytes",
+                &[
+                    ("bytes", &bytes.to_string()),
+                    ("limit", &self.max_bytes.to_string()),
+                ],
             ),
         )
     }
 
-    fn too_deep(&self, offset: &str, pointer: &str) -> Violation {
-        let place = if offset.is_empty() {
-            String::new()
-        } else {
-            format!(" (at {offset})")
-        };
-        Violation::new(
+    fn too_deep(&self, offset: Option<usize>, pointer: &str, language: Language) -> Violation {
+        let problem = text(
+            language,
+            "max-depth",
+            &[("limit", &self.max_depth.to_string())],
+        );
+        Violation::localized(
             pointer,
             "maxDepth",
             json!(self.max_depth),
             json!(self.max_depth + 1),
-            format!(
-                "the arguments nest arrays and objects deeper than the limit of {} levels{place}",
-                self.max_depth
-            ),
+            language,
+            with_offset(problem, offset, language),
         )
     }
 
-    fn string_too_long(&self, offset: &str, pointer: &str, chars: usize) -> Violation {
-        let place = if offset.is_empty() {
-            String::new()
-        } else {
-            format!(" (at {offset})")
-        };
-        Violation::new(
+    fn string_too_long(
+        &self,
+        offset: Option<usize>,
+        pointer: &str,
+        chars: usize,
+        language: Language,
+    ) -> Violation {
+        let problem = text(
+            language,
+            "max-string-chars",
+            &[("limit", &self.max_string_chars.to_string())],
+        );
+        Violation::localized(
             pointer,
             "maxStringChars",
             json!(self.max_string_chars),
             json!(chars),
-            format!(
-                "a string is longer than the limit of {} characters{place}",
-                self.max_string_chars
-            ),
+            language,
+            with_offset(problem, offset, language),
         )
+    }
+}
+
+/// The problem, with where in the text it was found when that is known.
+fn with_offset(problem: String, offset: Option<usize>, language: Language) -> String {
+    match offset {
+        Some(offset) => format!(
+            "{problem} ({})",
+            text(language, "at-byte", &[("offset", &offset.to_string())])
+        ),
+        None => problem,
     }
 }

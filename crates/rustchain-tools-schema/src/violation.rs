@@ -5,6 +5,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::messages::{Language, text};
+
 /// Longest string kept whole in [`Violation::actual`]; longer ones are cut so
 /// an error never echoes a huge argument back to a model.
 const MAX_ACTUAL_STRING: usize = 120;
@@ -36,8 +38,27 @@ impl Violation {
         actual: Value,
         problem: impl fmt::Display,
     ) -> Self {
+        Self::localized(
+            pointer,
+            keyword,
+            expected,
+            actual,
+            Language::English,
+            problem,
+        )
+    }
+
+    /// Like [`new`](Self::new), with the location written in `language`.
+    pub(crate) fn localized(
+        pointer: impl Into<String>,
+        keyword: impl Into<String>,
+        expected: Value,
+        actual: Value,
+        language: Language,
+        problem: impl fmt::Display,
+    ) -> Self {
         let pointer = pointer.into();
-        let message = format!("{}: {problem}", location(&pointer));
+        let message = format!("{}: {problem}", location(&pointer, language));
         Violation {
             pointer,
             keyword: keyword.into(),
@@ -47,24 +68,34 @@ impl Violation {
         }
     }
 
-    /// The violations of one error reported by the validator; `schema` is the
-    /// root schema, used to name the properties allowed where an unexpected
-    /// one was found.
+    /// The violations of one error reported by the validator, in `language`;
+    /// `schema` is the root schema, used to name the properties allowed where
+    /// an unexpected one was found.
     pub(crate) fn from_validation_error(
         error: &jsonschema::ValidationError<'_>,
         schema: &Value,
+        language: Language,
     ) -> Vec<Violation> {
         let pointer = error.instance_path().as_str();
         let instance = error.instance().as_ref();
         let keyword = error.kind().keyword();
+        let t = |id: &str, args: &[(&str, &str)]| text(language, id, args);
         let one = |expected: Value, problem: String| {
-            vec![Violation::new(
+            vec![Violation::localized(
                 pointer,
                 keyword,
                 expected,
                 instance.clone(),
+                language,
                 problem,
             )]
+        };
+        let value = shorten(instance).to_string();
+        let count_args = |id: &str, count: usize, limit: u64| {
+            t(
+                id,
+                &[("count", &count.to_string()), ("limit", &limit.to_string())],
+            )
         };
         match error.kind() {
             ValidationErrorKind::Type { kind } => {
@@ -79,22 +110,24 @@ impl Violation {
                         .iter()
                         .filter_map(Value::as_str)
                         .collect::<Vec<_>>()
-                        .join(" or "),
+                        .join(" | "),
                     other => other.as_str().unwrap_or_default().to_owned(),
                 };
+                let found = describe(instance, language);
                 one(
                     expected,
-                    format!("expected {names}, found {}", describe(instance)),
+                    t("type", &[("expected", &names), ("found", &found)]),
                 )
             }
             ValidationErrorKind::Required { property } => {
                 let name = property.as_str().unwrap_or_default();
-                vec![Violation::new(
+                vec![Violation::localized(
                     format!("{pointer}/{}", escape_pointer_token(name)),
                     keyword,
                     property.clone(),
                     Value::Null,
-                    format!("the required property \"{name}\" is missing"),
+                    language,
+                    t("required", &[("name", name)]),
                 )]
             }
             ValidationErrorKind::AdditionalProperties { unexpected }
@@ -103,109 +136,104 @@ impl Violation {
                 unexpected
                     .iter()
                     .map(|name| {
-                        let hint = if allowed.is_empty() {
-                            "remove it".to_owned()
+                        let problem = if allowed.is_empty() {
+                            t("additional-property", &[("name", name)])
                         } else {
-                            format!("the allowed properties are {}", allowed.join(", "))
+                            t(
+                                "additional-property-allowed",
+                                &[("name", name), ("allowed", &allowed.join(", "))],
+                            )
                         };
-                        Violation::new(
+                        Violation::localized(
                             format!("{pointer}/{}", escape_pointer_token(name)),
                             keyword,
                             Value::Array(
                                 allowed.iter().map(|p| Value::String(p.clone())).collect(),
                             ),
                             instance.get(name).cloned().unwrap_or(Value::Null),
-                            format!("the property \"{name}\" is not allowed; {hint}"),
+                            language,
+                            problem,
                         )
                     })
                     .collect()
             }
             ValidationErrorKind::Minimum { limit } => one(
                 limit.clone(),
-                format!("{instance} is less than the minimum of {limit}"),
+                t(
+                    "minimum",
+                    &[("value", &value), ("limit", &limit.to_string())],
+                ),
             ),
             ValidationErrorKind::Maximum { limit } => one(
                 limit.clone(),
-                format!("{instance} is greater than the maximum of {limit}"),
+                t(
+                    "maximum",
+                    &[("value", &value), ("limit", &limit.to_string())],
+                ),
             ),
             ValidationErrorKind::ExclusiveMinimum { limit } => one(
                 limit.clone(),
-                format!("{instance} must be greater than {limit}"),
+                t(
+                    "exclusive-minimum",
+                    &[("value", &value), ("limit", &limit.to_string())],
+                ),
             ),
             ValidationErrorKind::ExclusiveMaximum { limit } => one(
                 limit.clone(),
-                format!("{instance} must be less than {limit}"),
+                t(
+                    "exclusive-maximum",
+                    &[("value", &value), ("limit", &limit.to_string())],
+                ),
             ),
             ValidationErrorKind::MultipleOf { multiple_of } => one(
                 Value::from(*multiple_of),
-                format!("{instance} is not a multiple of {multiple_of}"),
+                t(
+                    "multiple-of",
+                    &[("value", &value), ("limit", &multiple_of.to_string())],
+                ),
             ),
             ValidationErrorKind::MinLength { limit } => one(
                 Value::from(*limit),
-                format!(
-                    "the string has {} characters, fewer than the minimum of {limit}",
-                    char_count(instance)
-                ),
+                count_args("min-length", char_count(instance), *limit),
             ),
             ValidationErrorKind::MaxLength { limit } => one(
                 Value::from(*limit),
-                format!(
-                    "the string has {} characters, more than the maximum of {limit}",
-                    char_count(instance)
-                ),
+                count_args("max-length", char_count(instance), *limit),
             ),
             ValidationErrorKind::MinItems { limit } => one(
                 Value::from(*limit),
-                format!(
-                    "the array has {} items, fewer than the minimum of {limit}",
-                    len(instance)
-                ),
+                count_args("min-items", len(instance), *limit),
             ),
             ValidationErrorKind::MaxItems { limit } => one(
                 Value::from(*limit),
-                format!(
-                    "the array has {} items, more than the maximum of {limit}",
-                    len(instance)
-                ),
+                count_args("max-items", len(instance), *limit),
             ),
             ValidationErrorKind::MinProperties { limit } => one(
                 Value::from(*limit),
-                format!(
-                    "the object has {} properties, fewer than the minimum of {limit}",
-                    len(instance)
-                ),
+                count_args("min-properties", len(instance), *limit),
             ),
             ValidationErrorKind::MaxProperties { limit } => one(
                 Value::from(*limit),
-                format!(
-                    "the object has {} properties, more than the maximum of {limit}",
-                    len(instance)
-                ),
+                count_args("max-properties", len(instance), *limit),
             ),
             ValidationErrorKind::Enum { options } => one(
                 (**options).clone(),
-                format!("{} is not one of {}", shorten(instance), list(options)),
+                t("enum", &[("value", &value), ("options", &list(options))]),
             ),
             ValidationErrorKind::Constant { expected_value } => one(
                 (**expected_value).clone(),
-                format!("the value must be exactly {expected_value}"),
+                t("const", &[("expected", &expected_value.to_string())]),
             ),
             ValidationErrorKind::Pattern { pattern } => one(
                 Value::String(pattern.clone()),
-                format!("{} does not match the pattern {pattern}", shorten(instance)),
+                t("pattern", &[("value", &value), ("pattern", pattern)]),
             ),
             ValidationErrorKind::Format { format } => one(
                 Value::String(format.clone()),
-                format!("{} is not a valid {format}", shorten(instance)),
+                t("format", &[("value", &value), ("format", format)]),
             ),
-            ValidationErrorKind::UniqueItems => one(
-                Value::Bool(true),
-                "the array contains duplicate items; every item must be unique".to_owned(),
-            ),
-            ValidationErrorKind::FalseSchema => one(
-                Value::Bool(false),
-                "no value is allowed here; remove it".to_owned(),
-            ),
+            ValidationErrorKind::UniqueItems => one(Value::Bool(true), t("unique-items", &[])),
+            ValidationErrorKind::FalseSchema => one(Value::Bool(false), t("false-schema", &[])),
             ValidationErrorKind::AnyOf { context }
             | ValidationErrorKind::OneOfNotValid { context } => {
                 let reasons: Vec<String> = context
@@ -213,37 +241,38 @@ impl Violation {
                     .enumerate()
                     .filter_map(|(i, errors)| {
                         errors.first().map(|e| {
-                            let sub = Violation::from_validation_error(e, schema);
-                            let text = sub
+                            let sub = Violation::from_validation_error(e, schema, language);
+                            let reason = sub
                                 .first()
                                 .map_or_else(|| e.to_string(), |v| v.message.clone());
-                            format!("option {}: {text}", i + 1)
+                            t(
+                                "any-of-option",
+                                &[("number", &(i + 1).to_string()), ("reason", &reason)],
+                            )
                         })
                     })
                     .collect();
                 one(
                     Value::from(context.len()),
-                    format!(
-                        "the value matches none of the {} allowed alternatives ({})",
-                        context.len(),
-                        reasons.join("; ")
+                    t(
+                        "any-of",
+                        &[
+                            ("count", &context.len().to_string()),
+                            ("reasons", &reasons.join("; ")),
+                        ],
                     ),
                 )
             }
             ValidationErrorKind::OneOfMultipleValid { context } => one(
                 Value::from(1),
-                format!(
-                    "the value matches more than one of the {} alternatives, but must match exactly one",
-                    context.len()
-                ),
+                t("one-of-multiple", &[("count", &context.len().to_string())]),
             ),
-            ValidationErrorKind::Not { schema: not } => one(
-                not.clone(),
-                format!("the value must not match the schema {not}"),
-            ),
+            ValidationErrorKind::Not { schema: not } => {
+                one(not.clone(), t("not", &[("schema", &not.to_string())]))
+            }
             ValidationErrorKind::PropertyNames { error: inner } => one(
                 Value::Null,
-                format!("a property name is not allowed: {inner}"),
+                t("property-names", &[("reason", &inner.to_string())]),
             ),
             _ => one(Value::Null, error.to_string()),
         }
@@ -256,11 +285,11 @@ impl fmt::Display for Violation {
     }
 }
 
-fn location(pointer: &str) -> String {
+fn location(pointer: &str, language: Language) -> String {
     if pointer.is_empty() {
-        "at the top level".to_owned()
+        text(language, "at-top-level", &[])
     } else {
-        format!("at {pointer}")
+        text(language, "at", &[("pointer", pointer)])
     }
 }
 
@@ -283,15 +312,16 @@ fn allowed_properties(schema: &Value, schema_path: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn describe(value: &Value) -> String {
+fn describe(value: &Value, language: Language) -> String {
+    let t = |id: &str, key: &str, arg: String| text(language, id, &[(key, &arg)]);
     match value {
-        Value::Null => "null".to_owned(),
-        Value::Bool(b) => format!("boolean {b}"),
-        Value::Number(n) if n.is_i64() || n.is_u64() => format!("integer {n}"),
-        Value::Number(n) => format!("number {n}"),
-        Value::String(_) => format!("string {}", shorten(value)),
-        Value::Array(items) => format!("an array of {} items", items.len()),
-        Value::Object(map) => format!("an object with {} properties", map.len()),
+        Value::Null => text(language, "found-null", &[]),
+        Value::Bool(b) => t("found-boolean", "value", b.to_string()),
+        Value::Number(n) if n.is_i64() || n.is_u64() => t("found-integer", "value", n.to_string()),
+        Value::Number(n) => t("found-number", "value", n.to_string()),
+        Value::String(_) => t("found-string", "value", shorten(value).to_string()),
+        Value::Array(items) => t("found-array", "count", items.len().to_string()),
+        Value::Object(map) => t("found-object", "count", map.len().to_string()),
     }
 }
 

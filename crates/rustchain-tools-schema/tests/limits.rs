@@ -1,7 +1,9 @@
 //! Argument limits on JSON text (before parsing) and on parsed values.
 
 use proptest::prelude::*;
-use rustchain_tools_schema::ArgumentLimits;
+use rustchain_tools_schema::{ArgumentLimits, Language};
+
+const EN: Language = Language::English;
 use serde_json::{Value, json};
 
 fn limits(max_bytes: usize, max_depth: usize, max_string_chars: usize) -> ArgumentLimits {
@@ -16,7 +18,7 @@ fn limits(max_bytes: usize, max_depth: usize, max_string_chars: usize) -> Argume
 fn text_past_each_limit_is_refused_naming_the_limit() {
     let l = limits(100, 3, 5);
     let v = l
-        .check_text(&format!("{{\"a\": \"{}\"}}", "x".repeat(200)))
+        .check_text(&format!("{{\"a\": \"{}\"}}", "x".repeat(200)), EN)
         .unwrap_err();
     assert_eq!(v.keyword, "maxBytes");
     assert!(
@@ -25,7 +27,7 @@ fn text_past_each_limit_is_refused_naming_the_limit() {
         v.message
     );
 
-    let v = l.check_text(r#"{"a": [[{"b": 1}]]}"#).unwrap_err();
+    let v = l.check_text(r#"{"a": [[{"b": 1}]]}"#, EN).unwrap_err();
     assert_eq!(v.keyword, "maxDepth");
     assert!(
         v.message
@@ -34,15 +36,15 @@ fn text_past_each_limit_is_refused_naming_the_limit() {
         v.message
     );
 
-    let v = l.check_text(r#"{"a": "toolong"}"#).unwrap_err();
+    let v = l.check_text(r#"{"a": "toolong"}"#, EN).unwrap_err();
     assert_eq!(v.keyword, "maxStringChars");
 
     assert!(
-        l.check_text(r#"{"a": [["ok"]], "b": "{[[[[", "c": "\"\"\""}"#)
+        l.check_text(r#"{"a": [["ok"]], "b": "{[[[[", "c": "\"\"\""}"#, EN)
             .is_ok()
     );
     assert!(
-        l.check_text("{\"é\": \"ééééé\"}").is_ok(),
+        l.check_text("{\"é\": \"ééééé\"}", EN).is_ok(),
         "characters, not bytes"
     );
 }
@@ -50,13 +52,13 @@ fn text_past_each_limit_is_refused_naming_the_limit() {
 #[test]
 fn values_past_a_limit_are_refused_at_their_pointer() {
     let l = limits(1 << 20, 3, 5);
-    let v = l.check_value(&json!({"a": [{"b": [1]}]})).unwrap_err();
+    let v = l.check_value(&json!({"a": [{"b": [1]}]}), EN).unwrap_err();
     assert_eq!(
         (v.pointer.as_str(), v.keyword.as_str()),
         ("/a/0/b", "maxDepth")
     );
     let v = l
-        .check_value(&json!({"a": ["ok", "way too long"]}))
+        .check_value(&json!({"a": ["ok", "way too long"]}), EN)
         .unwrap_err();
     assert_eq!(
         (v.pointer.as_str(), v.keyword.as_str()),
@@ -64,19 +66,19 @@ fn values_past_a_limit_are_refused_at_their_pointer() {
     );
     assert_eq!(v.actual, json!(12));
     let v = l
-        .check_value(&json!({"a/b~c": 1, "long key!": 2}))
+        .check_value(&json!({"a/b~c": 1, "long key!": 2}), EN)
         .unwrap_err();
     assert_eq!(v.pointer, "/long key!");
-    assert!(l.check_value(&json!({"a": [["ok"]]})).is_ok());
+    assert!(l.check_value(&json!({"a": [["ok"]]}), EN).is_ok());
 }
 
 #[test]
 fn defaults_allow_ordinary_arguments() {
     let args = json!({"query": "rust", "limit": 10, "nested": {"list": [1, 2, {"x": "y"}]}});
-    assert!(ArgumentLimits::default().check_value(&args).is_ok());
+    assert!(ArgumentLimits::default().check_value(&args, EN).is_ok());
     assert!(
         ArgumentLimits::default()
-            .check_text(&args.to_string())
+            .check_text(&args.to_string(), EN)
             .is_ok()
     );
 }
@@ -104,6 +106,6 @@ proptest! {
     fn text_and_value_checks_agree(value in json_value(), depth in 1usize..6, chars in 0usize..10) {
         let l = limits(usize::MAX, depth, chars);
         let text = serde_json::to_string(&value).unwrap();
-        prop_assert_eq!(l.check_text(&text).is_ok(), l.check_value(&value).is_ok(), "{}", text);
+        prop_assert_eq!(l.check_text(&text, EN).is_ok(), l.check_value(&value, EN).is_ok(), "{}", text);
     }
 }

@@ -1,0 +1,45 @@
+# Validierungsmeldungen, Deutsch.
+at = bei { $pointer }
+at-top-level = auf oberster Ebene
+at-byte = bei Byte { $offset }
+
+found-null = null
+found-boolean = Wahrheitswert { $value }
+found-integer = Ganzzahl { $value }
+found-number = Zahl { $value }
+found-string = Zeichenkette { $value }
+found-array = ein Array mit { $count } Elementen
+found-object = ein Objekt mit { $count } Eigenschaften
+
+type = erwartet { $expected }, gefunden { $found }
+required = die Pflichteigenschaft "{ $name }" fehlt
+additional-property = die Eigenschaft "{ $name }" ist nicht erlaubt; entfernen Sie sie
+additional-property-allowed = die Eigenschaft "{ $name }" ist nicht erlaubt; erlaubt sind { $allowed }
+minimum = { $value } ist kleiner als das Minimum { $limit }
+maximum = { $value } ist größer als das Maximum { $limit }
+exclusive-minimum = { $value } muss größer sein als { $limit }
+exclusive-maximum = { $value } muss kleiner sein als { $limit }
+multiple-of = { $value } ist kein Vielfaches von { $limit }
+min-length = die Zeichenkette hat { $count } Zeichen, weniger als das Minimum von { $limit }
+max-length = die Zeichenkette hat { $count } Zeichen, mehr als das Maximum von { $limit }
+min-items = das Array hat { $count } Elemente, weniger als das Minimum von { $limit }
+max-items = das Array hat { $count } Elemente, mehr als das Maximum von { $limit }
+min-properties = das Objekt hat { $count } Eigenschaften, weniger als das Minimum von { $limit }
+max-properties = das Objekt hat { $count } Eigenschaften, mehr als das Maximum von { $limit }
+enum = { $value } ist keiner der Werte { $options }
+const = der Wert muss genau { $expected } sein
+pattern = { $value } passt nicht zum Muster { $pattern }
+format = { $value } ist kein gültiges { $format }
+format-explained = { $value } ist kein gültiges { $format }: erwartet wird { $why }
+why-relative-path = ein relativer Pfad: kein führendes / oder \, kein Laufwerksbuchstabe, kein ..-Segment, kein NUL-Byte
+why-uri = eine absolute URI mit einem dieser Schemata: { $schemes }
+unique-items = das Array enthält doppelte Elemente; jedes Element muss eindeutig sein
+false-schema = hier ist kein Wert erlaubt; entfernen Sie ihn
+any-of = der Wert passt zu keiner der { $count } erlaubten Alternativen ({ $reasons })
+any-of-option = Alternative { $number }: { $reason }
+one-of-multiple = der Wert passt zu mehr als einer der { $count } Alternativen, muss aber genau eine treffen
+not = der Wert darf nicht zum Schema { $schema } passen
+property-names = ein Eigenschaftsname ist nicht erlaubt: { $reason }
+max-bytes = die Argumente sind { $bytes } Bytes JSON, mehr als das Limit von { $limit } Bytes
+max-depth = die Argumente verschachteln Arrays und Objekte tiefer als das Limit von { $limit } Ebenen
+max-string-chars = eine Zeichenkette ist länger als das Limit von { $limit } Zeichen

@@ -1,0 +1,45 @@
+# Messages de validation, français.
+at = à { $pointer }
+at-top-level = au premier niveau
+at-byte = à l'octet { $offset }
+
+found-null = null
+found-boolean = booléen { $value }
+found-integer = entier { $value }
+found-number = nombre { $value }
+found-string = chaîne { $value }
+found-array = un tableau de { $count } éléments
+found-object = un objet de { $count } propriétés
+
+type = attendu { $expected }, trouvé { $found }
+required = la propriété obligatoire « { $name } » est absente
+additional-property = la propriété « { $name } » n'est pas autorisée ; retirez-la
+additional-property-allowed = la propriété « { $name } » n'est pas autorisée ; les propriétés autorisées sont { $allowed }
+minimum = { $value } est inférieur au minimum de { $limit }
+maximum = { $value } est supérieur au maximum de { $limit }
+exclusive-minimum = { $value } doit être supérieur à { $limit }
+exclusive-maximum = { $value } doit être inférieur à { $limit }
+multiple-of = { $value } n'est pas un multiple de { $limit }
+min-length = la chaîne a { $count } caractères, moins que le minimum de { $limit }
+max-length = la chaîne a { $count } caractères, plus que le maximum de { $limit }
+min-items = le tableau a { $count } éléments, moins que le minimum de { $limit }
+max-items = le tableau a { $count } éléments, plus que le maximum de { $limit }
+min-properties = l'objet a { $count } propriétés, moins que le minimum de { $limit }
+max-properties = l'objet a { $count } propriétés, plus que le maximum de { $limit }
+enum = { $value } ne fait pas partie de { $options }
+const = la valeur doit être exactement { $expected }
+pattern = { $value } ne correspond pas au motif { $pattern }
+format = { $value } n'est pas un { $format } valide
+format-explained = { $value } n'est pas un { $format } valide : il faut { $why }
+why-relative-path = un chemin relatif : pas de / ou \ initial, pas de lettre de lecteur, pas de segment .., pas d'octet NUL
+why-uri = une URI absolue dont le schéma est l'un de : { $schemes }
+unique-items = le tableau contient des doublons ; chaque élément doit être unique
+false-schema = aucune valeur n'est permise ici ; retirez-la
+any-of = la valeur ne correspond à aucune des { $count } alternatives permises ({ $reasons })
+any-of-option = option { $number } : { $reason }
+one-of-multiple = la valeur correspond à plus d'une des { $count } alternatives, mais doit en satisfaire exactement une
+not = la valeur ne doit pas correspondre au schéma { $schema }
+property-names = un nom de propriété n'est pas autorisé : { $reason }
+max-bytes = les arguments font { $bytes } octets de JSON, plus que la limite de { $limit } octets
+max-depth = les arguments imbriquent tableaux et objets au-delà de la limite de { $limit } niveaux
+max-string-chars = une chaîne dépasse la limite de { $limit } caractères

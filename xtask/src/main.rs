@@ -2,6 +2,9 @@
 //!
 //! - `cargo xtask bench [--quick] [--json]` runs the criterion suites and
 //!   prints each figure's median and spread.
+//! - `cargo xtask codegen [--check]` generates Rust types from the JSON
+//!   Schemas kept in the repository (or checks that the checked-in code is
+//!   current).
 //! - `cargo xtask bench-gate [--update] [--tolerance PCT]` counts the
 //!   instructions per operation of each scenario under valgrind's callgrind
 //!   and compares them with `benches/baseline.json`. Instruction counts do not
@@ -53,6 +56,12 @@ enum Task {
         #[arg(long)]
         json: bool,
     },
+    /// Generate Rust types from the schemas kept in the repository.
+    Codegen {
+        /// Fail when the checked-in code differs from what would be generated.
+        #[arg(long)]
+        check: bool,
+    },
     /// Count instructions per operation under callgrind and compare them
     /// with benches/baseline.json; fails on a regression past the tolerance.
     BenchGate {
@@ -70,6 +79,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Task::Bench { quick, json } => bench(quick, json),
         Task::BenchGate { update, tolerance } => bench_gate(update, tolerance),
+        Task::Codegen { check } => codegen(check),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -107,6 +117,58 @@ fn run(cmd: &mut Command) -> Result<()> {
         bail!("{cmd:?} failed with {status}");
     }
     Ok(())
+}
+
+/// Schemas kept in the repository and the Rust files generated from them.
+const GENERATED: &[(&str, &str, &str)] = &[(
+    "crates/rustchain-tools-schema/schemas/tool-manifest.json",
+    "crates/rustchain-tools-schema/src/generated/tool_manifest.rs",
+    "ToolManifest",
+)];
+
+fn codegen(check: bool) -> Result<bool> {
+    let root = workspace_root();
+    let mut current = true;
+    for (schema, output, name) in GENERATED {
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(root.join(schema))?)
+            .with_context(|| format!("{schema} is not JSON"))?;
+        let code = rustfmt(&rustchain_tools_schema::codegen::rust_types(&schema, name)?)?;
+        let path = root.join(output);
+        let existing = std::fs::read_to_string(&path).unwrap_or_default();
+        if check {
+            if existing != code {
+                eprintln!("{output} is stale: run `cargo xtask codegen` and commit the result");
+                current = false;
+            }
+        } else if existing != code {
+            std::fs::write(&path, code)?;
+            println!("wrote {output}");
+        } else {
+            println!("{output} is current");
+        }
+    }
+    Ok(current)
+}
+
+/// Formats generated code as `cargo fmt` would, so the check is exact.
+fn rustfmt(code: &str) -> Result<String> {
+    use std::io::Write as _;
+    let mut child = Command::new("rustfmt")
+        .args(["--edition", "2024", "--emit", "stdout"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("could not run rustfmt")?;
+    child
+        .stdin
+        .take()
+        .context("rustfmt has no stdin")?
+        .write_all(code.as_bytes())?;
+    let output = child.wait_with_output()?;
+    if !output.status.success() {
+        bail!("rustfmt failed on the generated code");
+    }
+    Ok(String::from_utf8(output.stdout)?)
 }
 
 /// One criterion figure: time per iteration in nanoseconds.

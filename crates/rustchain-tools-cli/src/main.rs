@@ -35,6 +35,7 @@ Examples:
   rustchain-tools tools describe text.word_count --format openai-strict
   rustchain-tools schema export tool.json --format gemini
   rustchain-tools schema diff old.json new.json
+  rustchain-tools schema codegen tool.json --name WeatherArgs
   rustchain-tools call text.word_count --args '{\"text\": \"to be or not to be\"}'
   rustchain-tools call json.format --args @request.json
   echo '{\"text\": \"abc\"}' | rustchain-tools call text.sha256 --args -
@@ -95,6 +96,14 @@ struct ExportArgs {
 
 #[derive(Debug, Subcommand)]
 enum SchemaCommand {
+    /// Print Rust types (serde, schemars) generated from a JSON Schema.
+    Codegen {
+        /// A JSON file: a bare schema, or a tool definition (its arguments' schema is used).
+        file: String,
+        /// The name of the root type when the schema has no title (default: from the file name).
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Compare two input schemas: exit 0 when NEW accepts every input OLD
     /// accepted, 1 when not; lists each breaking and compatible change.
     Diff {
@@ -175,6 +184,9 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Schema(SchemaCommand::Diff { old, new, json }) => {
             return diff_files(old, new, *json);
+        }
+        Command::Schema(SchemaCommand::Codegen { file, name }) => {
+            return codegen_file(file, name.as_deref());
         }
         _ => {}
     }
@@ -356,6 +368,51 @@ fn input_schema_of(value: &Value) -> &Value {
         .into_iter()
         .find_map(|k| value.get(k))
         .unwrap_or(value)
+}
+
+/// `schema codegen FILE`.
+fn codegen_file(file: &str, name: Option<&str>) -> Result<u8> {
+    let value = match read_json(file)? {
+        Ok(value) => value,
+        Err(code) => return Ok(code),
+    };
+    let root_name = name.map_or_else(
+        || {
+            let stem = std::path::Path::new(file)
+                .file_stem()
+                .map_or_else(|| "Root".to_owned(), |s| s.to_string_lossy().into_owned());
+            upper_camel(&stem)
+        },
+        str::to_owned,
+    );
+    let mut schema = input_schema_of(&value).clone();
+    if let (Some(name), Value::Object(map)) = (name, &mut schema) {
+        map.insert("title".into(), Value::String(name.to_owned()));
+    }
+    match rustchain_tools_schema::codegen::rust_types(&schema, &root_name) {
+        Ok(code) => {
+            write!(std::io::stdout().lock(), "{code}")?;
+            Ok(exit::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(exit::TOOL_FAILED)
+        }
+    }
+}
+
+/// `tool-manifest` → `ToolManifest`.
+fn upper_camel(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 /// `schema diff OLD NEW`.

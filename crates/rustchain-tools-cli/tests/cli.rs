@@ -399,3 +399,34 @@ fn lang_chooses_the_language_of_violations() {
     let out = run(&["call", "text.word_count", "--lang", "tlh"], None);
     assert_eq!(out.status.code(), Some(64));
 }
+
+#[test]
+fn schema_codegen_prints_rust_types() {
+    let dir = std::env::temp_dir().join(format!("rustchain-tools-codegen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("weather-args.json");
+    std::fs::write(
+        &file,
+        r#"{"type": "object", "properties": {"city": {"type": "string"}, "units": {"enum": ["C", "F"]}},
+            "required": ["city"], "additionalProperties": false}"#,
+    )
+    .unwrap();
+    let out = run(&["schema", "codegen", file.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let code = stdout(&out);
+    assert!(code.contains("pub struct WeatherArgs"), "{code}");
+    assert!(code.contains("pub city: ::std::string::String"), "{code}");
+    assert!(code.contains("pub enum"), "{code}");
+    let out = run(
+        &[
+            "schema",
+            "codegen",
+            file.to_str().unwrap(),
+            "--name",
+            "Forecast",
+        ],
+        None,
+    );
+    assert!(stdout(&out).contains("pub struct Forecast"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

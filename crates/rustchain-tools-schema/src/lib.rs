@@ -23,6 +23,8 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "codegen")]
+pub mod codegen;
 mod compiled;
 mod derive;
 pub mod diff;
@@ -30,6 +32,11 @@ mod error;
 pub mod export;
 mod formats;
 mod limits;
+/// The tool manifest, as Rust types generated from
+/// `schemas/tool-manifest.json` by `cargo xtask codegen`.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+#[path = "generated/tool_manifest.rs"]
+pub mod manifest;
 mod messages;
 mod rules;
 mod violation;

@@ -22,6 +22,15 @@ use walk::{inline_refs, visit_mut};
 
 use crate::SchemaError;
 
+/// `schema` with 2020-12 keywords rewritten into draft-07 (for code
+/// generation).
+#[cfg_attr(not(feature = "codegen"), allow(dead_code))]
+pub(crate) fn to_draft07(schema: &Value) -> Result<Value, SchemaError> {
+    let mut out = schema.clone();
+    downgrade_to_draft07(&mut out, &mut Vec::new())?;
+    Ok(out)
+}
+
 /// Follows local `$ref`s for [`diff`](crate::diff::diff).
 pub(crate) fn inline_refs_for_diff(schema: &Value) -> Result<Value, SchemaError> {
     inline_refs(schema, "a comparison")

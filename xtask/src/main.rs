@@ -30,6 +30,8 @@ const GATED: &[(&str, &str)] = &[
     ("validate-valid", "validation, valid"),
     ("validate-invalid", "validation, 2 errors"),
     ("export-strict", "200-property export"),
+    ("policy-decision", "decision, default+sox"),
+    ("audit-append", "record, no fsync"),
 ];
 /// Two runs of different lengths; their difference cancels start-up cost.
 const SHORT_RUN: usize = 50;
@@ -300,7 +302,9 @@ fn bench_gate(update: bool, tolerance: f64) -> Result<bool> {
     let binary = target_dir().join("release/bench-scenario");
     let mut measured = BTreeMap::new();
     for (scenario, _) in GATED {
-        let (short, long) = if scenario.starts_with("concurrent") || scenario.starts_with("export")
+        let (short, long) = if ["concurrent", "export", "policy"]
+            .iter()
+            .any(|prefix| scenario.starts_with(prefix))
         {
             (SHORT_RUN_CONCURRENT, LONG_RUN_CONCURRENT)
         } else {

@@ -7,8 +7,7 @@ use std::process::ExitCode;
 use rustchain_tools::schema::export::{ExportOptions, Format, export};
 use rustchain_tools_benches as b;
 
-const SCENARIOS: &str =
-    "direct, valid, invalid, concurrent-1000, validate-valid, validate-invalid, export-strict";
+const SCENARIOS: &str = "direct, valid, invalid, concurrent-1000, validate-valid, validate-invalid, export-strict, policy-decision, audit-append";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -66,6 +65,41 @@ fn main() -> ExitCode {
                 let options = ExportOptions::new(Format::OpenaiStrict);
                 for _ in 0..iterations {
                     export(&large, options).expect("exports");
+                }
+            }
+            "audit-append" => {
+                use rustchain_tools::audit::{
+                    AuditConfig, AuditKey, AuditLog, Durability, RecordKind,
+                };
+                let dir = std::env::temp_dir().join(format!("bench-audit-{}", std::process::id()));
+                std::fs::create_dir_all(&dir).expect("a temporary directory");
+                let key = AuditKey::generate("bench.audit").expect("a key");
+                let mut config = AuditConfig::new(dir.join("audit.jsonl"), key);
+                // Instructions, not disk waits: the gate counts the record's own cost.
+                config.durability = Durability::None;
+                let log = AuditLog::open(config).expect("the log opens");
+                for i in 0..iterations {
+                    log.append(
+                        RecordKind::Received,
+                        serde_json::json!({"tool": "bench.noop", "callId": i.to_string(), "arguments": b::valid_arguments()}),
+                    )
+                    .expect("appended");
+                }
+                log.close().expect("closed");
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            "policy-decision" => {
+                let config = rustchain_tools::policy::PolicyConfig::new().profile("sox");
+                let engine = rustchain_tools::policy::PolicyEngine::load(&config)
+                    .expect("the shipped policies load");
+                let request = rustchain_tools::ToolRequest::new(
+                    b::call(b::valid_arguments()),
+                    std::sync::Arc::new(
+                        rustchain_tools::RegisteredTool::new(tool.clone()).expect("registers"),
+                    ),
+                );
+                for _ in 0..iterations {
+                    assert!(engine.decide(&request).allowed);
                 }
             }
             other => {

@@ -9,7 +9,14 @@ use std::{
 use anyhow::{Context, Result, anyhow};
 use clap::{Parser, Subcommand};
 use rustchain_tools::{
-    Language, Runtime, ToolCall, ToolError, ToolMetadata, VersionReq, default_runtime,
+    Language, Principal, Runtime, RuntimeBuilderExt, ToolCall, ToolError, ToolMetadata, VersionReq,
+    audit::{
+        AuditConfig, AuditKey, AuditLayer, AuditLog, ConsistencyProof, InclusionProof, VerifierKey,
+        log_files, prove_consistency, prove_inclusion, read_records, verify,
+        verify_consistency_proof, verify_inclusion_proof,
+    },
+    default_runtime,
+    policy::{PolicyConfig, PolicyEngine, check_policy_dir, run_policy_tests},
     schema::{
         diff::diff,
         export::{Dialect, ExportOptions, Format, ToolDefinition, export},
@@ -36,6 +43,9 @@ Examples:
   rustchain-tools schema export tool.json --format gemini
   rustchain-tools schema diff old.json new.json
   rustchain-tools schema codegen tool.json --name WeatherArgs
+  rustchain-tools call text.sha256 --args '{\"text\": \"a\"}' --profile sox --role analyst
+  rustchain-tools policy eval --input input.json --profile read-only
+  rustchain-tools policy test
   rustchain-tools call text.word_count --args '{\"text\": \"to be or not to be\"}'
   rustchain-tools call json.format --args @request.json
   echo '{\"text\": \"abc\"}' | rustchain-tools call text.sha256 --args -
@@ -77,6 +87,127 @@ enum Command {
         /// The language of error messages: en, de or fr.
         #[arg(long, default_value = "en")]
         lang: Language,
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Who is calling (default: local).
+        #[arg(long, value_name = "ID")]
+        principal: Option<String>,
+        /// A role of the caller (repeatable).
+        #[arg(long = "role", value_name = "ROLE")]
+        roles: Vec<String>,
+        /// Record the call in this tamper-evident audit log (JSON Lines). Its
+        /// signing key is FILE.key (made on first use, with FILE.pub beside it).
+        #[arg(long, value_name = "FILE")]
+        audit: Option<String>,
+    },
+    /// Verify, read and prove audit logs.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Evaluate, test and check Rego policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+/// Which policies apply; the shipped default policy unless told otherwise.
+#[derive(Debug, Clone, clap::Args)]
+struct PolicyArgs {
+    /// A directory of Rego policies (and data documents) added to the default policy.
+    #[arg(long, value_name = "DIR")]
+    policy: Option<String>,
+    /// A compliance profile to enforce: sox, read-only, or one of DIR (repeatable).
+    #[arg(long = "profile", value_name = "NAME")]
+    profiles: Vec<String>,
+}
+
+impl PolicyArgs {
+    fn config(&self) -> PolicyConfig {
+        let mut config = PolicyConfig::new();
+        if let Some(dir) = &self.policy {
+            config = config.policy_dir(dir);
+        }
+        self.profiles
+            .iter()
+            .fold(config, |config, profile| config.profile(profile))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain and the signed checkpoints of a log (and the
+    /// files rotated out of it); prints `ok` and the record count, or the
+    /// first record that fails and why, exiting 1.
+    Verify {
+        /// The log (its rotated files are found beside it), or several files.
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// The public key (default: the first file's .pub).
+        #[arg(long, value_name = "FILE")]
+        key: Option<String>,
+    },
+    /// Print the records of a log, filtered.
+    Show {
+        /// The log.
+        file: String,
+        /// Only records about this tool.
+        #[arg(long)]
+        tool: Option<String>,
+        /// Only records of this call id.
+        #[arg(long)]
+        call: Option<String>,
+        /// Only records at or after this time (RFC 3339, UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// Print JSON Lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a proof, as JSON: that record N is in the log (--record), or
+    /// that the checkpoint of size SIZE is a prefix of the latest (--from).
+    Prove {
+        /// The log.
+        file: String,
+        /// The record to prove.
+        #[arg(long, value_name = "N", conflicts_with = "from")]
+        record: Option<u64>,
+        /// The size of the older checkpoint.
+        #[arg(long, value_name = "SIZE", required_unless_present = "record")]
+        from: Option<u64>,
+        /// The public key (default: FILE.pub).
+        #[arg(long, value_name = "FILE")]
+        key: Option<String>,
+    },
+    /// Check a proof made by `audit prove` with only the public key.
+    VerifyProof {
+        /// The proof, JSON.
+        proof: String,
+        /// The public key.
+        #[arg(long, value_name = "FILE")]
+        key: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Decide about an input document (as docs/policy.md describes it) and
+    /// print the decision; exit 3 when denied.
+    Eval {
+        /// The input document, JSON.
+        #[arg(long, value_name = "FILE")]
+        input: String,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Run the Rego unit tests (test_ rules) of a directory with the default
+    /// policy, or the shipped tests when no directory is given.
+    Test {
+        /// A directory of policies and their tests.
+        dir: Option<String>,
+    },
+    /// Check the policies of a directory: syntax, package, and input fields
+    /// the documented input never has.
+    Check {
+        /// A directory of policies.
+        dir: String,
     },
 }
 
@@ -178,18 +309,65 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<u8> {
-    match &cli.command {
+    match cli.command {
+        Command::Policy(command) => policy(&command),
+        Command::Audit(command) => audit(command),
         Command::Schema(SchemaCommand::Export { file, export, name }) => {
-            return export_file(file, export, name.as_deref());
+            export_file(&file, &export, name.as_deref())
         }
-        Command::Schema(SchemaCommand::Diff { old, new, json }) => {
-            return diff_files(old, new, *json);
-        }
+        Command::Schema(SchemaCommand::Diff { old, new, json }) => diff_files(&old, &new, json),
         Command::Schema(SchemaCommand::Codegen { file, name }) => {
-            return codegen_file(file, name.as_deref());
+            codegen_file(&file, name.as_deref())
         }
-        _ => {}
+        Command::Call {
+            name,
+            args,
+            version,
+            timeout,
+            lang,
+            policy,
+            principal,
+            roles,
+            audit,
+        } => {
+            let log = match audit.as_deref().map(open_audit_log).transpose() {
+                Ok(log) => log,
+                Err(e) => {
+                    eprintln!("error: the audit log cannot be opened, so nothing runs: {e:#}");
+                    return Ok(exit::TOOL_FAILED);
+                }
+            };
+            let mut builder = Runtime::builder().builtins();
+            if let Some((log, key)) = &log {
+                // Outermost, so that every outcome, refusals included, is recorded.
+                builder = builder.layer(AuditLayer::new(log.clone(), key.as_bytes()));
+            }
+            let runtime = match builder.policy_layers(policy.config()).build() {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    eprintln!("error: the tool runtime could not start: {e}");
+                    return Ok(exit::TOOL_FAILED);
+                }
+            };
+            let principal = Principal {
+                id: principal.unwrap_or_else(|| Principal::local().id),
+                roles,
+            };
+            let code = call(runtime, name, &args, version, timeout, lang, principal)?;
+            if let Some((log, _)) = log {
+                // Closing writes the signed checkpoint that covers this call.
+                if let Err(e) = log.close() {
+                    eprintln!("error: the audit log was not closed cleanly: {e}");
+                    return Ok(exit::TOOL_FAILED);
+                }
+            }
+            Ok(code)
+        }
+        Command::Tools(command) => tools(command),
     }
+}
+
+fn tools(command: ToolsCommand) -> Result<u8> {
     let runtime = match default_runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -197,24 +375,14 @@ fn run(cli: Cli) -> Result<u8> {
             return Ok(exit::TOOL_FAILED);
         }
     };
-    match cli.command {
-        Command::Tools(ToolsCommand::List { category, json }) => {
-            list(&runtime, category.as_deref(), json)
-        }
-        Command::Tools(ToolsCommand::Describe {
+    match command {
+        ToolsCommand::List { category, json } => list(&runtime, category.as_deref(), json),
+        ToolsCommand::Describe {
             name,
             version,
             json,
             export,
-        }) => describe(&runtime, &name, version.as_ref(), json, &export),
-        Command::Schema(_) => unreachable!("handled before the runtime starts"),
-        Command::Call {
-            name,
-            args,
-            version,
-            timeout,
-            lang,
-        } => call(runtime, name, &args, version, timeout, lang),
+        } => describe(&runtime, &name, version.as_ref(), json, &export),
     }
 }
 
@@ -368,6 +536,250 @@ fn input_schema_of(value: &Value) -> &Value {
         .into_iter()
         .find_map(|k| value.get(k))
         .unwrap_or(value)
+}
+
+/// Opens (or starts) the audit log at `path` with its key at `path.key`,
+/// making the key (and `path.pub`) on first use. Returns the log and the
+/// secret the layer keys its digests of sensitive values with.
+fn open_audit_log(path: &str) -> Result<(AuditLog, String)> {
+    let key_path = format!("{path}.key");
+    let key = match std::fs::read_to_string(&key_path) {
+        Ok(text) => AuditKey::from_private_string(text.trim())
+            .with_context(|| format!("{key_path} is not an audit key"))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = AuditKey::generate("rustchain-tools")?;
+            write_private(&key_path, &key.to_private_string())?;
+            std::fs::write(format!("{path}.pub"), key.verifier().to_string() + "\n")?;
+            key
+        }
+        Err(e) => return Err(e).with_context(|| format!("could not read {key_path}")),
+    };
+    let secret = key.to_private_string();
+    let log = AuditLog::open(AuditConfig::new(path, key))
+        .with_context(|| format!("could not open the audit log {path}"))?;
+    Ok((log, secret))
+}
+
+/// Writes a secret readable by its owner only.
+fn write_private(path: &str, text: &str) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("could not create {path}"))?;
+    writeln!(file, "{text}")?;
+    Ok(())
+}
+
+fn read_verifier(path: &str) -> Result<VerifierKey> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("could not read the key {path}"))?;
+    VerifierKey::parse(text.trim()).with_context(|| format!("{path} is not a public audit key"))
+}
+
+/// The files of a log: one path expands to its rotated files and itself.
+fn audit_files(files: &[String]) -> Result<Vec<std::path::PathBuf>> {
+    match files {
+        [one] => log_files(std::path::Path::new(one))
+            .with_context(|| format!("could not list the files of {one}")),
+        many => Ok(many.iter().map(std::path::PathBuf::from).collect()),
+    }
+}
+
+/// `audit verify`, `audit show`, `audit prove`, `audit verify-proof`.
+fn audit(command: AuditCommand) -> Result<u8> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        AuditCommand::Verify { files, key } => {
+            let key = read_verifier(&key.unwrap_or_else(|| format!("{}.pub", files[0])))?;
+            match verify(&audit_files(&files)?, &key) {
+                Ok(count) => {
+                    writeln!(out, "ok: {count} records")?;
+                    Ok(exit::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("FAILED: {e}");
+                    Ok(exit::TOOL_FAILED)
+                }
+            }
+        }
+        AuditCommand::Show {
+            file,
+            tool,
+            call,
+            since,
+            json,
+        } => {
+            let records = read_records(&audit_files(std::slice::from_ref(&file))?)?;
+            let field = |r: &rustchain_tools::audit::Record, k: &str| {
+                r.payload.get(k).and_then(Value::as_str).map(str::to_owned)
+            };
+            for record in records.iter().filter(|r| {
+                tool.as_ref()
+                    .is_none_or(|t| field(r, "tool").as_ref() == Some(t))
+                    && call
+                        .as_ref()
+                        .is_none_or(|c| field(r, "callId").as_ref() == Some(c))
+                    && since.as_ref().is_none_or(|s| r.time.as_str() >= s.as_str())
+            }) {
+                if json {
+                    writeln!(out, "{}", serde_json::to_string(record)?)?;
+                } else {
+                    writeln!(
+                        out,
+                        "{:>6}  {}  {:<18}  {}",
+                        record.seq,
+                        record.time,
+                        record.kind.as_str(),
+                        field(record, "tool").unwrap_or_default()
+                    )?;
+                }
+            }
+            Ok(exit::SUCCESS)
+        }
+        AuditCommand::Prove {
+            file,
+            record,
+            from,
+            key,
+        } => {
+            let key = read_verifier(&key.unwrap_or_else(|| format!("{file}.pub")))?;
+            let files = audit_files(std::slice::from_ref(&file))?;
+            let proof = match (record, from) {
+                (Some(n), _) => prove_inclusion(&files, &key, n).map(serde_json::to_value),
+                (None, Some(size)) => {
+                    prove_consistency(&files, &key, size).map(serde_json::to_value)
+                }
+                (None, None) => {
+                    eprintln!("error: give --record N or --from SIZE");
+                    return Ok(exit::USAGE);
+                }
+            };
+            match proof {
+                Ok(proof) => {
+                    writeln!(out, "{}", serde_json::to_string_pretty(&proof?)?)?;
+                    Ok(exit::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(exit::TOOL_FAILED)
+                }
+            }
+        }
+        AuditCommand::VerifyProof { proof, key } => {
+            let key = read_verifier(&key)?;
+            let proof = match read_json(&proof)? {
+                Ok(value) => value,
+                Err(code) => return Ok(code),
+            };
+            let verdict = if let Ok(p) = serde_json::from_value::<InclusionProof>(proof.clone()) {
+                verify_inclusion_proof(&p, &key)
+                    .map(|r| format!("ok: record {} is in the log of the checkpoint", r.seq))
+            } else if let Ok(p) = serde_json::from_value::<ConsistencyProof>(proof) {
+                verify_consistency_proof(&p, &key).map(|(old, new)| {
+                    format!(
+                        "ok: the log of size {} is a prefix of the log of size {}",
+                        old.size, new.size
+                    )
+                })
+            } else {
+                eprintln!("error: the file holds neither an inclusion nor a consistency proof");
+                return Ok(exit::USAGE);
+            };
+            match verdict {
+                Ok(text) => {
+                    writeln!(out, "{text}")?;
+                    Ok(exit::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("FAILED: {e}");
+                    Ok(exit::TOOL_FAILED)
+                }
+            }
+        }
+    }
+}
+
+/// `policy eval`, `policy test`, `policy check`.
+fn policy(command: &PolicyCommand) -> Result<u8> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        PolicyCommand::Eval { input, policy } => {
+            let input = match read_json(input)? {
+                Ok(value) => value,
+                Err(code) => return Ok(code),
+            };
+            let engine = match PolicyEngine::load(&policy.config()) {
+                Ok(engine) => engine,
+                Err(e) => {
+                    eprintln!("error: the policies do not load: {e}");
+                    return Ok(exit::DENIED);
+                }
+            };
+            let decision = engine.decide_input(&input);
+            writeln!(out, "{}", serde_json::to_string_pretty(&decision)?)?;
+            if decision.allowed {
+                return Ok(exit::SUCCESS);
+            }
+            eprintln!("denied:");
+            for reason in decision.reasons() {
+                eprintln!("  - {reason}");
+            }
+            Ok(exit::DENIED)
+        }
+        PolicyCommand::Test { dir } => {
+            let config = match dir {
+                Some(dir) => PolicyConfig::new().policy_dir(dir),
+                None => PolicyConfig::new().with_shipped_tests(),
+            };
+            let report = match run_policy_tests(&config) {
+                Ok(report) => report,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(exit::TOOL_FAILED);
+                }
+            };
+            for outcome in &report.outcomes {
+                let verdict = if outcome.passed { "ok  " } else { "FAIL" };
+                writeln!(out, "{verdict} {}", outcome.rule)?;
+                if let Some(message) = &outcome.message {
+                    writeln!(out, "     {message}")?;
+                }
+            }
+            let failed = report.failures().count();
+            writeln!(
+                out,
+                "{} passed, {failed} failed",
+                report.outcomes.len() - failed
+            )?;
+            Ok(if report.passed() {
+                exit::SUCCESS
+            } else {
+                exit::TOOL_FAILED
+            })
+        }
+        PolicyCommand::Check { dir } => {
+            let report = match check_policy_dir(std::path::Path::new(dir)) {
+                Ok(report) => report,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(exit::TOOL_FAILED);
+                }
+            };
+            for problem in &report.problems {
+                eprintln!("  - {problem}");
+            }
+            if report.problems.is_empty() {
+                writeln!(out, "ok: {} file(s) checked", report.files.len())?;
+                Ok(exit::SUCCESS)
+            } else {
+                eprintln!("{} problem(s) in {dir}", report.problems.len());
+                Ok(exit::TOOL_FAILED)
+            }
+        }
+    }
 }
 
 /// `schema codegen FILE`.
@@ -535,6 +947,7 @@ fn call(
     version: Option<VersionReq>,
     timeout: Option<f64>,
     lang: Language,
+    principal: Principal,
 ) -> Result<u8> {
     let text = read_args(args)?;
     // Size and depth are checked on the text, before parsing, with the
@@ -559,7 +972,9 @@ fn call(
             return Ok(exit::INVALID_ARGUMENTS);
         }
     };
-    let mut call = ToolCall::new(name, arguments).with_lang(lang);
+    let mut call = ToolCall::new(name, arguments)
+        .with_lang(lang)
+        .with_principal(principal);
     if let Some(version) = version {
         call = call.with_version(version);
     }

@@ -430,3 +430,222 @@ fn schema_codegen_prints_rust_types() {
     assert!(stdout(&out).contains("pub struct Forecast"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn policy_dir(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("rustchain-tools-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn calls_pass_the_default_policy_and_a_denial_exits_3_with_every_reason() {
+    let out = run(&["call", "text.sha256", "--args", r#"{"text": "a"}"#], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(
+        &[
+            "call",
+            "text.sha256",
+            "--args",
+            r#"{"text": "a"}"#,
+            "--profile",
+            "sox",
+            "--profile",
+            "read-only",
+            "--role",
+            "analyst",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let dir = policy_dir(
+        "deny",
+        &[(
+            "mine.rego",
+            "package rustchain.authz\n\nimport rego.v1\n\n\
+             deny contains \"text.sha256 is switched off here\" if input.tool.name == \"text.sha256\"\n\
+             deny contains \"and not for you\" if input.principal.id == \"mallory\"\n",
+        )],
+    );
+    let d = dir.to_str().unwrap();
+    let out = run(
+        &[
+            "call",
+            "text.sha256",
+            "--args",
+            r#"{"text": "a"}"#,
+            "--policy",
+            d,
+            "--principal",
+            "mallory",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(err.contains("- text.sha256 is switched off here"), "{err}");
+    assert!(err.contains("- and not for you"), "{err}");
+    let out = run(
+        &[
+            "call",
+            "text.word_count",
+            "--args",
+            r#"{"text": "a"}"#,
+            "--policy",
+            d,
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "other tools still run: {}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_broken_policy_denies_instead_of_allowing() {
+    let dir = policy_dir(
+        "broken",
+        &[("bad.rego", "package rustchain.authz\n\nallow if {\n")],
+    );
+    let out = run(
+        &[
+            "call",
+            "text.sha256",
+            "--args",
+            r#"{"text": "a"}"#,
+            "--policy",
+            dir.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("bad.rego"), "{}", stderr(&out));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn policy_eval_test_and_check() {
+    let dir = policy_dir(
+        "eval",
+        &[
+            (
+                "input.json",
+                r#"{"tool": {"name": "fs.write", "version": "1.0.0", "category": "file", "tags": [],
+                "source": "plugin", "permissions": {"fileWrite": ["/tmp"]}, "hints": {"readOnly": false}},
+                "call": {"id": "c", "arguments": {}}, "principal": {"id": "local", "roles": []}}"#,
+            ),
+            (
+                "typo.rego",
+                "package rustchain.authz\n\nimport rego.v1\n\ndeny contains \"x\" if input.tool.categroy == \"file\"\n",
+            ),
+        ],
+    );
+    let input = dir.join("input.json");
+    let out = run(
+        &["policy", "eval", "--input", input.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let decision: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(decision["allowed"], false);
+    assert!(stderr(&out).contains("granted by role"), "{}", stderr(&out));
+
+    let out = run(&["policy", "check", dir.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("did you mean `category`?"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(&["policy", "test"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains(" passed, 0 failed"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn audited_calls_verify_prove_and_show_tampering() {
+    let dir = std::env::temp_dir().join(format!("rustchain-tools-audit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("calls.log");
+    let l = log.to_str().unwrap();
+    let out = run(
+        &[
+            "call",
+            "text.sha256",
+            "--args",
+            r#"{"text": "a"}"#,
+            "--audit",
+            l,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(
+        &[
+            "call",
+            "text.sha256",
+            "--args",
+            r#"{"text": 5}"#,
+            "--audit",
+            l,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(dir.join("calls.log.pub").exists() && dir.join("calls.log.key").exists());
+
+    let out = run(&["audit", "verify", l], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("ok: "), "{}", stdout(&out));
+
+    let out = run(
+        &["audit", "show", l, "--tool", "text.sha256", "--json"],
+        None,
+    );
+    let kinds: Vec<String> = stdout(&out)
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        kinds.iter().filter(|k| *k == "received").count() == 2,
+        "{kinds:?}"
+    );
+
+    let out = run(&["audit", "prove", l, "--record", "1"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let proof = dir.join("proof.json");
+    std::fs::write(&proof, stdout(&out)).unwrap();
+    let public = dir.join("calls.log.pub");
+    let out = run(
+        &[
+            "audit",
+            "verify-proof",
+            proof.to_str().unwrap(),
+            "--key",
+            public.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::write(&log, text.replacen("text.sha256", "text.sha257", 1)).unwrap();
+    let out = run(&["audit", "verify", l], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("edited"), "{}", stderr(&out));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

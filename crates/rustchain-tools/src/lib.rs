@@ -26,9 +26,13 @@
 
 use std::time::Duration;
 
+pub use rustchain_tools_audit as audit;
 pub use rustchain_tools_builtins as builtins;
 pub use rustchain_tools_core::*;
+pub use rustchain_tools_policy as policy;
 pub use rustchain_tools_schema as schema;
+
+use rustchain_tools_policy::{PolicyConfig, PolicyLayer};
 
 /// How long a call without its own deadline may run under the default stack.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -42,6 +46,12 @@ pub trait RuntimeBuilderExt: Sized {
     /// the deadline ([`DEFAULT_TIMEOUT`] for calls without one) around the
     /// tool.
     fn default_layers(self) -> Self;
+
+    /// Adds the stack with a policy decision before every call: validation,
+    /// then the Rego policies `config` names (the built-in tools marked as
+    /// such), then the deadline. A policy that fails to load denies every
+    /// call with the reason.
+    fn policy_layers(self, config: PolicyConfig) -> Self;
 }
 
 impl RuntimeBuilderExt for RuntimeBuilder {
@@ -56,6 +66,25 @@ impl RuntimeBuilderExt for RuntimeBuilder {
         self.layer(ValidationLayer::new())
             .layer(DeadlineLayer::new().with_default_timeout(DEFAULT_TIMEOUT))
     }
+
+    fn policy_layers(self, config: PolicyConfig) -> Self {
+        let config = config.builtin_tools(builtin_names());
+        self.layer(ValidationLayer::new())
+            .layer(PolicyLayer::load(&config))
+            .layer(DeadlineLayer::new().with_default_timeout(DEFAULT_TIMEOUT))
+    }
+}
+
+/// The names of the built-in tools compiled in.
+pub fn builtin_names() -> Vec<String> {
+    rustchain_tools_builtins::all()
+        .map(|tools| {
+            tools
+                .iter()
+                .map(|t| t.metadata().name().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A runtime with every built-in tool and the default stack.

@@ -1,0 +1,787 @@
+//! The writer: one thread owns the file, numbers and chains the records,
+//! commits them with the configured durability, writes checkpoints and
+//! rotates files. Appenders wait for the acknowledgement of their record.
+
+use std::{
+    fs::{self, File, OpenOptions},
+    io::{Read, Write},
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, mpsc},
+    thread::JoinHandle,
+    time::{Duration, Instant, SystemTime},
+};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::{
+    AuditError, AuditKey, Checkpoint, Tamper,
+    merkle::{Frontier, Hash, leaf_hash},
+    note::{hex, unhex32},
+    record::{self, LineFault, RecordKind},
+};
+
+/// When an acknowledged record is on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Durability {
+    /// `fdatasync` after every record, before it is acknowledged.
+    Fsync,
+    /// Records that arrive together are written and synced together; each is
+    /// acknowledged once its batch is on disk. As safe as `Fsync`, far faster
+    /// under concurrent load.
+    #[default]
+    Group,
+    /// Written to the operating system, never synced: fast, but a power loss
+    /// (not a process crash) may lose acknowledged records.
+    None,
+}
+
+/// How a log is written.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// The active log file; rotated files sit beside it as
+    /// `<name>.<first sequence number, 20 digits>`.
+    pub path: PathBuf,
+    /// Signs the checkpoints; its name is the log's origin.
+    pub key: AuditKey,
+    /// When records are synced.
+    pub durability: Durability,
+    /// A checkpoint is written after this many records (and on close and
+    /// rotation).
+    pub checkpoint_every: u64,
+    /// The active file is rotated once it holds this many bytes.
+    pub rotate_bytes: Option<u64>,
+    /// The active file is rotated at the first commit after it has been
+    /// open this long.
+    pub rotate_every: Option<Duration>,
+    /// The most records one group commit writes.
+    pub max_batch: usize,
+}
+
+impl AuditConfig {
+    /// Group commit, a checkpoint every 1,000 records, no rotation.
+    pub fn new(path: impl Into<PathBuf>, key: AuditKey) -> Self {
+        AuditConfig {
+            path: path.into(),
+            key,
+            durability: Durability::Group,
+            checkpoint_every: 1000,
+            rotate_bytes: None,
+            rotate_every: None,
+            max_batch: 4096,
+        }
+    }
+}
+
+/// What the writer tells an appender.
+pub type Ack = Result<u64, AuditError>;
+
+/// Where an acknowledgement goes: to a task, or to a blocked thread (tokio's
+/// blocking receive would panic inside a runtime, so threads get a std
+/// channel).
+enum Reply<T> {
+    Task(oneshot::Sender<T>),
+    Thread(mpsc::SyncSender<T>),
+}
+
+impl<T> Reply<T> {
+    fn send(self, value: T) {
+        // The appender may have gone away (a dropped call): nothing to tell.
+        let _ = match self {
+            Reply::Task(tx) => tx.send(value).map_err(drop),
+            Reply::Thread(tx) => tx.send(value).map_err(drop),
+        };
+    }
+}
+
+enum Msg {
+    Append {
+        kind: RecordKind,
+        payload: Value,
+        ack: Option<Reply<Ack>>,
+    },
+    Close {
+        ack: Option<mpsc::SyncSender<Result<(), AuditError>>>,
+    },
+}
+
+/// An open audit log; cheap to clone, safe to share between threads and
+/// tasks. Closing it (or dropping the last clone) writes a signed checkpoint
+/// of everything in it.
+#[derive(Clone)]
+pub struct AuditLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tx: mpsc::Sender<Msg>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    path: PathBuf,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Msg::Close { ack: None });
+        if let Some(thread) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuditLog {
+    /// Opens (or creates) the log. An existing log is checked from the start
+    /// of its active file; a torn last line (a crash mid-write) is cut off and
+    /// the cut is recorded, and a log that was not closed cleanly gets a
+    /// `recovered` record. A log damaged anywhere else is refused.
+    pub fn open(config: AuditConfig) -> Result<AuditLog, AuditError> {
+        if config.checkpoint_every == 0 || config.max_batch == 0 {
+            return Err(AuditError::invalid(
+                "configuration",
+                "checkpoint_every and max_batch must be at least 1",
+            ));
+        }
+        let path = config.path.clone();
+        let mut writer = Writer::open(config)?;
+        if writer.config.durability == Durability::Group {
+            writer.syncer = Some(Syncer::start(writer.failed.clone(), path.clone())?);
+        }
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| AuditError::io("start the writer thread for", &path, e))?;
+        Ok(AuditLog {
+            inner: Arc::new(Inner {
+                tx,
+                thread: Mutex::new(Some(thread)),
+                path,
+            }),
+        })
+    }
+
+    /// The active file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    fn send(
+        &self,
+        kind: RecordKind,
+        payload: Value,
+        ack: Option<Reply<Ack>>,
+    ) -> Result<(), AuditError> {
+        self.inner
+            .tx
+            .send(Msg::Append { kind, payload, ack })
+            .map_err(|_| AuditError::Closed)
+    }
+
+    /// Appends a record and waits until it is committed; returns its
+    /// sequence number. Blocks the thread: from async code use
+    /// [`AuditLog::record`].
+    pub fn append(&self, kind: RecordKind, payload: Value) -> Result<u64, AuditError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(kind, payload, Some(Reply::Thread(tx)))?;
+        rx.recv().map_err(|_| AuditError::Closed)?
+    }
+
+    /// Appends a record and waits, without blocking the thread, until it is
+    /// committed; returns its sequence number.
+    pub async fn record(&self, kind: RecordKind, payload: Value) -> Result<u64, AuditError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(kind, payload, Some(Reply::Task(tx)))?;
+        rx.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// Appends a record without waiting for it to be committed, for where
+    /// waiting is impossible (a drop). A failure is reported by the next
+    /// append that waits.
+    pub fn record_detached(&self, kind: RecordKind, payload: Value) {
+        let _ = self.send(kind, payload, None);
+    }
+
+    /// Writes a closing checkpoint, syncs and stops the writer, blocking the
+    /// thread until it has. Other clones get [`AuditError::Closed`]
+    /// afterwards.
+    pub fn close(self) -> Result<(), AuditError> {
+        let (ack, rx) = mpsc::sync_channel(1);
+        self.inner
+            .tx
+            .send(Msg::Close { ack: Some(ack) })
+            .map_err(|_| AuditError::Closed)?;
+        let result = rx.recv().map_err(|_| AuditError::Closed)?;
+        if let Some(thread) = self.inner.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = thread.join();
+        }
+        result
+    }
+}
+
+/// The files of the log whose active file is `path`, oldest first: the
+/// rotated ones, then the active one if it exists.
+pub fn log_files(path: &Path) -> Result<Vec<PathBuf>, AuditError> {
+    let dir = parent(path);
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| AuditError::invalid("configuration", "the log path has no file name"))?;
+    let prefix = format!("{name}.");
+    let mut rotated: Vec<PathBuf> = fs::read_dir(&dir)
+        .map_err(|e| AuditError::io("list", &dir, e))?
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name().to_str().is_some_and(|n| {
+                n.strip_prefix(&prefix)
+                    .is_some_and(|s| s.len() == 20 && s.bytes().all(|b| b.is_ascii_digit()))
+            })
+        })
+        .map(|e| e.path())
+        .collect();
+    rotated.sort();
+    if path.exists() {
+        rotated.push(path.to_owned());
+    }
+    Ok(rotated)
+}
+
+fn parent(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Where a file of the log leaves off.
+struct Tail {
+    next_seq: u64,
+    prev: Hash,
+    frontier: Frontier,
+    good_len: u64,
+    torn_bytes: u64,
+    closed: bool,
+}
+
+/// Reads one file of the log: checks its records and chain from its
+/// `file_started` record, and finds a torn last line.
+fn scan(path: &Path) -> Result<Option<Tail>, AuditError> {
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| AuditError::io("read", path, e))?;
+    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let torn_bytes = (bytes.len() - complete) as u64;
+    let tampered = |tamper, line: usize, seq, detail: String| AuditError::Tampered {
+        tamper,
+        file: path.to_owned(),
+        line: line as u64 + 1,
+        seq,
+        detail,
+    };
+    let mut tail: Option<Tail> = None;
+    let lines = match complete {
+        0 => Vec::new(),
+        n => bytes[..n - 1].split(|&b| b == b'\n').collect(),
+    };
+    for (i, line) in lines.into_iter().enumerate() {
+        let (rec, prev, hash) = match record::decode(line) {
+            Ok(r) => r,
+            Err(LineFault::Malformed(d)) => return Err(tampered(Tamper::Malformed, i, None, d)),
+            Err(LineFault::HashMismatch(seq)) => {
+                return Err(tampered(
+                    Tamper::Edited,
+                    i,
+                    seq,
+                    "the record does not match its hash".into(),
+                ));
+            }
+        };
+        let t = match tail.as_mut() {
+            None => {
+                if rec.kind != RecordKind::FileStarted {
+                    return Err(tampered(
+                        Tamper::Malformed,
+                        i,
+                        Some(rec.seq),
+                        "a log file starts with a file_started record".into(),
+                    ));
+                }
+                let frontier = header_frontier(rec.seq, &rec.payload).ok_or_else(|| {
+                    tampered(Tamper::Malformed, i, Some(rec.seq), "bad frontier".into())
+                })?;
+                tail.insert(Tail {
+                    next_seq: rec.seq,
+                    prev,
+                    frontier,
+                    good_len: 0,
+                    torn_bytes,
+                    closed: false,
+                })
+            }
+            Some(t) => t,
+        };
+        if rec.seq != t.next_seq || prev != t.prev {
+            return Err(tampered(
+                Tamper::BrokenChain,
+                i,
+                Some(rec.seq),
+                format!("expected record {} chained to the one before", t.next_seq),
+            ));
+        }
+        t.next_seq += 1;
+        t.prev = hash;
+        t.frontier.push(leaf_hash(line));
+        t.good_len += line.len() as u64 + 1;
+        t.closed = rec.kind == RecordKind::Checkpoint && rec.payload["reason"] == "close";
+    }
+    Ok(tail.or_else(|| {
+        // Nothing complete: a file whose very first line was torn.
+        (torn_bytes > 0).then(|| Tail {
+            next_seq: 0,
+            prev: [0; 32],
+            frontier: Frontier::new(),
+            good_len: 0,
+            torn_bytes,
+            closed: false,
+        })
+    }))
+}
+
+pub(crate) fn header_frontier(seq: u64, payload: &Value) -> Option<Frontier> {
+    let peaks = payload["frontier"]
+        .as_array()?
+        .iter()
+        .map(|p| p.as_str().and_then(unhex32))
+        .collect::<Option<Vec<_>>>()?;
+    Frontier::from_parts(seq, peaks)
+}
+
+fn sync_dir(path: &Path) -> Result<(), AuditError> {
+    let dir = parent(path);
+    File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| AuditError::io("sync the directory", dir, e))
+}
+
+struct Writer {
+    config: AuditConfig,
+    file: Arc<File>,
+    file_len: u64,
+    next_seq: u64,
+    prev: Hash,
+    frontier: Frontier,
+    since_checkpoint: u64,
+    buf: Vec<u8>,
+    acks: Vec<(Reply<Ack>, u64)>,
+    failed: Failure,
+    file_opened: Instant,
+    syncer: Option<Syncer>,
+}
+
+impl Writer {
+    fn open(config: AuditConfig) -> Result<Writer, AuditError> {
+        let path = config.path.clone();
+        fs::create_dir_all(parent(&path))
+            .map_err(|e| AuditError::io("create the directory of", &path, e))?;
+        let exists = path.exists();
+        let mut active = if exists { scan(&path)? } else { None };
+        if exists && active.as_ref().is_none_or(|t| t.good_len == 0) {
+            // Empty, or only a torn first line: the file was being created
+            // when the process died. Nothing in it was ever acknowledged.
+            fs::remove_file(&path).map_err(|e| AuditError::io("remove", &path, e))?;
+            active = None;
+        }
+        if let Some(tail) = active {
+            let file = OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(|e| AuditError::io("open", &path, e))?;
+            if tail.torn_bytes > 0 {
+                file.set_len(tail.good_len)
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| AuditError::io("cut the torn last line of", &path, e))?;
+            }
+            let mut w = Writer::with(config, file, tail.good_len, &tail);
+            if !tail.closed || tail.torn_bytes > 0 {
+                w.push(
+                    RecordKind::Recovered,
+                    &json!({"uncleanShutdown": !tail.closed, "cutBytes": tail.torn_bytes}),
+                );
+                w.commit(true)?;
+            }
+            return Ok(w);
+        }
+        // No active file: continue after the last rotated one, if any.
+        let files = log_files(&path)?;
+        let tail = match files.last() {
+            Some(last) => {
+                let tail = scan(last)?.filter(|t| t.torn_bytes == 0).ok_or_else(|| {
+                    AuditError::Tampered {
+                        tamper: Tamper::Truncated,
+                        file: last.clone(),
+                        line: 1,
+                        seq: None,
+                        detail: "a rotated file is incomplete".into(),
+                    }
+                })?;
+                Some(tail)
+            }
+            None => None,
+        };
+        let fresh = Tail {
+            next_seq: 0,
+            prev: [0; 32],
+            frontier: Frontier::new(),
+            good_len: 0,
+            torn_bytes: 0,
+            closed: true,
+        };
+        let previous = files
+            .last()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned());
+        let mut w = Writer::with(config, create(&path)?, 0, tail.as_ref().unwrap_or(&fresh));
+        w.start_file(previous);
+        w.commit(true)?;
+        sync_dir(&path)?;
+        Ok(w)
+    }
+
+    fn with(config: AuditConfig, file: File, file_len: u64, tail: &Tail) -> Writer {
+        Writer {
+            config,
+            file: Arc::new(file),
+            file_len,
+            next_seq: tail.next_seq,
+            prev: tail.prev,
+            frontier: tail.frontier.clone(),
+            since_checkpoint: 0,
+            buf: Vec::with_capacity(1 << 16),
+            acks: Vec::new(),
+            failed: Failure::default(),
+            file_opened: Instant::now(),
+            syncer: None,
+        }
+    }
+
+    fn start_file(&mut self, previous: Option<String>) {
+        let peaks: Vec<String> = self.frontier.peaks().iter().map(|p| hex(p)).collect();
+        self.push(
+            RecordKind::FileStarted,
+            &json!({"frontier": peaks, "previous": previous}),
+        );
+    }
+
+    /// Encodes a record into the pending batch; returns its sequence number.
+    fn push(&mut self, kind: RecordKind, payload: &Value) -> u64 {
+        let seq = self.next_seq;
+        let time = record::format_time(SystemTime::now());
+        let (line, hash) = record::encode(seq, &time, kind, payload, &self.prev);
+        tracing::info!(
+            target: "rustchain_tools_audit",
+            seq,
+            kind = kind.as_str(),
+            record = %String::from_utf8_lossy(&line),
+            "audit record"
+        );
+        self.frontier.push(leaf_hash(&line));
+        self.buf.extend_from_slice(&line);
+        self.buf.push(b'\n');
+        self.prev = hash;
+        self.next_seq += 1;
+        seq
+    }
+
+    fn push_checkpoint(&mut self, reason: &str) {
+        let checkpoint = Checkpoint {
+            origin: self.config.key.name().to_owned(),
+            size: self.frontier.size(),
+            root: self.frontier.root(),
+        };
+        let note = self.config.key.sign(&checkpoint);
+        self.push(
+            RecordKind::Checkpoint,
+            &json!({"reason": reason, "note": note}),
+        );
+        self.since_checkpoint = 0;
+    }
+
+    /// Writes the pending batch (and syncs it unless durability is `None`
+    /// and `force` is false), then acknowledges its records.
+    fn commit(&mut self, force: bool) -> Result<(), AuditError> {
+        if self.buf.is_empty() && self.acks.is_empty() {
+            return Ok(());
+        }
+        let mut result = match self.failed.get() {
+            Some(m) => Err(m),
+            None => self.write_out(),
+        };
+        self.buf.clear();
+        if result.is_ok() {
+            match (force, self.config.durability, &self.syncer) {
+                // Group commit: the syncer thread syncs this batch while the
+                // next one is encoded and written, and acknowledges it.
+                (false, Durability::Group, Some(syncer)) => {
+                    let job = SyncJob {
+                        file: self.file.clone(),
+                        acks: std::mem::take(&mut self.acks),
+                    };
+                    if syncer.tx.send(job).is_err() {
+                        result = Err("the sync thread is gone".to_owned());
+                    }
+                }
+                (false, Durability::None, _) => {}
+                _ => result = self.file.sync_data().map_err(|e| e.to_string()),
+            }
+        }
+        match result {
+            Ok(()) => {
+                for (ack, seq) in self.acks.drain(..) {
+                    ack.send(Ok(seq));
+                }
+                Ok(())
+            }
+            Err(message) => {
+                // Fail closed: this batch and everything after it is refused.
+                self.failed.set(&message);
+                let error = self.failed.error(&self.config.path);
+                for (ack, _) in self.acks.drain(..) {
+                    ack.send(Err(self.failed.error(&self.config.path)));
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn write_out(&mut self) -> Result<(), String> {
+        match (&*self.file).write_all(&self.buf) {
+            Ok(()) => {
+                self.file_len += self.buf.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // Best effort: leave no partial record behind. Reopening cuts
+                // one off anyway.
+                let _ = self.file.set_len(self.file_len);
+                Err(e.to_string())
+            }
+        }
+    }
+
+    fn rotate_if_due(&mut self) -> Result<(), AuditError> {
+        let full = self
+            .config
+            .rotate_bytes
+            .is_some_and(|limit| self.file_len >= limit);
+        let old = self
+            .config
+            .rotate_every
+            .is_some_and(|every| self.file_opened.elapsed() >= every);
+        if !(full || old) || self.failed.get().is_some() {
+            return Ok(());
+        }
+        let result = self.rotate();
+        if let Err(e) = &result {
+            self.failed.set(&e.to_string());
+        }
+        result
+    }
+
+    fn rotate(&mut self) -> Result<(), AuditError> {
+        self.push_checkpoint("rotate");
+        self.commit(true)?;
+        let path = self.config.path.clone();
+        let first = first_seq(&path)?;
+        let mut name = path.file_name().unwrap_or_default().to_owned();
+        name.push(format!(".{first:020}"));
+        let rotated = path.with_file_name(&name);
+        fs::rename(&path, &rotated).map_err(|e| AuditError::io("rotate", &path, e))?;
+        self.file = Arc::new(create(&path)?);
+        self.file_len = 0;
+        self.file_opened = Instant::now();
+        self.start_file(Some(name.to_string_lossy().into_owned()));
+        self.commit(true)?;
+        sync_dir(&path)
+    }
+
+    fn run(&mut self, rx: mpsc::Receiver<Msg>) {
+        let mut batch = Vec::new();
+        loop {
+            let Ok(first) = rx.recv() else {
+                // Every handle is gone without a close; close anyway.
+                let _ = self.close();
+                return;
+            };
+            batch.push(first);
+            if self.config.durability != Durability::Fsync {
+                while batch.len() < self.config.max_batch {
+                    match rx.try_recv() {
+                        Ok(m) => batch.push(m),
+                        Err(_) => break,
+                    }
+                }
+            }
+            for msg in batch.drain(..) {
+                match msg {
+                    Msg::Append { kind, payload, ack } => {
+                        if self.failed.get().is_some() {
+                            if let Some(ack) = ack {
+                                ack.send(Err(self.failed.error(&self.config.path)));
+                            }
+                            continue;
+                        }
+                        let seq = self.push(kind, &payload);
+                        if let Some(ack) = ack {
+                            self.acks.push((ack, seq));
+                        }
+                        self.since_checkpoint += 1;
+                        if self.since_checkpoint >= self.config.checkpoint_every {
+                            self.push_checkpoint("periodic");
+                        }
+                        if self.config.durability == Durability::Fsync {
+                            let _ = self.commit(false);
+                        }
+                    }
+                    Msg::Close { ack } => {
+                        let result = self.close();
+                        if let Some(ack) = ack {
+                            let _ = ack.send(result);
+                        }
+                        return;
+                    }
+                }
+            }
+            if self.commit(false).is_ok() {
+                let _ = self.rotate_if_due();
+            }
+        }
+    }
+
+    fn close(&mut self) -> Result<(), AuditError> {
+        let result = self.close_file();
+        // Every acknowledgement is out before the close is.
+        if let Some(syncer) = self.syncer.take() {
+            drop(syncer.tx);
+            let _ = syncer.thread.join();
+        }
+        result
+    }
+
+    fn close_file(&mut self) -> Result<(), AuditError> {
+        self.commit(false)?;
+        if self.failed.get().is_some() {
+            return Err(self.failed.error(&self.config.path));
+        }
+        self.push_checkpoint("close");
+        self.commit(true)
+    }
+}
+
+/// A write or sync failure, shared by the writer and the sync thread: once
+/// set, every append is refused.
+#[derive(Clone, Default)]
+struct Failure(Arc<Mutex<Option<String>>>);
+
+impl Failure {
+    fn get(&self) -> Option<String> {
+        self.0
+            .lock()
+            .map_or_else(|p| p.into_inner().clone(), |m| m.clone())
+    }
+
+    fn set(&self, message: &str) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        m.get_or_insert_with(|| message.to_owned());
+    }
+
+    fn error(&self, path: &Path) -> AuditError {
+        AuditError::WriteFailed {
+            path: path.to_owned(),
+            message: self.get().unwrap_or_default(),
+        }
+    }
+}
+
+/// Records written to `file` and waiting for a sync before they are
+/// acknowledged.
+struct SyncJob {
+    file: Arc<File>,
+    acks: Vec<(Reply<Ack>, u64)>,
+}
+
+struct Syncer {
+    tx: mpsc::Sender<SyncJob>,
+    thread: JoinHandle<()>,
+}
+
+impl Syncer {
+    fn start(failed: Failure, path: PathBuf) -> Result<Syncer, AuditError> {
+        let (tx, rx) = mpsc::channel::<SyncJob>();
+        let error_path = path.clone();
+        let thread = std::thread::Builder::new()
+            .name("audit-sync".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    // One sync covers everything written before it started.
+                    let jobs: Vec<SyncJob> = std::iter::once(first).chain(rx.try_iter()).collect();
+                    let mut ok = failed.get().is_none();
+                    let mut synced: Vec<&Arc<File>> = Vec::new();
+                    for job in &jobs {
+                        if ok && !synced.iter().any(|f| Arc::ptr_eq(f, &job.file)) {
+                            if let Err(e) = job.file.sync_data() {
+                                failed.set(&e.to_string());
+                                ok = false;
+                            }
+                            synced.push(&job.file);
+                        }
+                    }
+                    for job in jobs {
+                        for (ack, seq) in job.acks {
+                            ack.send(if ok {
+                                Ok(seq)
+                            } else {
+                                Err(failed.error(&path))
+                            });
+                        }
+                    }
+                }
+            })
+            .map_err(|e| AuditError::io("start the sync thread for", error_path, e))?;
+        Ok(Syncer { tx, thread })
+    }
+}
+
+fn create(path: &Path) -> Result<File, AuditError> {
+    OpenOptions::new()
+        .append(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| AuditError::io("create", path, e))
+}
+
+/// The sequence number of the first record of a file.
+fn first_seq(path: &Path) -> Result<u64, AuditError> {
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| AuditError::io("read", path, e))?;
+    let line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    record::decode(line)
+        .map(|(r, _, _)| r.seq)
+        .map_err(|_| AuditError::Tampered {
+            tamper: Tamper::Malformed,
+            file: path.to_owned(),
+            line: 1,
+            seq: None,
+            detail: "the first record cannot be read".into(),
+        })
+}

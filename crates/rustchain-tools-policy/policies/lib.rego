@@ -1,0 +1,73 @@
+# Helpers shared by the default policy and the profiles: paths, hosts, URLs.
+package rustchain.lib
+
+import rego.v1
+
+# A path with a `..` component could climb out of any root, so it is under none.
+climbs(path) if {
+	some part in split(path, "/")
+	part == ".."
+}
+
+# `path` is `root` or lies below it (component-wise: /data does not cover /database).
+path_under(path, root) if {
+	not climbs(path)
+	path == root
+}
+
+path_under(path, root) if {
+	not climbs(path)
+	startswith(path, concat("", [trim_suffix(root, "/"), "/"]))
+}
+
+# The host of `host` or `host:port`, lower-cased.
+host_of(address) := lower(split(address, ":")[0])
+
+# The port of `host:port`; undefined when none is given.
+port_of(address) := parts[1] if {
+	parts := split(address, ":")
+	count(parts) == 2
+}
+
+host_glob(_, pattern) if pattern == "*"
+
+host_glob(host, pattern) if host == lower(pattern)
+
+host_glob(host, pattern) if {
+	startswith(pattern, "*.")
+	endswith(host, lower(trim_prefix(pattern, "*")))
+}
+
+# A pattern without a port grants every port; with one, only that port.
+address_matches(address, pattern) if {
+	host_glob(host_of(address), host_of(pattern))
+	not port_of(pattern)
+}
+
+address_matches(address, pattern) if {
+	host_glob(host_of(address), host_of(pattern))
+	port_of(address) == port_of(pattern)
+}
+
+default_port := {"http": "80", "https": "443", "ws": "80", "wss": "443"}
+
+# `host:port` of a URL (the scheme's port when none is written); undefined
+# when the URL has no scheme or host, which callers treat as a denial.
+url_address(url) := address if {
+	is_string(url)
+	parts := split(url, "://")
+	count(parts) == 2
+	authority := split(split(split(parts[1], "/")[0], "?")[0], "#")[0]
+	hostport := split(authority, "@")[count(split(authority, "@")) - 1]
+	hostport != ""
+	address := with_port(lower(parts[0]), hostport)
+}
+
+with_port(_, hostport) := lower(hostport) if contains(hostport, ":")
+
+with_port(scheme, hostport) := concat(":", [lower(hostport), default_port[scheme]]) if not contains(hostport, ":")
+
+with_port(scheme, hostport) := lower(hostport) if {
+	not contains(hostport, ":")
+	not default_port[scheme]
+}

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{SchemaError, export::inline_refs_for_diff};
+use crate::{SchemaError, export::inline_refs_for_diff, violation::escape_pointer_token};
 
 /// One difference between two schemas.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -349,20 +349,20 @@ fn objects(
     for name in new_required.iter().filter(|n| !old_required.contains(n)) {
         breaking(
             out,
-            &format!("{pointer}/{}", escape(name)),
+            &format!("{pointer}/{}", escape_pointer_token(name)),
             format!("{name} is now required"),
         );
     }
     for name in old_required.iter().filter(|n| !new_required.contains(n)) {
         compatible(
             out,
-            &format!("{pointer}/{}", escape(name)),
+            &format!("{pointer}/{}", escape_pointer_token(name)),
             format!("{name} is no longer required"),
         );
     }
 
     for (name, old_schema) in old_props {
-        let at = format!("{pointer}/{}", escape(name));
+        let at = format!("{pointer}/{}", escape_pointer_token(name));
         match new_props.get(name) {
             Some(new_schema) => compare(old_schema, new_schema, &at, out),
             None => {
@@ -392,7 +392,7 @@ fn objects(
         if old_props.contains_key(name) {
             continue;
         }
-        let at = format!("{pointer}/{}", escape(name));
+        let at = format!("{pointer}/{}", escape_pointer_token(name));
         // Inputs could carry it before only as an additional property.
         let before = out.breaking.len();
         compare(&old_extra, new_schema, &at, out);
@@ -433,8 +433,4 @@ fn objects(
             );
         }
     }
-}
-
-fn escape(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
 }

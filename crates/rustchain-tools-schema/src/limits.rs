@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::{
     Violation,
     messages::{Language, text},
+    violation::escape_pointer_token,
 };
 
 /// Which limit a value passed.
@@ -124,7 +125,7 @@ impl ArgumentLimits {
                 .path
                 .iter()
                 .rev()
-                .map(|segment| format!("/{}", segment.replace('~', "~0").replace('/', "~1")))
+                .map(|segment| format!("/{}", escape_pointer_token(segment)))
                 .collect();
             Box::new(match failure.kind {
                 Passed::Depth => self.too_deep(None, &pointer, language),

@@ -294,7 +294,7 @@ fn location(pointer: &str, language: Language) -> String {
 }
 
 /// Escapes one reference token of a JSON pointer (RFC 6901, section 3).
-fn escape_pointer_token(token: &str) -> String {
+pub(crate) fn escape_pointer_token(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 

@@ -483,29 +483,8 @@ fn strict_node(
             "allOf is not supported in strict mode",
         ));
     }
-    let keys: Vec<String> = node.keys().cloned().collect();
-    for key in keys {
-        if STRICT_KEYWORDS.contains(&key.as_str()) {
-            continue;
-        }
-        let value = node.remove(&key).unwrap_or_default();
-        match key.as_str() {
-            // Annotations carry no constraint; nothing is lost for validation.
-            "default" => dropped.push(format!("default {value}")),
-            "examples" | "$schema" | "$comment" | "$id" | "readOnly" | "writeOnly"
-            | "deprecated" => {}
-            _ if is_keyword(&key) => dropped.push(format!("{key} {value}")),
-            _ => {}
-        }
-    }
-    if !dropped.is_empty() {
-        let text = format!("not enforced by the schema: {}", dropped.join(", "));
-        note(node, &text);
-        changes.push(Change {
-            pointer: pointer.to_owned(),
-            what: text,
-        });
-    }
+    dropped.extend(drop_unsupported(node, STRICT_KEYWORDS));
+    report_dropped(node, pointer, &dropped, changes);
     let is_object = node.get("type") == Some(&json!("object"))
         || node.contains_key("properties")
         || node
@@ -691,6 +670,51 @@ fn check_strict_limits(schema: &Value) -> Result<(), SchemaError> {
         ));
     }
     Ok(())
+}
+
+/// Removes every keyword of `node` that `allowed` lacks and returns what the
+/// removed constraints said; annotations (`examples`, `$comment`, ...) and
+/// unknown extension keywords constrain nothing and go without a word.
+fn drop_unsupported(node: &mut Map<String, Value>, allowed: &[&str]) -> Vec<String> {
+    let unsupported: Vec<String> = node
+        .keys()
+        .filter(|k| !allowed.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    unsupported
+        .into_iter()
+        .filter_map(|key| {
+            let value = node.remove(&key)?;
+            match key.as_str() {
+                "additionalProperties" if value == json!(false) => {
+                    Some("no properties beyond those listed".to_owned())
+                }
+                "additionalProperties" if value == json!(true) => None,
+                "default" => Some(format!("default {value}")),
+                _ if is_keyword(&key) => Some(format!("{key} {value}")),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// States the constraints an export dropped in the node's description, for
+/// the model, and in the list of changes, for the caller.
+fn report_dropped(
+    node: &mut Map<String, Value>,
+    pointer: &str,
+    dropped: &[String],
+    changes: &mut Vec<Change>,
+) {
+    if dropped.is_empty() {
+        return;
+    }
+    let text = format!("not enforced by the schema: {}", dropped.join(", "));
+    note(node, &text);
+    changes.push(Change {
+        pointer: pointer.to_owned(),
+        what: text,
+    });
 }
 
 /// Whether `key` is a JSON Schema keyword that constrains values (as opposed
@@ -902,24 +926,7 @@ fn gemini_node(
             }
         }
     }
-    let keys: Vec<String> = node.keys().cloned().collect();
-    for key in keys {
-        if GEMINI_KEYWORDS.contains(&key.as_str()) {
-            continue;
-        }
-        let value = node.remove(&key).unwrap_or_default();
-        match key.as_str() {
-            "additionalProperties" if value == json!(false) => {
-                dropped.push("no properties beyond those listed".to_owned());
-            }
-            "additionalProperties" if value == json!(true) => {}
-            "default" => dropped.push(format!("default {value}")),
-            "examples" | "$schema" | "$comment" | "$id" | "readOnly" | "writeOnly"
-            | "deprecated" => {}
-            _ if is_keyword(&key) => dropped.push(format!("{key} {value}")),
-            _ => {}
-        }
-    }
+    dropped.extend(drop_unsupported(node, GEMINI_KEYWORDS));
     if !["type", "anyOf"].iter().any(|k| node.contains_key(*k)) {
         // Gemini has no "any value" schema: the scalars are the closest it says.
         node.insert(
@@ -931,13 +938,6 @@ fn gemini_node(
             what: "a schema allowing any value narrowed to string, number or boolean: Gemini needs a type".into(),
         });
     }
-    if !dropped.is_empty() {
-        let text = format!("not enforced by the schema: {}", dropped.join(", "));
-        note(node, &text);
-        changes.push(Change {
-            pointer: pointer.to_owned(),
-            what: text,
-        });
-    }
+    report_dropped(node, pointer, &dropped, changes);
     Ok(())
 }

@@ -122,9 +122,7 @@ pub(crate) fn visit(schema: &Value, visit: &mut ReadNode<'_>) {
     go(schema, &mut String::new(), 1, visit);
 }
 
-pub(crate) fn escape(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
-}
+pub(crate) use crate::violation::escape_pointer_token as escape;
 
 /// Replaces every local `$ref` (`#`, `#/$defs/...`, any JSON pointer into the
 /// document) by the schema it points at, siblings of the `$ref` kept on top,

@@ -308,7 +308,8 @@ fn bound(
     }
 }
 
-fn names(schema: &Map<String, Value>, keyword: &str) -> Vec<String> {
+/// The strings listed under `keyword` (`required`, say); none when absent.
+pub(crate) fn names(schema: &Map<String, Value>, keyword: &str) -> Vec<String> {
     schema
         .get(keyword)
         .and_then(Value::as_array)
@@ -365,27 +366,17 @@ fn objects(
         let at = format!("{pointer}/{}", escape_pointer_token(name));
         match new_props.get(name) {
             Some(new_schema) => compare(old_schema, new_schema, &at, out),
-            None => {
-                // The property now falls under additionalProperties.
-                let before = out.breaking.len();
-                compare(old_schema, &new_extra, &at, out);
-                if out.breaking.len() > before {
-                    out.breaking.truncate(before);
-                    breaking(
-                        out,
-                        &at,
-                        format!(
-                            "the property {name} was removed and is not accepted as an additional property"
-                        ),
-                    );
-                } else {
-                    compatible(
-                        out,
-                        &at,
-                        format!("the property {name} was removed but is still accepted"),
-                    );
-                }
-            }
+            // The property now falls under additionalProperties.
+            None => compare_as_one(
+                old_schema,
+                &new_extra,
+                (&at, &at),
+                out,
+                format!(
+                    "the property {name} was removed and is not accepted as an additional property"
+                ),
+                format!("the property {name} was removed but is still accepted"),
+            ),
         }
     }
     for (name, new_schema) in new_props {
@@ -394,43 +385,52 @@ fn objects(
         }
         let at = format!("{pointer}/{}", escape_pointer_token(name));
         // Inputs could carry it before only as an additional property.
-        let before = out.breaking.len();
-        compare(&old_extra, new_schema, &at, out);
-        if out.breaking.len() > before {
-            out.breaking.truncate(before);
-            breaking(
-                out,
-                &at,
-                format!(
-                    "the new property {name} constrains values that inputs could already pass as an additional property"
-                ),
-            );
-        } else {
-            compatible(out, &at, format!("the property {name} was added"));
-        }
+        compare_as_one(
+            &old_extra,
+            new_schema,
+            (&at, &at),
+            out,
+            format!(
+                "the new property {name} constrains values that inputs could already pass as an additional property"
+            ),
+            format!("the property {name} was added"),
+        );
     }
     if old_extra != new_extra {
-        let before = out.breaking.len();
-        compare(&old_extra, &new_extra, &format!("{pointer}/*"), out);
-        if out.breaking.len() > before {
-            out.breaking.truncate(before);
-            breaking(
-                out,
-                pointer,
-                format!(
-                    "{}: additional properties are now restricted",
-                    place(pointer)
-                ),
-            );
-        } else {
-            compatible(
-                out,
-                pointer,
-                format!(
-                    "{}: more additional properties are accepted",
-                    place(pointer)
-                ),
-            );
-        }
+        compare_as_one(
+            &old_extra,
+            &new_extra,
+            (&format!("{pointer}/*"), pointer),
+            out,
+            format!(
+                "{}: additional properties are now restricted",
+                place(pointer)
+            ),
+            format!(
+                "{}: more additional properties are accepted",
+                place(pointer)
+            ),
+        );
+    }
+}
+
+/// Compares `old` with `new` at `at.0` and sums the outcome up at `at.1` in
+/// one change: `if_breaking` replaces the breaking changes the comparison
+/// found, or `if_compatible` is added when there were none.
+fn compare_as_one(
+    old: &Value,
+    new: &Value,
+    at: (&str, &str),
+    out: &mut SchemaDiff,
+    if_breaking: String,
+    if_compatible: String,
+) {
+    let before = out.breaking.len();
+    compare(old, new, at.0, out);
+    if out.breaking.len() > before {
+        out.breaking.truncate(before);
+        breaking(out, at.1, if_breaking);
+    } else {
+        compatible(out, at.1, if_compatible);
     }
 }

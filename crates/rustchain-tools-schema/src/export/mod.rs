@@ -548,16 +548,7 @@ fn strict_node(
             }),
         }
         node.insert("additionalProperties".into(), json!(false));
-        let required: Vec<String> = node
-            .get("required")
-            .and_then(Value::as_array)
-            .map(|r| {
-                r.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let required = crate::diff::names(node, "required");
         let mut all = Vec::new();
         if let Some(Value::Object(properties)) = node.get_mut("properties") {
             for (name, property) in properties.iter_mut() {

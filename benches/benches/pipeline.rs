@@ -1,6 +1,6 @@
 //! The pipeline's cost per call: straight to the tool, through the default
 //! stack with valid and invalid arguments, and 1,000 concurrent callers on
-//! one and on two worker threads.
+//! one and on two worker threads, and the limits layer's added cost.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rustchain_tools::schema::export::{ExportOptions, Format, export};
@@ -22,6 +22,24 @@ fn single_caller(c: &mut Criterion) {
     });
     group.bench_function("invalid", |bench| {
         bench.to_async(&rt).iter(|| b::pipeline_invalid(&runtime));
+    });
+    group.finish();
+}
+
+/// The limits layer's added cost: the same call with no layers and with the
+/// limits layer alone.
+fn limits(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (bare, limited) = (b::bare_runtime(), b::limits_runtime());
+    let mut group = c.benchmark_group("limits");
+    group.bench_function("no-layers", |bench| {
+        bench.to_async(&rt).iter(|| b::pipeline_valid(&bare));
+    });
+    group.bench_function("limits-only", |bench| {
+        bench.to_async(&rt).iter(|| b::pipeline_valid(&limited));
     });
     group.finish();
 }
@@ -63,5 +81,5 @@ fn schema(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, single_caller, concurrent_callers, schema);
+criterion_group!(benches, single_caller, limits, concurrent_callers, schema);
 criterion_main!(benches);

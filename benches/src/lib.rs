@@ -57,6 +57,28 @@ pub fn runtime() -> Runtime {
         .expect("the no-op tool registers")
 }
 
+/// The no-op tool with no layers at all: the base the limits layer's cost is
+/// measured against.
+pub fn bare_runtime() -> Runtime {
+    Runtime::builder()
+        .tool(NoOp)
+        .build()
+        .expect("the no-op tool registers")
+}
+
+/// The no-op tool behind the limits layer alone, with its default
+/// configuration (64 slots).
+pub fn limits_runtime() -> Runtime {
+    Runtime::builder()
+        .tool(NoOp)
+        .layer(
+            rustchain_tools::sandbox::LimitsLayer::new(Default::default())
+                .expect("the default limits are usable"),
+        )
+        .build()
+        .expect("the no-op tool registers")
+}
+
 /// The no-op tool erased, to call without any pipeline.
 pub fn bare_tool() -> Arc<dyn ToolExecutor> {
     Arc::new(TypedTool::new(NoOp).expect("the no-op tool registers"))

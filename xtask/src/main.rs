@@ -24,6 +24,8 @@ use serde_json::Value;
 /// Scenarios of `bench-scenario` the gate counts, with what one operation is.
 const GATED: &[(&str, &str)] = &[
     ("direct", "call, no pipeline"),
+    ("bare", "call, runtime without layers"),
+    ("limits", "call, limits layer only"),
     ("valid", "call, default stack"),
     ("invalid", "call, refused"),
     ("concurrent-1000", "round of 1,000 calls"),

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use rustchain_tools::schema::export::{ExportOptions, Format, export};
 use rustchain_tools_benches as b;
 
-const SCENARIOS: &str = "direct, valid, invalid, concurrent-1000, validate-valid, validate-invalid, export-strict, policy-decision, audit-append";
+const SCENARIOS: &str = "direct, bare, limits, valid, invalid, concurrent-1000, validate-valid, validate-invalid, export-strict, policy-decision, audit-append";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,6 +32,18 @@ fn main() -> ExitCode {
             "direct" => {
                 for _ in 0..iterations {
                     b::direct(&tool).await;
+                }
+            }
+            "bare" => {
+                let bare = b::bare_runtime();
+                for _ in 0..iterations {
+                    b::pipeline_valid(&bare).await;
+                }
+            }
+            "limits" => {
+                let limited = b::limits_runtime();
+                for _ in 0..iterations {
+                    b::pipeline_valid(&limited).await;
                 }
             }
             "valid" => {

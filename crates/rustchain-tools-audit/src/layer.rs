@@ -229,7 +229,7 @@ pub fn kind_of(error: &ToolError) -> RecordKind {
     match error {
         ToolError::InvalidArguments { .. } => RecordKind::Rejected,
         ToolError::Denied { .. } => RecordKind::Denied,
-        ToolError::LimitExceeded { .. } => RecordKind::LimitExceeded,
+        ToolError::LimitExceeded { .. } | ToolError::Busy { .. } => RecordKind::LimitExceeded,
         ToolError::TimedOut { .. } => RecordKind::TimedOut,
         ToolError::Cancelled { .. } => RecordKind::Cancelled,
         ToolError::Failed { .. } => RecordKind::Failed,

@@ -1,8 +1,11 @@
 //! The built-in tools of RustChain Tools.
 //!
-//! Each tool registers itself at compile time (with `inventory`), so there is
-//! no hand-kept list; each group sits behind a cargo feature of the same name
-//! (`text`, `json`), both on by default.
+//! Each pure tool registers itself at compile time (with `inventory`), so
+//! there is no hand-kept list; each group sits behind a cargo feature of the
+//! same name (`text`, `json`), both on by default. The tools that touch the
+//! world (files, programs, HTTP; feature `sandbox`, on by default) need to
+//! know what they may touch, so [`sandboxed`] makes them from a
+//! [`SandboxConfig`].
 //!
 //! ```
 //! let tools = rustchain_tools_builtins::all()?;
@@ -20,10 +23,18 @@ use std::sync::Arc;
 
 use rustchain_tools_core::{Tool, ToolError, ToolExecutor, TypedTool};
 
+#[cfg(feature = "sandbox")]
+pub mod commands;
+#[cfg(feature = "sandbox")]
+pub mod files;
 #[cfg(feature = "json")]
 pub mod json;
+#[cfg(feature = "sandbox")]
+mod sandboxed;
 #[cfg(feature = "text")]
 pub mod text;
+#[cfg(feature = "sandbox")]
+pub mod web;
 
 /// One built-in tool, as registered at compile time.
 pub struct Builtin {
@@ -52,6 +63,9 @@ impl Builtin {
 }
 
 inventory::collect!(Builtin);
+
+#[cfg(feature = "sandbox")]
+pub use sandboxed::{SANDBOXED_TOOLS, SandboxConfig, sandboxed};
 
 /// Erases a typed built-in tool; the `make` function of its registration.
 fn erase<T: Tool>(tool: T) -> Result<Arc<dyn ToolExecutor>, ToolError> {

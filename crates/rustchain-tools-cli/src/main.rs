@@ -9,14 +9,16 @@ use std::{
 use anyhow::{Context, Result, anyhow};
 use clap::{Parser, Subcommand};
 use rustchain_tools::{
-    Language, Principal, Runtime, RuntimeBuilderExt, ToolCall, ToolError, ToolMetadata, VersionReq,
+    Language, Principal, Runtime, RuntimeBuilderExt, StackConfig, ToolCall, ToolError,
+    ToolMetadata, VersionReq,
     audit::{
         AuditConfig, AuditKey, AuditLayer, AuditLog, ConsistencyProof, InclusionProof, VerifierKey,
         log_files, prove_consistency, prove_inclusion, read_records, verify,
         verify_consistency_proof, verify_inclusion_proof,
     },
-    default_runtime,
+    builtins::{SANDBOXED_TOOLS, SandboxConfig},
     policy::{PolicyConfig, PolicyEngine, check_policy_dir, run_policy_tests},
+    sandbox::LimitsConfig,
     schema::{
         diff::diff,
         export::{Dialect, ExportOptions, Format, ToolDefinition, export},
@@ -99,6 +101,8 @@ enum Command {
         /// signing key is FILE.key (made on first use, with FILE.pub beside it).
         #[arg(long, value_name = "FILE")]
         audit: Option<String>,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
     },
     /// Verify, read and prove audit logs.
     #[command(subcommand)]
@@ -106,6 +110,80 @@ enum Command {
     /// Evaluate, test and check Rego policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
+}
+
+/// What the sandboxed tools (`fs_*`, `cmd_run`, `http_fetch`) may touch.
+#[derive(Debug, Clone, clap::Args)]
+struct SandboxArgs {
+    /// The directory the file tools work in and programs run in. The caller
+    /// gets the role `workspace`, which grants reading and writing below it
+    /// (tools that change things still need a role such as editor).
+    #[arg(long, value_name = "DIR")]
+    root: Option<String>,
+    /// A program cmd_run may start, by name or absolute path (repeatable);
+    /// the policy must allow each call too.
+    #[arg(long = "allow-program", value_name = "PROGRAM")]
+    programs: Vec<String>,
+    /// Let http_fetch reach loopback addresses (127.0.0.0/8, ::1) on any port.
+    #[arg(long)]
+    allow_loopback: bool,
+    /// Limits of the pipeline (slots, wait, timeouts, memory cap): a JSON
+    /// file with the fields of `LimitsConfig`.
+    #[arg(long, value_name = "FILE")]
+    limits: Option<String>,
+}
+
+impl SandboxArgs {
+    /// The sandbox configuration, when a root was given.
+    fn config(&self) -> Result<Option<SandboxConfig>> {
+        let Some(root) = &self.root else {
+            return Ok(None);
+        };
+        let mut config = SandboxConfig::new(root);
+        for program in &self.programs {
+            config.programs = config
+                .programs
+                .allow(program)
+                .map_err(|e| anyhow!("--allow-program {program}: {e}"))?;
+        }
+        if self.allow_loopback {
+            config.net.allow_loopback = true;
+            config.net.allow_any_port = true;
+        }
+        Ok(Some(config))
+    }
+
+    fn stack(&self, policy: PolicyConfig) -> Result<StackConfig> {
+        let limits = match &self.limits {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read --limits {path}"))?;
+                serde_json::from_str(&text)
+                    .with_context(|| format!("--limits {path} is not a limits configuration"))?
+            }
+            None => LimitsConfig::default(),
+        };
+        // The `workspace` role: reading and writing below the root, nothing else.
+        let policy = match &self.root {
+            Some(root) => {
+                let root = std::fs::canonicalize(root)
+                    .with_context(|| format!("--root {root} cannot be opened"))?;
+                let grants = json!({"rustchain": {"grants": {"roles": {"workspace": {
+                    "description": "The directory given with --root: reading and writing below it.",
+                    "categories": ["*"],
+                    "fileRead": [root.display().to_string()],
+                    "fileWrite": [root.display().to_string()],
+                }}}}});
+                policy.file("<--root>/workspace.json", grants.to_string())
+            }
+            None => policy,
+        };
+        Ok(StackConfig {
+            policy: Some(policy),
+            limits,
+            ..StackConfig::default()
+        })
+    }
 }
 
 /// Which policies apply; the shipped default policy unless told otherwise.
@@ -327,9 +405,19 @@ fn run(cli: Cli) -> Result<u8> {
             lang,
             policy,
             principal,
-            roles,
+            mut roles,
             audit,
+            sandbox,
         } => {
+            let sandbox_config = sandbox.config()?;
+            if sandbox_config.is_none() && SANDBOXED_TOOLS.contains(&name.as_str()) {
+                eprintln!(
+                    "error: `{name}` works in a directory: give it with --root DIR \
+                     (see `rustchain-tools call --help`)"
+                );
+                return Ok(exit::USAGE);
+            }
+            let stack = sandbox.stack(policy.config())?;
             let log = match audit.as_deref().map(open_audit_log).transpose() {
                 Ok(log) => log,
                 Err(e) => {
@@ -338,11 +426,15 @@ fn run(cli: Cli) -> Result<u8> {
                 }
             };
             let mut builder = Runtime::builder().builtins();
+            if let Some(config) = sandbox_config {
+                builder = builder.sandboxed(config);
+                roles.push("workspace".into());
+            }
             if let Some((log, key)) = &log {
                 // Outermost, so that every outcome, refusals included, is recorded.
                 builder = builder.layer(AuditLayer::new(log.clone(), key.as_bytes()));
             }
-            let runtime = match builder.policy_layers(policy.config()).build() {
+            let runtime = match builder.layers(stack).build() {
                 Ok(runtime) => runtime,
                 Err(e) => {
                     eprintln!("error: the tool runtime could not start: {e}");
@@ -368,7 +460,14 @@ fn run(cli: Cli) -> Result<u8> {
 }
 
 fn tools(command: ToolsCommand) -> Result<u8> {
-    let runtime = match default_runtime() {
+    // The sandboxed tools are described as they would work in the current
+    // directory; `call --root DIR` sets their real root.
+    let runtime = match Runtime::builder()
+        .builtins()
+        .sandboxed(SandboxConfig::new("."))
+        .default_layers()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: the tool runtime could not start: {e}");
@@ -1038,6 +1137,7 @@ fn exit_code(error: &ToolError) -> u8 {
         ToolError::InvalidArguments { .. } => exit::INVALID_ARGUMENTS,
         ToolError::Denied { .. } => exit::DENIED,
         ToolError::LimitExceeded { .. }
+        | ToolError::Busy { .. }
         | ToolError::TimedOut { .. }
         | ToolError::Cancelled { .. } => exit::LIMIT,
         ToolError::UnknownTool { .. }

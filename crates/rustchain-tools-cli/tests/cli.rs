@@ -649,3 +649,122 @@ fn audited_calls_verify_prove_and_show_tampering() {
     assert!(stderr(&out).contains("edited"), "{}", stderr(&out));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn sandboxed_tools_work_below_the_root_given_with_root() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "hello\n").unwrap();
+    let root = dir.path().to_str().unwrap();
+
+    let out = run(&["call", "fs_read", "--args", r#"{"path": "a.txt"}"#], None);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(stderr(&out).contains("--root DIR"), "{}", stderr(&out));
+
+    let out = run(
+        &[
+            "call",
+            "fs_read",
+            "--root",
+            root,
+            "--args",
+            r#"{"path": "a.txt"}"#,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(result["structured"]["content"], "hello\n");
+
+    // Writing changes things: the workspace role grants the directory, but
+    // a role such as editor must grant changing things.
+    let args = r#"{"path": "b.txt", "content": "x"}"#;
+    let out = run(&["call", "fs_write", "--root", root, "--args", args], None);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("editor"), "{}", stderr(&out));
+    let out = run(
+        &[
+            "call", "fs_write", "--root", root, "--role", "editor", "--args", args,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("b.txt")).unwrap(),
+        "x"
+    );
+
+    let out = run(
+        &[
+            "call",
+            "fs_read",
+            "--root",
+            root,
+            "--args",
+            r#"{"path": "../../etc/passwd"}"#,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("outside"), "{}", stderr(&out));
+}
+
+#[test]
+fn cmd_run_needs_the_program_allowed_and_http_fetch_refuses_metadata_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let out = run(
+        &[
+            "call",
+            "cmd_run",
+            "--root",
+            root,
+            "--role",
+            "operator",
+            "--allow-program",
+            "ls",
+            "--args",
+            r#"{"program": "ls", "args": ["-a"]}"#,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(
+        result["structured"]["stdout"]
+            .as_str()
+            .unwrap()
+            .contains("..")
+    );
+
+    let out = run(
+        &[
+            "call",
+            "cmd_run",
+            "--root",
+            root,
+            "--role",
+            "operator",
+            "--args",
+            r#"{"program": "ls"}"#,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("not allowed"), "{}", stderr(&out));
+
+    let out = run(
+        &[
+            "call",
+            "http_fetch",
+            "--root",
+            root,
+            "--role",
+            "integrator",
+            "--args",
+            r#"{"url": "http://169.254.169.254/latest/meta-data/"}"#,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("cloud-metadata"), "{}", stderr(&out));
+}

@@ -60,6 +60,16 @@ pub enum ToolError {
         /// What happened.
         message: String,
     },
+    /// Too much work is in hand: the call waited the bounded time for a free
+    /// slot (or found memory short) and was refused before it started. Retry
+    /// later; nothing ran.
+    #[error("call to `{tool}` refused, busy: {reason}")]
+    Busy {
+        /// The tool that was called.
+        tool: String,
+        /// What was full: the slots of all tools or of this one, or memory.
+        reason: String,
+    },
     /// The tool ran and failed.
     #[error("tool `{tool}` failed: {message}")]
     Failed {

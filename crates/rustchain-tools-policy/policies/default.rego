@@ -21,9 +21,9 @@ needs contains {"kind": "fileRead", "value": p} if some p in input.tool.permissi
 
 needs contains {"kind": "fileWrite", "value": p} if some p in input.tool.permissions.fileWrite
 
-needs contains {"kind": "network", "value": a} if some a in input.tool.permissions.network
+needs contains {"kind": "network", "value": a} if some a in lib.declared_network
 
-needs contains {"kind": "commands", "value": c} if some c in input.tool.permissions.commands
+needs contains {"kind": "commands", "value": c} if some c in lib.declared_commands
 
 needs contains {"kind": "mutating", "value": true} if not input.tool.hints.readOnly
 
@@ -41,8 +41,7 @@ needs contains {"kind": "commands", "value": p} if some p in argument_programs
 # the URL it fetches, the program it runs.
 argument_paths(kind) := {p |
 	argument_path_kind == kind
-	p := input.call.arguments.path
-	is_string(p)
+	p := lib.argument_path
 }
 
 argument_path_kind := "fileWrite" if count(input.tool.permissions.fileWrite) > 0
@@ -129,10 +128,10 @@ allow if {
 	every p in input.tool.permissions.fileWrite {
 		path_granted("fileWrite", p)
 	}
-	every a in input.tool.permissions.network {
+	every a in lib.declared_network {
 		address_granted(a)
 	}
-	every c in input.tool.permissions.commands {
+	every c in lib.declared_commands {
 		command_granted(c)
 	}
 	flag_granted("mutating", not_read_only)
@@ -225,8 +224,7 @@ describe(need) := "open-world tools (reaching other systems) are not granted" if
 # An argument path outside every root the tool declares is refused whatever
 # the roles: the tool said where it works.
 deny contains msg if {
-	p := input.call.arguments.path
-	is_string(p)
+	p := lib.argument_path
 	roots := array.concat(input.tool.permissions.fileRead, input.tool.permissions.fileWrite)
 	count(roots) > 0
 	not under_any(p, roots)

@@ -82,3 +82,46 @@ test_secret_arguments_are_redacted if {
 test_the_role_table_is_data if {
 	authz.allow with input as writer with data.rustchain.grants.principals.local as ["editor"]
 }
+
+rooted_reader := object.union(harmless, {"tool": object.union(harmless.tool, {
+	"name": "fs_read", "category": "file",
+	"permissions": {"fileRead": ["/srv/project"], "fileWrite": [], "network": [], "commands": []},
+	"hints": {"readOnly": true, "destructive": false, "idempotent": true, "openWorld": false},
+})})
+
+runner := object.union(harmless, {"tool": object.union(harmless.tool, {
+	"name": "cmd_run", "category": "process",
+	"permissions": {"fileRead": [], "fileWrite": [], "network": [], "commands": ["*"]},
+	"hints": {"readOnly": false, "destructive": true, "idempotent": false, "openWorld": true},
+})})
+
+any_fetcher := object.union(fetcher, {"tool": object.union(fetcher.tool, {
+	"permissions": {"fileRead": [], "fileWrite": [], "network": ["*"], "commands": []},
+})})
+
+test_a_relative_path_is_checked_below_the_tool_root if {
+	authz.allow with input as with_args(with_principal(rooted_reader, "u", ["analyst"]), {"path": "notes/a.txt"})
+	doc := with_args(with_principal(rooted_reader, "u", ["analyst"]), {"path": "../../etc/passwd"})
+	not authz.allow with input as doc
+	some msg in authz.deny with input as doc
+	contains(msg, "outside the paths the tool declares")
+}
+
+test_a_wildcard_program_stands_for_the_one_the_call_names if {
+	authz.allow with input as with_args(with_principal(runner, "u", ["operator"]), {"program": "git"})
+	doc := with_args(with_principal(runner, "u", ["operator"]), {"program": "rm"})
+	not authz.allow with input as doc
+	some msg in authz.unmet with input as doc
+	contains(msg, "running `rm` is not granted")
+}
+
+test_a_wildcard_program_with_no_program_named_needs_everything if {
+	not authz.allow with input as with_args(with_principal(runner, "u", ["operator"]), {})
+	authz.allow with input as with_args(with_principal(runner, "u", ["admin"]), {})
+}
+
+test_a_wildcard_host_stands_for_the_url_the_call_names if {
+	authz.allow with input as with_args(with_principal(any_fetcher, "u", ["integrator"]), {"url": "https://example.com/x"})
+	not authz.allow with input as with_args(with_principal(any_fetcher, "u", ["integrator"]), {"url": "http://example.com:8080/"})
+	not authz.allow with input as with_args(with_principal(any_fetcher, "u", ["integrator"]), {})
+}

@@ -71,3 +71,43 @@ with_port(scheme, hostport) := lower(hostport) if {
 	not contains(hostport, ":")
 	not default_port[scheme]
 }
+
+# The `path` argument of a call, absolute: a relative path is taken below the
+# first root the tool declares, since tools confined to a root (the `fs_*`
+# built-ins) take paths relative to it. Undefined when there is none to check.
+argument_path := p if {
+	p := input.call.arguments.path
+	is_string(p)
+	startswith(p, "/")
+}
+
+argument_path := concat("/", [trim_suffix(roots[0], "/"), p]) if {
+	p := input.call.arguments.path
+	is_string(p)
+	not startswith(p, "/")
+	roots := array.concat(input.tool.permissions.fileRead, input.tool.permissions.fileWrite)
+	count(roots) > 0
+}
+
+# The programs and hosts a tool declares, where `*` means "whatever the
+# caller names": it stands for the program or URL host in the arguments, and
+# stays `*` (which only a role granting everything grants) when they name none.
+declared_commands contains c if {
+	some c in input.tool.permissions.commands
+	c != "*"
+}
+
+declared_commands contains "*" if {
+	"*" in input.tool.permissions.commands
+	not is_string(input.call.arguments.program)
+}
+
+declared_network contains a if {
+	some a in input.tool.permissions.network
+	a != "*"
+}
+
+declared_network contains "*" if {
+	"*" in input.tool.permissions.network
+	not url_address(input.call.arguments.url)
+}

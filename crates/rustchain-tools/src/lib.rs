@@ -30,28 +30,70 @@ pub use rustchain_tools_audit as audit;
 pub use rustchain_tools_builtins as builtins;
 pub use rustchain_tools_core::*;
 pub use rustchain_tools_policy as policy;
+pub use rustchain_tools_sandbox as sandbox;
 pub use rustchain_tools_schema as schema;
 
 use rustchain_tools_policy::{PolicyConfig, PolicyLayer};
+use rustchain_tools_sandbox::{LimitsConfig, LimitsLayer};
 
 /// How long a call without its own deadline may run under the default stack.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Which layers [`RuntimeBuilderExt::layers`] stacks around the tools.
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    /// The Rego policies that decide every call; `None` leaves the policy
+    /// layer out.
+    pub policy: Option<PolicyConfig>,
+    /// Slots, waits, timeouts and the memory cap of the limits layer.
+    pub limits: LimitsConfig,
+    /// How long a call without its own deadline may run.
+    pub timeout: Duration,
+}
+
+impl Default for StackConfig {
+    /// No policy, [`LimitsConfig::default`], [`DEFAULT_TIMEOUT`].
+    fn default() -> Self {
+        StackConfig {
+            policy: None,
+            limits: LimitsConfig::default(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
 /// What the facade adds to [`RuntimeBuilder`].
 pub trait RuntimeBuilderExt: Sized {
-    /// Adds every built-in tool compiled in.
+    /// Adds every built-in tool registered at compile time (the pure ones;
+    /// see [`sandboxed`](Self::sandboxed) for the others).
     fn builtins(self) -> Self;
 
-    /// Adds the default stack of layers, outermost first: validation, then
-    /// the deadline ([`DEFAULT_TIMEOUT`] for calls without one) around the
-    /// tool.
-    fn default_layers(self) -> Self;
+    /// Adds the built-in tools that touch the world (`fs_*`, `cmd_run`,
+    /// `http_fetch`), confined as `config` says.
+    #[cfg(feature = "builtins-sandbox")]
+    fn sandboxed(self, config: builtins::SandboxConfig) -> Self;
 
-    /// Adds the stack with a policy decision before every call: validation,
-    /// then the Rego policies `config` names (the built-in tools marked as
-    /// such), then the deadline. A policy that fails to load denies every
-    /// call with the reason.
-    fn policy_layers(self, config: PolicyConfig) -> Self;
+    /// Adds the layers `config` names, outermost first: validation, the
+    /// policy decision (if any), the limits, then the deadline around the
+    /// tool. A policy that fails to load denies every call with the reason;
+    /// unusable limits make [`build`](RuntimeBuilder::build) fail.
+    fn layers(self, config: StackConfig) -> Self;
+
+    /// [`layers`](Self::layers) with [`StackConfig::default`]: validation,
+    /// limits (64 calls at once, a 1 s wait for a slot) and the deadline
+    /// ([`DEFAULT_TIMEOUT`] for calls without one).
+    fn default_layers(self) -> Self {
+        self.layers(StackConfig::default())
+    }
+
+    /// [`layers`](Self::layers) with the Rego policies `config` names (the
+    /// built-in tools marked as such) and the default limits and timeout.
+    fn policy_layers(self, config: PolicyConfig) -> Self {
+        self.layers(StackConfig {
+            policy: Some(config),
+            ..StackConfig::default()
+        })
+    }
 }
 
 impl RuntimeBuilderExt for RuntimeBuilder {
@@ -62,29 +104,41 @@ impl RuntimeBuilderExt for RuntimeBuilder {
         }
     }
 
-    fn default_layers(self) -> Self {
-        self.layer(ValidationLayer::new())
-            .layer(DeadlineLayer::new().with_default_timeout(DEFAULT_TIMEOUT))
+    #[cfg(feature = "builtins-sandbox")]
+    fn sandboxed(self, config: builtins::SandboxConfig) -> Self {
+        match rustchain_tools_builtins::sandboxed(config) {
+            Ok(tools) => tools.into_iter().fold(self, RuntimeBuilder::executor),
+            Err(error) => self.fail(error),
+        }
     }
 
-    fn policy_layers(self, config: PolicyConfig) -> Self {
-        let config = config.builtin_tools(builtin_names());
-        self.layer(ValidationLayer::new())
-            .layer(PolicyLayer::load(&config))
-            .layer(DeadlineLayer::new().with_default_timeout(DEFAULT_TIMEOUT))
+    fn layers(self, config: StackConfig) -> Self {
+        let mut builder = self.layer(ValidationLayer::new());
+        if let Some(policy) = config.policy {
+            let policy = policy.builtin_tools(builtin_names());
+            builder = builder.layer(PolicyLayer::load(&policy));
+        }
+        builder = match LimitsLayer::new(config.limits) {
+            Ok(limits) => builder.layer(limits),
+            Err(error) => builder.fail(error),
+        };
+        builder.layer(DeadlineLayer::new().with_default_timeout(config.timeout))
     }
 }
 
-/// The names of the built-in tools compiled in.
+/// The names of the built-in tools compiled in, the sandboxed ones included.
 pub fn builtin_names() -> Vec<String> {
-    rustchain_tools_builtins::all()
+    let mut names: Vec<String> = rustchain_tools_builtins::all()
         .map(|tools| {
             tools
                 .iter()
                 .map(|t| t.metadata().name().to_string())
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    #[cfg(feature = "builtins-sandbox")]
+    names.extend(builtins::SANDBOXED_TOOLS.iter().map(|n| n.to_string()));
+    names
 }
 
 /// A runtime with every built-in tool and the default stack.
@@ -95,7 +149,7 @@ pub fn default_runtime() -> Result<Runtime, ToolError> {
 /// The names most programs need, to import with `use rustchain_tools::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        Runtime, RuntimeBuilderExt, Tool, ToolCall, ToolContext, ToolError, ToolInfo, ToolResult,
-        async_trait,
+        Runtime, RuntimeBuilderExt, StackConfig, Tool, ToolCall, ToolContext, ToolError, ToolInfo,
+        ToolResult, async_trait,
     };
 }

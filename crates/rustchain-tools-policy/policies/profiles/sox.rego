@@ -20,7 +20,7 @@ approved(path) if {
 }
 
 deny contains sprintf("sox: network access to `%s` is not to an internal host", [a]) if {
-	some a in input.tool.permissions.network
+	some a in lib.declared_network
 	not internal(a)
 }
 
@@ -36,13 +36,13 @@ deny contains sprintf("sox: writing `%s` is outside the approved paths", [p]) if
 }
 
 deny contains sprintf("sox: writing `%s` is outside the approved paths", [p]) if {
-	p := input.call.arguments.path
+	p := lib.argument_path
 	count(input.tool.permissions.fileWrite) > 0
 	not approved(p)
 }
 
 deny contains sprintf("sox: program `%s` is not allowlisted", [c]) if {
-	some c in input.tool.permissions.commands
+	some c in lib.declared_commands
 	not c in settings.allowedCommands
 }
 

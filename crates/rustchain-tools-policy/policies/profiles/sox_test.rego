@@ -40,3 +40,16 @@ test_commands_only_when_allowlisted if {
 test_every_call_gets_a_timeout if {
 	300000 in sox.timeout_ms with input as base
 }
+
+test_wildcards_are_judged_by_the_arguments if {
+	count(sox.deny) == 0 with input as tool({"network": ["*"]}, {"url": "https://ledger.internal/x"})
+	count(sox.deny) > 0 with input as tool({"network": ["*"]}, {"url": "https://example.com/"})
+	count(sox.deny) > 0 with input as tool({"network": ["*"]}, {})
+	count(sox.deny) == 0 with input as tool({"commands": ["*"]}, {"program": "git"})
+	count(sox.deny) > 0 with input as tool({"commands": ["*"]}, {"program": "curl"})
+}
+
+test_relative_write_paths_are_judged_below_the_tool_root if {
+	count(sox.deny) == 0 with input as tool({"fileWrite": ["/srv/approved/app"]}, {"path": "out/report.txt"})
+	count(sox.deny) > 0 with input as tool({"fileWrite": ["/srv/approved/app"]}, {"path": "../../../etc/x"})
+}

@@ -71,6 +71,17 @@ pub enum AuditError {
         /// What failed.
         message: String,
     },
+    /// Another process has the log open for writing; only one may, or the
+    /// chain would break. Retry once it has closed the log.
+    #[error("audit log {} is in use by another process (it holds {}); gave up after {waited_ms} ms", path.display(), lock.display())]
+    InUse {
+        /// The log file.
+        path: PathBuf,
+        /// The lock file held.
+        lock: PathBuf,
+        /// How long opening waited.
+        waited_ms: u64,
+    },
     /// The log was closed; nothing more can be appended.
     #[error("the audit log is closed")]
     Closed,

@@ -10,7 +10,9 @@ use std::{
 };
 
 use hmac::{Hmac, Mac};
-use rustchain_tools_core::{BoxToolFuture, ToolError, ToolRequest, ToolResult};
+use rustchain_tools_core::{
+    BoxToolFuture, CallEvent, CallEvents, ToolError, ToolRequest, ToolResult,
+};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tower::{Layer, Service};
@@ -132,7 +134,27 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: ToolRequest) -> Self::Future {
+    fn call(&mut self, mut request: ToolRequest) -> Self::Future {
+        // The steps inner layers report (the policy's decision, the start)
+        // are recorded in order behind `received`, without holding the call
+        // up: the outcome record, which the call does wait for, commits them.
+        let log = self.layer.log.clone();
+        let call_id = request.call.id.clone();
+        request.extensions.insert(CallEvents::new(move |event| {
+            let (kind, mut payload) = match event {
+                CallEvent::Started => (RecordKind::Started, json!({})),
+                other @ CallEvent::Decided { .. } => (
+                    RecordKind::Decided,
+                    serde_json::to_value(&other)
+                        .ok()
+                        .and_then(|v| v.get("decided").cloned())
+                        .unwrap_or_default(),
+                ),
+                _ => return,
+            };
+            payload["callId"] = json!(call_id);
+            log.record_detached(kind, payload);
+        }));
         // The service that was polled ready is the one that must be called;
         // keep a fresh clone in its place.
         let clone = self.inner.clone();

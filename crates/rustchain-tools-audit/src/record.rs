@@ -28,6 +28,11 @@ pub enum RecordKind {
     Received,
     /// Validation refused the call, with every violation.
     Rejected,
+    /// A policy decided about the call: allowed or not, every reason, the
+    /// policy's revision and profiles, the obligations.
+    Decided,
+    /// Every layer let the call through and the tool started.
+    Started,
     /// A policy denied the call, with its reasons.
     Denied,
     /// The tool ran to the end: outcome, duration, output size and digest.
@@ -64,6 +69,8 @@ impl RecordKind {
         match self {
             RecordKind::Received => "received",
             RecordKind::Rejected => "rejected",
+            RecordKind::Decided => "decided",
+            RecordKind::Started => "started",
             RecordKind::Denied => "denied",
             RecordKind::Finished => "finished",
             RecordKind::LimitExceeded => "limit_exceeded",

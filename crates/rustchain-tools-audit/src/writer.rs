@@ -58,6 +58,9 @@ pub struct AuditConfig {
     pub rotate_every: Option<Duration>,
     /// The most records one group commit writes.
     pub max_batch: usize,
+    /// How long opening waits for another process that has the log open
+    /// (one writer at a time, by an exclusive lock on `<path>.lock`).
+    pub lock_wait: Duration,
 }
 
 impl AuditConfig {
@@ -71,6 +74,7 @@ impl AuditConfig {
             rotate_bytes: None,
             rotate_every: None,
             max_batch: 4096,
+            lock_wait: Duration::from_secs(10),
         }
     }
 }
@@ -224,6 +228,39 @@ impl AuditLog {
             let _ = thread.join();
         }
         result
+    }
+}
+
+/// Takes the exclusive lock of the log at `path` (on `<path>.lock`), waiting
+/// at most `wait` for another writer to let go.
+fn lock_log(path: &Path, wait: Duration) -> Result<File, AuditError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| AuditError::io("open the lock file", &lock_path, e))?;
+    let started = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < wait => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(AuditError::InUse {
+                    path: path.to_path_buf(),
+                    lock: lock_path,
+                    waited_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(AuditError::io("lock", &lock_path, e));
+            }
+        }
     }
 }
 
@@ -385,6 +422,8 @@ struct Writer {
     failed: Failure,
     file_opened: Instant,
     syncer: Option<Syncer>,
+    /// Held while the writer lives: two writers would break the chain.
+    _lock: File,
 }
 
 impl Writer {
@@ -392,6 +431,7 @@ impl Writer {
         let path = config.path.clone();
         fs::create_dir_all(parent(&path))
             .map_err(|e| AuditError::io("create the directory of", &path, e))?;
+        let lock = lock_log(&path, config.lock_wait)?;
         let exists = path.exists();
         let mut active = if exists { scan(&path)? } else { None };
         if exists && active.as_ref().is_none_or(|t| t.good_len == 0) {
@@ -410,7 +450,7 @@ impl Writer {
                     .and_then(|()| file.sync_all())
                     .map_err(|e| AuditError::io("cut the torn last line of", &path, e))?;
             }
-            let mut w = Writer::with(config, file, tail.good_len, &tail);
+            let mut w = Writer::with(config, file, tail.good_len, &tail, lock);
             if !tail.closed || tail.torn_bytes > 0 {
                 w.push(
                     RecordKind::Recovered,
@@ -449,14 +489,20 @@ impl Writer {
             .last()
             .and_then(|p| p.file_name())
             .map(|n| n.to_string_lossy().into_owned());
-        let mut w = Writer::with(config, create(&path)?, 0, tail.as_ref().unwrap_or(&fresh));
+        let mut w = Writer::with(
+            config,
+            create(&path)?,
+            0,
+            tail.as_ref().unwrap_or(&fresh),
+            lock,
+        );
         w.start_file(previous);
         w.commit(true)?;
         sync_dir(&path)?;
         Ok(w)
     }
 
-    fn with(config: AuditConfig, file: File, file_len: u64, tail: &Tail) -> Writer {
+    fn with(config: AuditConfig, file: File, file_len: u64, tail: &Tail, lock: File) -> Writer {
         Writer {
             config,
             file: Arc::new(file),
@@ -470,6 +516,7 @@ impl Writer {
             failed: Failure::default(),
             file_opened: Instant::now(),
             syncer: None,
+            _lock: lock,
         }
     }
 

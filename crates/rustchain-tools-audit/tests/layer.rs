@@ -120,8 +120,10 @@ async fn a_successful_call_is_recorded_with_secrets_digested() {
         .await
         .unwrap();
     let records = s.finish();
-    assert_eq!(records.len(), 4);
-    let (received, finished) = (&records[0], &records[1]);
+    assert_eq!(records.len(), 6);
+    assert_eq!(records[1].kind, RecordKind::Started);
+    assert_eq!(records[1].payload["callId"], "c1");
+    let (received, finished) = (&records[0], &records[2]);
     assert_eq!(received.kind, RecordKind::Received);
     assert_eq!(received.payload["callId"], "c1");
     assert_eq!(received.payload["tool"], "login");
@@ -139,7 +141,7 @@ async fn a_successful_call_is_recorded_with_secrets_digested() {
     let everything = serde_json::to_string(&records).unwrap();
     assert!(!everything.contains("hunter2") && !everything.contains("1234"));
     // Equal values, equal digests.
-    assert_eq!(records[2].payload["arguments"]["password"], digest);
+    assert_eq!(records[3].payload["arguments"]["password"], digest);
     assert_eq!(finished.kind, RecordKind::Finished);
     assert_eq!(finished.payload["outcome"], "ok");
     assert_eq!(finished.payload["textBytes"], json!(result.text.len()));
@@ -190,10 +192,13 @@ async fn every_failure_is_recorded_with_its_kind() {
             RecordKind::Received,
             RecordKind::Rejected,
             RecordKind::Received,
+            RecordKind::Started,
             RecordKind::Failed,
             RecordKind::Received,
+            RecordKind::Started,
             RecordKind::TimedOut,
             RecordKind::Received,
+            RecordKind::Started,
             RecordKind::Cancelled,
         ]
     );
@@ -207,10 +212,15 @@ async fn every_failure_is_recorded_with_its_kind() {
             .unwrap()
             .starts_with("hmac-sha256:")
     );
-    assert_eq!(records[3].payload["error"]["message"], "no such user");
-    // Every outcome names its call.
-    for pair in records.chunks(2) {
-        assert_eq!(pair[0].payload["callId"], pair[1].payload["callId"]);
+    assert_eq!(records[4].payload["error"]["message"], "no such user");
+    // Every step names its call: the records of one call follow its
+    // received record.
+    let mut current = None;
+    for record in &records {
+        if record.kind == RecordKind::Received {
+            current = Some(record.payload["callId"].clone());
+        }
+        assert_eq!(Some(record.payload["callId"].clone()), current);
     }
 }
 
@@ -252,8 +262,15 @@ async fn a_call_dropped_by_its_caller_is_recorded_as_cancelled() {
     assert!(call.await.unwrap_err().is_cancelled());
     let records = s.finish();
     let kinds: Vec<RecordKind> = records.iter().map(|r| r.kind).collect();
-    assert_eq!(kinds, [RecordKind::Received, RecordKind::Cancelled]);
-    assert_eq!(records[1].payload["callId"], "gone");
+    assert_eq!(
+        kinds,
+        [
+            RecordKind::Received,
+            RecordKind::Started,
+            RecordKind::Cancelled
+        ]
+    );
+    assert_eq!(records[2].payload["callId"], "gone");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -274,17 +291,21 @@ async fn concurrent_calls_are_all_recorded() {
         t.await.unwrap().unwrap();
     }
     let records = s.finish();
-    assert_eq!(records.len(), 400);
+    assert_eq!(records.len(), 600);
     for i in 0..200 {
         let id = format!("c{i}");
         let of_call: Vec<_> = records
             .iter()
             .filter(|r| r.payload["callId"] == id.as_str())
             .collect();
-        assert_eq!(of_call.len(), 2);
+        let kinds: Vec<RecordKind> = of_call.iter().map(|r| r.kind).collect();
         assert_eq!(
-            (of_call[0].kind, of_call[1].kind),
-            (RecordKind::Received, RecordKind::Finished)
+            kinds,
+            [
+                RecordKind::Received,
+                RecordKind::Started,
+                RecordKind::Finished
+            ]
         );
     }
 }

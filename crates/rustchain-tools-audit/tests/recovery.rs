@@ -249,3 +249,47 @@ fn an_empty_or_torn_new_file_is_replaced() {
         );
     }
 }
+
+#[test]
+fn one_writer_at_a_time_the_next_waits_for_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key();
+    let path = dir.path().join("audit.jsonl");
+    let first = AuditLog::open(AuditConfig::new(&path, key.clone())).unwrap();
+    first
+        .append(RecordKind::PolicyLoaded, json!({"n": 1}))
+        .unwrap();
+
+    // A second writer would break the chain: it is refused after its wait.
+    let mut impatient = AuditConfig::new(&path, key.clone());
+    impatient.lock_wait = std::time::Duration::from_millis(50);
+    let err = AuditLog::open(impatient).unwrap_err();
+    assert!(matches!(err, AuditError::InUse { .. }), "{err}");
+    assert!(
+        err.to_string().contains("in use by another process"),
+        "{err}"
+    );
+
+    // One that waits gets the log once the first closes it, and continues the chain.
+    let waiting = std::thread::spawn({
+        let (path, key) = (path.clone(), key.clone());
+        move || {
+            let log = AuditLog::open(AuditConfig::new(&path, key)).unwrap();
+            log.append(RecordKind::PolicyLoaded, json!({"n": 2}))
+                .unwrap();
+            log.close().unwrap();
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    first.close().unwrap();
+    waiting.join().unwrap();
+    let files = log_files(&path).unwrap();
+    verify(&files, &key.verifier()).unwrap();
+    let loaded: Vec<_> = read_records(&files)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == RecordKind::PolicyLoaded)
+        .map(|r| r.payload["n"].clone())
+        .collect();
+    assert_eq!(loaded, [json!(1), json!(2)]);
+}

@@ -18,13 +18,15 @@ use rustchain_tools::{
     },
     builtins::{SANDBOXED_TOOLS, SandboxConfig},
     policy::{PolicyConfig, PolicyEngine, check_policy_dir, run_policy_tests},
-    sandbox::LimitsConfig,
     schema::{
         diff::diff,
         export::{Dialect, ExportOptions, Format, ToolDefinition, export},
     },
 };
 use serde_json::{Value, json};
+
+mod settings;
+use settings::Settings;
 
 /// Exit codes, as documented in the README.
 mod exit {
@@ -97,10 +99,15 @@ enum Command {
         /// A role of the caller (repeatable).
         #[arg(long = "role", value_name = "ROLE")]
         roles: Vec<String>,
-        /// Record the call in this tamper-evident audit log (JSON Lines). Its
-        /// signing key is FILE.key (made on first use, with FILE.pub beside it).
+        /// Record the call in this tamper-evident audit log (JSON Lines)
+        /// instead of the default one (audit.jsonl in the data directory, or
+        /// the configuration file's). Its signing key is FILE.key (made on
+        /// first use, with FILE.pub beside it).
         #[arg(long, value_name = "FILE")]
         audit: Option<String>,
+        /// Record nothing (unless --audit names a log).
+        #[arg(long)]
+        no_audit: bool,
         #[command(flatten)]
         sandbox: SandboxArgs,
     },
@@ -153,7 +160,7 @@ impl SandboxArgs {
         Ok(Some(config))
     }
 
-    fn stack(&self, policy: PolicyConfig) -> Result<StackConfig> {
+    fn stack(&self, policy: PolicyConfig, settings: &Settings) -> Result<StackConfig> {
         let limits = match &self.limits {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -161,7 +168,7 @@ impl SandboxArgs {
                 serde_json::from_str(&text)
                     .with_context(|| format!("--limits {path} is not a limits configuration"))?
             }
-            None => LimitsConfig::default(),
+            None => settings.config.limits.clone().unwrap_or_default(),
         };
         // The `workspace` role: reading and writing below the root, nothing else.
         let policy = match &self.root {
@@ -407,8 +414,10 @@ fn run(cli: Cli) -> Result<u8> {
             principal,
             mut roles,
             audit,
+            no_audit,
             sandbox,
         } => {
+            let settings = Settings::load()?;
             let sandbox_config = sandbox.config()?;
             if sandbox_config.is_none() && SANDBOXED_TOOLS.contains(&name.as_str()) {
                 eprintln!(
@@ -417,7 +426,8 @@ fn run(cli: Cli) -> Result<u8> {
                 );
                 return Ok(exit::USAGE);
             }
-            let stack = sandbox.stack(policy.config())?;
+            let stack = sandbox.stack(policy.config(), &settings)?;
+            let audit = settings.audit_log(audit.as_deref(), no_audit);
             let log = match audit.as_deref().map(open_audit_log).transpose() {
                 Ok(log) => log,
                 Err(e) => {
@@ -640,17 +650,17 @@ fn input_schema_of(value: &Value) -> &Value {
 /// Opens (or starts) the audit log at `path` with its key at `path.key`,
 /// making the key (and `path.pub`) on first use. Returns the log and the
 /// secret the layer keys its digests of sensitive values with.
-fn open_audit_log(path: &str) -> Result<(AuditLog, String)> {
+fn open_audit_log(path: &std::path::Path) -> Result<(AuditLog, String)> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("could not create {}", dir.display()))?;
+    }
+    let path = path.display().to_string();
+    let path = path.as_str();
     let key_path = format!("{path}.key");
     let key = match std::fs::read_to_string(&key_path) {
-        Ok(text) => AuditKey::from_private_string(text.trim())
-            .with_context(|| format!("{key_path} is not an audit key"))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = AuditKey::generate("rustchain-tools")?;
-            write_private(&key_path, &key.to_private_string())?;
-            std::fs::write(format!("{path}.pub"), key.verifier().to_string() + "\n")?;
-            key
-        }
+        Ok(text) => parse_key(&key_path, &text)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => new_key(path, &key_path)?,
         Err(e) => return Err(e).with_context(|| format!("could not read {key_path}")),
     };
     let secret = key.to_private_string();
@@ -660,6 +670,34 @@ fn open_audit_log(path: &str) -> Result<(AuditLog, String)> {
 }
 
 /// Writes a secret readable by its owner only.
+fn parse_key(key_path: &str, text: &str) -> Result<AuditKey> {
+    AuditKey::from_private_string(text.trim())
+        .with_context(|| format!("{key_path} is not an audit key"))
+}
+
+/// Makes the log's key, or takes the one another process made at the same
+/// moment: the key is written whole to a temporary file and then linked into
+/// place, which fails if the name exists, so no process reads half a key.
+fn new_key(path: &str, key_path: &str) -> Result<AuditKey> {
+    let key = AuditKey::generate("rustchain-tools")?;
+    let temporary = format!("{key_path}.{}.tmp", std::process::id());
+    write_private(&temporary, &key.to_private_string())?;
+    let linked = std::fs::hard_link(&temporary, key_path);
+    let _ = std::fs::remove_file(&temporary);
+    match linked {
+        Ok(()) => {
+            std::fs::write(format!("{path}.pub"), key.verifier().to_string() + "\n")?;
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let text = std::fs::read_to_string(key_path)
+                .with_context(|| format!("could not read {key_path}"))?;
+            parse_key(key_path, &text)
+        }
+        Err(e) => Err(e).with_context(|| format!("could not create {key_path}")),
+    }
+}
+
 fn write_private(path: &str, text: &str) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()

@@ -7,9 +7,24 @@ use std::{
 
 use serde_json::Value;
 
+/// One data and configuration directory for the whole test run, so that
+/// the default audit log never lands in the real home directory.
+fn home() -> &'static std::path::Path {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
 fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    run_in(home(), args, stdin)
+}
+
+/// Runs with `home` as the data and configuration home.
+fn run_in(home: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rustchain-tools"))
         .args(args)
+        .env("RUSTCHAIN_TOOLS_DATA_DIR", home.join("data"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env_remove("RUSTCHAIN_TOOLS_CONFIG")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -767,4 +782,68 @@ fn cmd_run_needs_the_program_allowed_and_http_fetch_refuses_metadata_addresses()
     );
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("cloud-metadata"), "{}", stderr(&out));
+}
+
+#[test]
+fn calls_are_audited_by_default_under_the_data_directory() {
+    let home = tempfile::tempdir().unwrap();
+    let args = r#"{"text": "a b"}"#;
+    let out = run_in(
+        home.path(),
+        &["call", "text.word_count", "--args", args],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let log = home.path().join("data/audit.jsonl");
+    assert!(log.exists(), "the default log is made");
+    let out = run_in(
+        home.path(),
+        &["audit", "verify", log.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // --no-audit records nothing.
+    let quiet = tempfile::tempdir().unwrap();
+    let out = run_in(
+        quiet.path(),
+        &["call", "text.word_count", "--no-audit", "--args", args],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!quiet.path().join("data").exists());
+
+    // The configuration file can turn it off, or move it.
+    let config_dir = quiet.path().join("config/rustchain-tools");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(config_dir.join("config.json"), r#"{"audit": false}"#).unwrap();
+    let out = run_in(
+        quiet.path(),
+        &["call", "text.word_count", "--args", args],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!quiet.path().join("data").exists());
+    std::fs::write(
+        config_dir.join("config.json"),
+        r#"{"audit": "logs/calls.jsonl"}"#,
+    )
+    .unwrap();
+    let out = run_in(
+        quiet.path(),
+        &["call", "text.word_count", "--args", args],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(config_dir.join("logs/calls.jsonl").exists());
+
+    // A configuration file that does not parse is an error that names it.
+    std::fs::write(config_dir.join("config.json"), r#"{"audti": false}"#).unwrap();
+    let out = run_in(
+        quiet.path(),
+        &["call", "text.word_count", "--args", args],
+        None,
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("config.json"), "{}", stderr(&out));
 }

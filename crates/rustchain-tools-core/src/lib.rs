@@ -12,6 +12,7 @@
 mod call;
 mod deadline;
 mod error;
+mod events;
 mod executor;
 mod metadata;
 mod pipeline;
@@ -24,6 +25,7 @@ pub use async_trait::async_trait;
 pub use call::{Principal, ToolCall, ToolOutput, ToolResult};
 pub use deadline::{Deadline, DeadlineLayer};
 pub use error::ToolError;
+pub use events::{CallEvent, CallEvents};
 pub use executor::{ToolContext, ToolExecutor};
 pub use http::Extensions;
 pub use metadata::{BehaviorHints, Permissions, Rules, ToolInfo, ToolMetadata, ToolName};

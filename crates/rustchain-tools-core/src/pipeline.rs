@@ -12,7 +12,7 @@ use std::{
 use tokio_util::sync::CancellationToken;
 use tower::{Service, util::BoxCloneSyncService};
 
-use crate::{RegisteredTool, ToolCall, ToolContext, ToolError, ToolResult};
+use crate::{CallEvent, CallEvents, RegisteredTool, ToolCall, ToolContext, ToolError, ToolResult};
 
 /// A call on its way through the pipeline, with the tool that will serve it.
 #[derive(Debug)]
@@ -49,6 +49,14 @@ impl ToolRequest {
     pub fn tool_name(&self) -> &str {
         self.tool.metadata().name().as_str()
     }
+
+    /// Reports a step of the call to the [`CallEvents`] listener an outer
+    /// layer put into the extensions, if any.
+    pub fn emit(&self, event: CallEvent) {
+        if let Some(events) = self.extensions.get::<CallEvents>() {
+            events.emit(event);
+        }
+    }
 }
 
 /// The future of a boxed tool service.
@@ -71,6 +79,7 @@ impl Service<ToolRequest> for ExecuteTool {
     }
 
     fn call(&mut self, request: ToolRequest) -> Self::Future {
+        request.emit(CallEvent::Started);
         Box::pin(async move {
             let ToolRequest {
                 call,

@@ -260,6 +260,8 @@ struct Prepared {
     env_value: Value,
     /// Why the VM is not used, when it is not.
     vm_unavailable: Option<String>,
+    /// A digest of every source and the profiles: which policy decided.
+    revision: String,
 }
 
 impl std::fmt::Debug for PolicyEngine {
@@ -278,6 +280,7 @@ impl PolicyEngine {
     /// unknown profiles.
     pub fn load(config: &PolicyConfig) -> Result<Self, PolicyError> {
         let files = config.sources()?;
+        let revision = revision(&files, &config.profile_packages());
         let mut loaded = load_sources(&files, false)?;
         let rules = sources::declared_rules(&mut loaded.engine);
         let declares =
@@ -344,6 +347,7 @@ impl PolicyEngine {
                 env_value: input::environment(&env),
                 env,
                 vm_unavailable,
+                revision,
             }),
         };
         // A data document that collides with a rule (data.rustchain.authz,
@@ -358,6 +362,13 @@ impl PolicyEngine {
                 })?;
         }
         Ok(engine)
+    }
+
+    /// Which policies these are: the first 16 hex digits of a SHA-256 over
+    /// every source file (name and text) and the profiles applied, so that
+    /// a record of a decision names the exact policy that made it.
+    pub fn revision(&self) -> &str {
+        &self.inner.revision
     }
 
     /// The compliance profiles applied (as `input.environment.profiles`).
@@ -499,6 +510,26 @@ fn aggregate_module(profiles: &[String], declared: &[(String, String)]) -> Strin
     }
     text.push_str("}\n");
     text
+}
+
+fn revision(files: &[SourceFile], profiles: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    // Lengths first, so that no two different lists hash alike.
+    for (name, text) in files.iter().map(|f| (&f.name, &f.text)) {
+        for part in [name.as_bytes(), text.as_bytes()] {
+            hash.update((part.len() as u64).to_le_bytes());
+            hash.update(part);
+        }
+    }
+    for profile in profiles {
+        hash.update((profile.len() as u64).to_le_bytes());
+        hash.update(profile.as_bytes());
+    }
+    hash.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::{
 };
 
 use pin_project_lite::pin_project;
-use rustchain_tools_core::{ToolError, ToolRequest, ToolResult};
+use rustchain_tools_core::{CallEvent, CallEvents, ToolError, ToolRequest, ToolResult};
 use tower::{Layer, Service};
 
 use crate::{Decision, PolicyConfig, PolicyEngine, PolicyError, ReloadablePolicy};
@@ -95,11 +95,25 @@ where
     }
 
     fn call(&mut self, mut request: ToolRequest) -> Self::Future {
-        let decision = match &self.state {
-            State::Ready(engine) => engine.decide(&request),
-            State::Reloadable(policy) => policy.engine().decide(&request),
-            State::Broken(message) => Decision::broken(message.clone()),
+        let reloaded;
+        let (decision, engine) = match &self.state {
+            State::Ready(engine) => (engine.decide(&request), Some(engine)),
+            State::Reloadable(policy) => {
+                reloaded = policy.engine();
+                (reloaded.decide(&request), Some(&reloaded))
+            }
+            State::Broken(message) => (Decision::broken(message.clone()), None),
         };
+        // Built only when someone listens (the audit layer): most calls pay nothing.
+        if let Some(events) = request.extensions.get::<CallEvents>() {
+            events.emit(CallEvent::Decided {
+                allowed: decision.allowed,
+                reasons: decision.reasons(),
+                policy: engine.map_or_else(|| "broken".to_owned(), |e| e.revision().to_owned()),
+                profiles: engine.map(|e| e.profiles().to_vec()).unwrap_or_default(),
+                obligations: serde_json::to_value(&decision.obligations).unwrap_or_default(),
+            });
+        }
         if !decision.allowed {
             return PolicyFuture::Denied {
                 error: Some(ToolError::Denied {

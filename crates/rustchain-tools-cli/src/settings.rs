@@ -1,0 +1,131 @@
+//! Where the command line keeps its state, and its configuration file.
+//!
+//! The data directory is `$RUSTCHAIN_TOOLS_DATA_DIR`, else
+//! `$XDG_DATA_HOME/rustchain-tools`, else `~/.local/share/rustchain-tools`.
+//! The configuration file is `$RUSTCHAIN_TOOLS_CONFIG`, else
+//! `$XDG_CONFIG_HOME/rustchain-tools/config.json`, else
+//! `~/.config/rustchain-tools/config.json`; it is optional.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow};
+use rustchain_tools::sandbox::LimitsConfig;
+use serde::Deserialize;
+
+/// The configuration file: every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConfigFile {
+    /// The audit log of `call`; `false` turns the default log off.
+    pub audit: Option<AuditSetting>,
+    /// Limits of the pipeline.
+    pub limits: Option<LimitsConfig>,
+}
+
+/// `"audit": "path/to/log.jsonl"` or `"audit": false`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum AuditSetting {
+    /// Record to this file.
+    File(PathBuf),
+    /// `false`: record nothing unless `--audit` says so.
+    Enabled(bool),
+}
+
+/// What the command line works with, after the configuration file and the
+/// environment are read.
+#[derive(Debug)]
+pub struct Settings {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The configuration file, when there is one.
+    pub config_path: Option<PathBuf>,
+    /// Its content.
+    pub config: ConfigFile,
+}
+
+impl Settings {
+    /// Reads the environment and the configuration file; a file that exists
+    /// but does not parse is an error naming it.
+    pub fn load() -> Result<Settings> {
+        let data_dir = match env_path("RUSTCHAIN_TOOLS_DATA_DIR") {
+            Some(dir) => dir,
+            None => match env_path("XDG_DATA_HOME") {
+                Some(dir) => dir.join("rustchain-tools"),
+                None => home()?.join(".local/share/rustchain-tools"),
+            },
+        };
+        let explicit = env_path("RUSTCHAIN_TOOLS_CONFIG");
+        let config_path = match &explicit {
+            Some(path) => Some(path.clone()),
+            None => env_path("XDG_CONFIG_HOME")
+                .map(|dir| dir.join("rustchain-tools/config.json"))
+                .or_else(|| {
+                    home()
+                        .ok()
+                        .map(|h| h.join(".config/rustchain-tools/config.json"))
+                }),
+        };
+        let config = match &config_path {
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => serde_json::from_str(&text).with_context(|| {
+                    format!("the configuration file {} is not valid", path.display())
+                })?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
+                    ConfigFile::default()
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("cannot read the configuration file {}", path.display())
+                    });
+                }
+            },
+            None => ConfigFile::default(),
+        };
+        let config_path = config_path.filter(|p| p.exists());
+        Ok(Settings {
+            data_dir,
+            config_path,
+            config,
+        })
+    }
+
+    /// The audit log `call` records to: `--audit FILE`, else the
+    /// configuration file's, else `audit.jsonl` in the data directory;
+    /// `None` when turned off.
+    pub fn audit_log(&self, flag: Option<&str>, off: bool) -> Option<PathBuf> {
+        if let Some(path) = flag {
+            return Some(PathBuf::from(path));
+        }
+        if off {
+            return None;
+        }
+        match &self.config.audit {
+            Some(AuditSetting::File(path)) => Some(self.relative_to_config(path)),
+            Some(AuditSetting::Enabled(false)) => None,
+            Some(AuditSetting::Enabled(true)) | None => Some(self.data_dir.join("audit.jsonl")),
+        }
+    }
+
+    /// A path in the configuration file is relative to the file's directory.
+    fn relative_to_config(&self, path: &Path) -> PathBuf {
+        match &self.config_path {
+            Some(config) if path.is_relative() => config
+                .parent()
+                .map_or_else(|| path.to_path_buf(), |dir| dir.join(path)),
+            _ => path.to_path_buf(),
+        }
+    }
+}
+
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+fn home() -> Result<PathBuf> {
+    env_path("HOME").ok_or_else(|| {
+        anyhow!("HOME is not set: set RUSTCHAIN_TOOLS_DATA_DIR to say where to keep data")
+    })
+}

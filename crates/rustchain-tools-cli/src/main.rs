@@ -25,7 +25,9 @@ use rustchain_tools::{
 };
 use serde_json::{Value, json};
 
+mod discovery;
 mod settings;
+use discovery::{RegistryCommand, SearchArgs};
 use settings::Settings;
 
 /// Exit codes, as documented in the README.
@@ -117,6 +119,9 @@ enum Command {
     /// Evaluate, test and check Rego policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Import, remove, count and evaluate the tools of a registry.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
 }
 
 /// What the sandboxed tools (`fs_*`, `cmd_run`, `http_fetch`) may touch.
@@ -369,6 +374,10 @@ enum ToolsCommand {
         #[command(flatten)]
         export: ExportArgs,
     },
+    /// Find tools in a registry by what they do, in plain words: ranked by
+    /// words (BM25F) and, with an embedding model, by meaning; each result
+    /// says why it matched.
+    Search(SearchArgs),
 }
 
 fn main() -> ExitCode {
@@ -465,6 +474,7 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(code)
         }
+        Command::Registry(command) => discovery::registry(&command, &Settings::load()?),
         Command::Tools(command) => tools(command),
     }
 }
@@ -492,6 +502,7 @@ fn tools(command: ToolsCommand) -> Result<u8> {
             json,
             export,
         } => describe(&runtime, &name, version.as_ref(), json, &export),
+        ToolsCommand::Search(args) => discovery::search(&args, &Settings::load()?),
     }
 }
 

@@ -18,6 +18,8 @@ use serde::Deserialize;
 pub struct ConfigFile {
     /// The audit log of `call`; `false` turns the default log off.
     pub audit: Option<AuditSetting>,
+    /// The registry directory of `tools search` and `registry`.
+    pub registry: Option<PathBuf>,
     /// Limits of the pipeline.
     pub limits: Option<LimitsConfig>,
 }
@@ -104,6 +106,16 @@ impl Settings {
             Some(AuditSetting::File(path)) => Some(self.relative_to_config(path)),
             Some(AuditSetting::Enabled(false)) => None,
             Some(AuditSetting::Enabled(true)) | None => Some(self.data_dir.join("audit.jsonl")),
+        }
+    }
+
+    /// The registry directory: `--registry DIR`, else the configuration
+    /// file's, else `registry` in the data directory.
+    pub fn registry_dir(&self, flag: Option<&str>) -> PathBuf {
+        match (flag, &self.config.registry) {
+            (Some(dir), _) => PathBuf::from(dir),
+            (None, Some(dir)) => self.relative_to_config(dir),
+            (None, None) => self.data_dir.join("registry"),
         }
     }
 

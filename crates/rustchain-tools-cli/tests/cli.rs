@@ -847,3 +847,106 @@ fn calls_are_audited_by_default_under_the_data_directory() {
     assert_ne!(out.status.code(), Some(0));
     assert!(stderr(&out).contains("config.json"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_registry_imports_searches_removes_and_evaluates() {
+    let home = tempfile::tempdir().unwrap();
+    let corpus = home.path().join("tools.jsonl");
+    std::fs::write(
+        &corpus,
+        [
+            r#"{"id": "demo/weather", "name": "get_weather", "description": "Current weather for a city.", "parameters": {"type": "object", "properties": {"city": {"type": "string", "description": "The city"}}}, "source": "demo"}"#,
+            r#"{"id": "demo/convert", "name": "convert_currency", "description": "Convert an amount between currencies.", "parameters": {"type": "object", "properties": {"amount": {"type": "number"}}}, "source": "demo"}"#,
+            r#"{"id": "demo/broken", "name": "bad name!", "description": "x", "parameters": {"type": "object"}, "source": "demo"}"#,
+            r#"{"id": "demo/area", "name": "triangle_area", "description": "Area of a triangle from base and height.", "parameters": {"type": "object", "properties": {"base": {"type": "number"}, "height": {"type": "number"}}}, "source": "demo"}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let corpus = corpus.to_str().unwrap();
+    let run = |args: &[&str]| run_in(home.path(), args, None);
+
+    // The bad line is reported with its line number; the good ones stay.
+    let out = run(&["registry", "import", corpus, "--lexical"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stdout(&out).contains("3 tools added"), "{}", stdout(&out));
+    assert!(stderr(&out).contains(":3:"), "{}", stderr(&out));
+
+    let out = run(&["tools", "search", "weather in Paris", "--lexical", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let hits: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(hits[0]["id"], "demo/weather");
+    assert!(
+        hits[0]["why"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("weather"))
+    );
+    let out = run(&["tools", "search", "weather", "--lexical"]);
+    assert!(
+        stdout(&out).contains("demo/weather  Current weather for a city."),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("why:"), "{}", stdout(&out));
+
+    let out = run(&["registry", "stats", "--json", "--lexical"]);
+    let stats: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(stats["tools"], 3);
+
+    let out = run(&["registry", "remove", "demo/convert", "--lexical"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(&["registry", "remove", "demo/convert", "--lexical"]);
+    assert_eq!(out.status.code(), Some(64));
+    let out = run(&["registry", "stats", "--json", "--lexical"]);
+    let stats: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(stats["tools"], 2);
+
+    // Quality on labelled queries, and batch search in input order.
+    let queries = home.path().join("queries.jsonl");
+    std::fs::write(
+        &queries,
+        [
+            r#"{"qid": "q1", "query": "What is the weather like in Rome?", "relevant": ["demo/weather"], "relevant_exact": ["demo/weather"], "relevant_names": ["get_weather"], "category": "t"}"#,
+            r#"{"qid": "q2", "query": "area of a triangle with base 3", "relevant": ["demo/area"], "relevant_exact": ["demo/area"], "relevant_names": ["triangle_area"], "category": "t"}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let queries = queries.to_str().unwrap();
+    let out = run(&[
+        "registry",
+        "eval",
+        "--corpus",
+        corpus,
+        "--queries",
+        queries,
+        "--json",
+        "--lexical",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let eval: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(eval["names"]["queries"], 2);
+    assert_eq!(eval["names"]["recall@5"], 1.0);
+    let out = run(&[
+        "tools",
+        "search",
+        "--corpus",
+        corpus,
+        "--batch",
+        queries,
+        "--limit",
+        "2",
+        "--json",
+        "--lexical",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["qid"], "q1");
+    assert_eq!(lines[1]["ids"][0], "demo/area");
+}

@@ -30,8 +30,10 @@ pub use rustchain_tools_audit as audit;
 pub use rustchain_tools_builtins as builtins;
 pub use rustchain_tools_core::*;
 pub use rustchain_tools_policy as policy;
+pub use rustchain_tools_registry as registry;
 pub use rustchain_tools_sandbox as sandbox;
 pub use rustchain_tools_schema as schema;
+pub use rustchain_tools_search as search;
 
 use rustchain_tools_policy::{PolicyConfig, PolicyLayer};
 use rustchain_tools_sandbox::{LimitsConfig, LimitsLayer};

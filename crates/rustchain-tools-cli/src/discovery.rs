@@ -1,0 +1,555 @@
+//! `tools search` and `registry import|remove|stats|eval`: the registry from
+//! the command line.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Instant,
+};
+
+use anyhow::{Context, Result, anyhow, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use rustchain_tools::{
+    Version,
+    registry::{
+        DEFAULT_MODEL, EmbeddingModel, Filters, Format, ImportOptions, ImportReport, Registry,
+        RegistryOptions, SearchResult,
+    },
+    search::eval::{Metrics, load_corpus, load_queries, score_ranking},
+};
+use serde_json::{Value, json};
+
+use crate::settings::Settings;
+
+/// Lines imported per step of the progress bar.
+const CHUNK_LINES: usize = 2_000;
+
+/// Where the tools to search come from, and the filters.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SearchArgs {
+    /// What the tool should do, in plain words.
+    #[arg(required_unless_present = "batch")]
+    query: Option<String>,
+    /// Only tools of this category.
+    #[arg(long)]
+    category: Option<String>,
+    /// Only tools with this tag.
+    #[arg(long)]
+    tag: Option<String>,
+    /// Only tools declaring this permission: fileRead, fileWrite, network,
+    /// commands, or KIND:VALUE.
+    #[arg(long)]
+    permission: Option<String>,
+    /// At most this many results.
+    #[arg(long, default_value_t = 10)]
+    limit: usize,
+    /// Print JSON (one line per query with --batch).
+    #[arg(long)]
+    json: bool,
+    /// Search the tools of this file (any import format) instead of a
+    /// registry directory; nothing is kept.
+    #[arg(long, value_name = "FILE")]
+    corpus: Option<String>,
+    /// Run every query of this JSON Lines file (`{"query": ...}` per line)
+    /// and print each one's ranked tool ids, in input order.
+    #[arg(long, value_name = "QUERIES.jsonl")]
+    batch: Option<String>,
+    #[command(flatten)]
+    source: SourceArgs,
+}
+
+/// The registry directory and the embedding model.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SourceArgs {
+    /// The registry directory (default: `registry` in the data directory).
+    #[arg(long, value_name = "DIR")]
+    registry: Option<String>,
+    /// The embedding model directory, for semantic search (default: found
+    /// under the data directory or the workspace's `models/`).
+    #[arg(long, value_name = "DIR")]
+    model: Option<String>,
+    /// Search by words only, even if a model is there.
+    #[arg(long)]
+    lexical: bool,
+}
+
+/// `registry ...`.
+#[derive(Debug, clap::Subcommand)]
+pub enum RegistryCommand {
+    /// Add tools from files: JSON Lines of manifests, an MCP tools/list
+    /// result, OpenAI function definitions, or the retrieval corpus format.
+    /// Every bad definition is reported with its line; the good ones stay.
+    Import {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// The format, when detection should not decide: manifests, mcp, openai, corpus.
+        #[arg(long)]
+        format: Option<Format>,
+        /// Replace characters MCP names do not allow with `_` instead of
+        /// refusing the definition.
+        #[arg(long)]
+        sanitize_names: bool,
+        #[command(flatten)]
+        source: SourceArgs,
+    },
+    /// Remove a tool: NAME (every version), NAME@VERSION, or a corpus id.
+    Remove {
+        /// What to remove.
+        tool: String,
+        #[command(flatten)]
+        source: SourceArgs,
+    },
+    /// Counts, memory and cache hit rate.
+    Stats {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        source: SourceArgs,
+    },
+    /// Measure search quality: recall@1, recall@5, nDCG@10 and MRR of the
+    /// queries (dev.jsonl format) over the tools of the corpus.
+    Eval {
+        /// The tools.
+        #[arg(long, value_name = "FILE")]
+        corpus: String,
+        /// The queries with their relevant tools.
+        #[arg(long, value_name = "FILE")]
+        queries: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        source: SourceArgs,
+    },
+}
+
+impl SourceArgs {
+    fn model(&self, settings: &Settings) -> Result<Option<Arc<EmbeddingModel>>> {
+        if self.lexical {
+            return Ok(None);
+        }
+        let candidates: Vec<PathBuf> = match &self.model {
+            Some(dir) => vec![PathBuf::from(dir)],
+            None => vec![
+                settings.data_dir.join("models").join(DEFAULT_MODEL),
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../models")
+                    .join(DEFAULT_MODEL),
+            ],
+        };
+        for dir in &candidates {
+            if dir.exists() {
+                let model = EmbeddingModel::load(dir)
+                    .with_context(|| format!("the model in {} cannot be loaded", dir.display()))?;
+                return Ok(Some(Arc::new(model)));
+            }
+        }
+        if self.model.is_some() {
+            bail!("no model in {}", candidates[0].display());
+        }
+        Ok(None)
+    }
+
+    fn open(&self, settings: &Settings) -> Result<Registry> {
+        let dir = settings.registry_dir(self.registry.as_deref());
+        let options = RegistryOptions {
+            model: self.model(settings)?,
+            ..RegistryOptions::default()
+        };
+        Registry::open_with(&dir, &options)
+            .with_context(|| format!("the registry in {} cannot be opened", dir.display()))
+    }
+
+    /// A registry in a temporary directory holding the tools of `corpus`.
+    fn scratch(&self, settings: &Settings, corpus: &str) -> Result<(Registry, tempfile::TempDir)> {
+        let dir = tempfile::tempdir().context("cannot make a temporary directory")?;
+        let options = RegistryOptions {
+            model: self.model(settings)?,
+            ..RegistryOptions::default()
+        };
+        let registry = Registry::open_with(dir.path(), &options)?;
+        let report = import(
+            &registry,
+            Path::new(corpus),
+            &ImportOptions {
+                sanitize_names: true,
+                ..ImportOptions::default()
+            },
+        )?;
+        report_problems(corpus, &report);
+        Ok((registry, dir))
+    }
+}
+
+/// `tools search`.
+pub fn search(args: &SearchArgs, settings: &Settings) -> Result<u8> {
+    let (registry, _scratch) = match &args.corpus {
+        Some(corpus) => {
+            let (registry, dir) = args.source.scratch(settings, corpus)?;
+            (registry, Some(dir))
+        }
+        None => (args.source.open(settings)?, None),
+    };
+    let filters = Filters {
+        category: args.category.clone(),
+        tag: args.tag.clone(),
+        permission: args.permission.clone(),
+    };
+    let mut out = std::io::stdout().lock();
+    if let Some(batch) = &args.batch {
+        let text =
+            std::fs::read_to_string(batch).with_context(|| format!("cannot read {batch}"))?;
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let query: Value = serde_json::from_str(line)
+                .with_context(|| format!("{batch} line {}: not JSON", i + 1))?;
+            let Some(text) = query.get("query").and_then(Value::as_str) else {
+                bail!("{batch} line {}: no \"query\" string", i + 1);
+            };
+            let results = registry.search(text, &filters, args.limit)?;
+            let ids: Vec<String> = results.iter().map(|r| r.key.to_string()).collect();
+            let mut row = json!({"query": text, "ids": ids});
+            if let Some(qid) = query.get("qid") {
+                row["qid"] = qid.clone();
+            }
+            writeln!(out, "{row}")?;
+        }
+        return Ok(0);
+    }
+    let query = args
+        .query
+        .as_deref()
+        .ok_or_else(|| anyhow!("give a query, or --batch FILE"))?;
+    if registry.snapshot().is_empty() {
+        eprintln!(
+            "the registry in {} is empty: add tools with `rustchain-tools registry import FILE`",
+            registry.dir().display()
+        );
+    }
+    let results = registry.search(query, &filters, args.limit)?;
+    if args.json {
+        let rows: Vec<Value> = results.iter().map(result_json).collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+    } else {
+        if !registry.snapshot().has_semantic() {
+            eprintln!("(lexical search only: no embedding model; see `cargo xtask fetch-model`)");
+        }
+        for (rank, r) in results.iter().enumerate() {
+            writeln!(out, "{:>2}. {}  {}", rank + 1, r.key, r.description_line)?;
+            writeln!(out, "    why: {}", r.why.join("; "))?;
+        }
+        if results.is_empty() {
+            writeln!(out, "no tool matches")?;
+        }
+    }
+    Ok(0)
+}
+
+fn result_json(r: &SearchResult) -> Value {
+    json!({
+        "id": r.key.to_string(),
+        "name": r.name,
+        "version": r.version.to_string(),
+        "description": r.description_line,
+        "score": r.score,
+        "why": r.why,
+    })
+}
+
+/// `registry ...`.
+pub fn registry(command: &RegistryCommand, settings: &Settings) -> Result<u8> {
+    match command {
+        RegistryCommand::Import {
+            files,
+            format,
+            sanitize_names,
+            source,
+        } => {
+            let registry = source.open(settings)?;
+            let options = ImportOptions {
+                format: *format,
+                sanitize_names: *sanitize_names,
+                ..ImportOptions::default()
+            };
+            let mut bad = 0;
+            for file in files {
+                let report = import(&registry, Path::new(file), &options)?;
+                bad += report.problems.len();
+                println!(
+                    "{file}: {} tools added ({} replaced, {} renamed), {} refused",
+                    report.added.len(),
+                    report.replaced,
+                    report.renamed,
+                    report.problems.len()
+                );
+                report_problems(file, &report);
+            }
+            registry.save().context("the registry could not be saved")?;
+            println!(
+                "{} tools in {}",
+                registry.snapshot().len(),
+                registry.dir().display()
+            );
+            Ok(if bad > 0 { 2 } else { 0 })
+        }
+        RegistryCommand::Remove { tool, source } => {
+            let registry = source.open(settings)?;
+            let snapshot = registry.snapshot();
+            let removed = if let Some(found) = snapshot.by_id(tool) {
+                let key = found.key();
+                usize::from(registry.remove_key(&key)?)
+            } else {
+                let (name, version) = match tool.rsplit_once('@') {
+                    Some((name, version)) => (
+                        name,
+                        Some(
+                            version
+                                .parse::<Version>()
+                                .with_context(|| format!("`{version}` is not a version"))?,
+                        ),
+                    ),
+                    None => (tool.as_str(), None),
+                };
+                registry.remove(name, version.as_ref())?
+            };
+            if removed == 0 {
+                eprintln!("error: no tool `{tool}` in {}", registry.dir().display());
+                return Ok(64);
+            }
+            registry.save().context("the registry could not be saved")?;
+            println!("removed {removed} tool(s)");
+            Ok(0)
+        }
+        RegistryCommand::Stats { json, source } => {
+            let registry = source.open(settings)?;
+            let stats = registry.stats();
+            let value = json!({
+                "directory": registry.dir().display().to_string(),
+                "tools": stats.tools,
+                "names": stats.names,
+                "versions": stats.versions,
+                "categories": stats.categories,
+                "tags": stats.tags,
+                "indexBytes": stats.index_bytes,
+                "residentBytes": resident_bytes(),
+                "cacheHits": stats.cache_hits,
+                "cacheMisses": stats.cache_misses,
+                "cacheHitRate": stats.cache_hit_rate,
+                "semanticSearch": stats.semantic_search,
+            });
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else if let Value::Object(fields) = value {
+                for (name, v) in fields {
+                    println!("{name:>15}  {v}");
+                }
+            }
+            Ok(0)
+        }
+        RegistryCommand::Eval {
+            corpus,
+            queries,
+            json,
+            source,
+        } => {
+            let (registry, _dir) = source.scratch(settings, corpus)?;
+            let queries = load_queries(Path::new(queries))
+                .with_context(|| format!("cannot read the queries {queries}"))?;
+            let started = Instant::now();
+            // Ids to the names the queries' labels use (before any sanitizing).
+            let id_names: std::collections::HashMap<String, String> =
+                load_corpus(Path::new(corpus))
+                    .with_context(|| format!("{corpus} is not in the corpus format"))?
+                    .into_iter()
+                    .map(|d| (d.id, d.name))
+                    .collect();
+            let (names, exact) = evaluate(&registry, &queries, &id_names)?;
+            let per_query = started.elapsed() / queries.len().max(1) as u32;
+            let mode = if registry.snapshot().has_semantic() {
+                "hybrid (lexical + semantic)"
+            } else {
+                "lexical"
+            };
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({
+                        "mode": mode,
+                        "tools": registry.snapshot().len(),
+                        "names": metrics_json(&names),
+                        "exact": metrics_json(&exact),
+                        "perQueryUs": per_query.as_micros(),
+                    }))?
+                );
+            } else {
+                println!(
+                    "{mode} search over {} tools, {} queries ({} µs a query)",
+                    registry.snapshot().len(),
+                    names.queries,
+                    per_query.as_micros()
+                );
+                println!("relevance     recall@1  recall@5  nDCG@10    MRR");
+                for (label, m) in [("names", &names), ("exact", &exact)] {
+                    println!(
+                        "{label:<12} {:>9.3} {:>9.3} {:>8.3} {:>7.3}",
+                        m.recall_at_1, m.recall_at_5, m.ndcg_at_10, m.mrr
+                    );
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// Ranks every query through the registry and scores the ranking by the
+/// names and by the exact definitions labelled relevant.
+fn evaluate(
+    registry: &Registry,
+    queries: &[rustchain_tools::search::eval::Query],
+    id_names: &std::collections::HashMap<String, String>,
+) -> Result<(Metrics, Metrics)> {
+    let mut names = Sums::default();
+    let mut exact = Sums::default();
+    let snapshot = registry.snapshot();
+    for query in queries {
+        let results = snapshot.search(&query.query, &Filters::default(), 10)?;
+        let ids: Vec<String> = results.iter().map(|r| r.key.to_string()).collect();
+        let ranked: Vec<&str> = ids.iter().map(String::as_str).collect();
+        // A needed name is found by any definition of that name.
+        let by_name: Vec<Vec<&str>> = query
+            .relevant_names
+            .iter()
+            .map(|name| {
+                query
+                    .relevant
+                    .iter()
+                    .filter(|id| id_names.get(id.as_str()) == Some(name))
+                    .map(String::as_str)
+                    .collect()
+            })
+            .collect();
+        let by_exact: Vec<Vec<&str>> = query
+            .relevant_exact
+            .iter()
+            .map(|id| vec![id.as_str()])
+            .collect();
+        names.add(score_ranking(&ranked, &by_name));
+        exact.add(score_ranking(&ranked, &by_exact));
+    }
+    Ok((names.mean(), exact.mean()))
+}
+
+/// Per-query scores summed, to average.
+#[derive(Default)]
+struct Sums {
+    queries: usize,
+    totals: [f64; 4],
+}
+
+impl Sums {
+    fn add(&mut self, (r1, r5, ndcg, rr): (f64, f64, f64, f64)) {
+        self.queries += 1;
+        for (total, x) in self.totals.iter_mut().zip([r1, r5, ndcg, rr]) {
+            *total += x;
+        }
+    }
+
+    fn mean(&self) -> Metrics {
+        let n = self.queries.max(1) as f64;
+        Metrics {
+            queries: self.queries,
+            recall_at_1: self.totals[0] / n,
+            recall_at_5: self.totals[1] / n,
+            ndcg_at_10: self.totals[2] / n,
+            mrr: self.totals[3] / n,
+        }
+    }
+}
+
+fn metrics_json(m: &Metrics) -> Value {
+    json!({
+        "queries": m.queries,
+        "recall@1": m.recall_at_1,
+        "recall@5": m.recall_at_5,
+        "nDCG@10": m.ndcg_at_10,
+        "MRR": m.mrr,
+    })
+}
+
+/// Imports `file` in chunks of lines, with a progress bar on a terminal; a
+/// document that is not line-based (an MCP list, a JSON array) in one go.
+fn import(registry: &Registry, file: &Path, options: &ImportOptions) -> Result<ImportReport> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let origin = file.display().to_string();
+    let trimmed = text.trim_start();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let line_based = !(trimmed.starts_with('[')
+        || (trimmed.starts_with('{')
+            && lines.iter().filter(|l| !l.trim().is_empty()).count() == 1));
+    if !line_based || lines.len() <= CHUNK_LINES {
+        return Ok(registry.import_str(&text, &origin, options)?);
+    }
+    let bar = ProgressBar::new(lines.len() as u64).with_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} lines ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(format!("importing {origin}"));
+    // The format is decided once, on the whole file, so that every chunk is
+    // read the same way.
+    let format = match options.format {
+        Some(format) => Some(format),
+        None => Some(rustchain_tools::registry::parse(&text, &origin, options)?.format),
+    };
+    let chunk_options = ImportOptions {
+        format,
+        ..options.clone()
+    };
+    let mut total: Option<ImportReport> = None;
+    for (n, chunk) in lines.chunks(CHUNK_LINES).enumerate() {
+        let mut report = registry.import_str(&chunk.concat(), &origin, &chunk_options)?;
+        for problem in &mut report.problems {
+            problem.line += n * CHUNK_LINES;
+        }
+        total = Some(match total {
+            None => report,
+            Some(mut sum) => {
+                sum.added.extend(report.added);
+                sum.replaced += report.replaced;
+                sum.renamed += report.renamed;
+                sum.problems.extend(report.problems);
+                sum
+            }
+        });
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    total.ok_or_else(|| anyhow!("{origin} is empty"))
+}
+
+fn report_problems(file: &str, report: &ImportReport) {
+    for p in report.problems.iter().take(20) {
+        eprintln!(
+            "  {file}:{}: {}: {}",
+            p.line,
+            p.name.as_deref().unwrap_or("?"),
+            p.reason
+        );
+    }
+    if report.problems.len() > 20 {
+        eprintln!("  ... and {} more", report.problems.len() - 20);
+    }
+}
+
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}

@@ -1,0 +1,293 @@
+//! The tool manifest: MCP's tool definition plus RustChain's fields.
+
+use std::{fmt, sync::Arc};
+
+use rustchain_tools_schema::{CompiledSchema, FormatOptions};
+use semver::Version;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A tool definition as the registry stores it: the MCP tool definition
+/// (`name`, `title`, `description`, `inputSchema`, `outputSchema`,
+/// `annotations`) plus `version`, `category`, `tags`, declared `permissions`
+/// and an optional external `id` (such as a corpus id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    /// The tool's name (MCP rule: 1 to 128 characters of `A-Z a-z 0-9 _ - .`).
+    pub name: String,
+    /// A semantic version.
+    pub version: Version,
+    /// A short human-readable title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// What the tool does, for the model that chooses it.
+    #[serde(default)]
+    pub description: String,
+    /// The JSON Schema of the arguments (an object schema).
+    pub input_schema: Value,
+    /// The JSON Schema of the structured result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Value>,
+    /// MCP behaviour hints.
+    #[serde(default, skip_serializing_if = "Annotations::is_empty")]
+    pub annotations: Annotations,
+    /// The category, such as `text`, `file`, `network`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Tags for discovery.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// What the tool declares it may touch.
+    #[serde(default, skip_serializing_if = "Permissions::is_empty")]
+    pub permissions: Permissions,
+    /// An external identifier (a corpus id such as `bfcl/get_weather~1a2b3c4d`),
+    /// kept and given back in results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Where the definition comes from (free text, such as `bfcl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+impl Manifest {
+    /// A manifest with the given name, version, description and input schema,
+    /// and nothing else.
+    pub fn new(
+        name: impl Into<String>,
+        version: Version,
+        description: impl Into<String>,
+        input_schema: Value,
+    ) -> Self {
+        Manifest {
+            name: name.into(),
+            version,
+            title: None,
+            description: description.into(),
+            input_schema,
+            output_schema: None,
+            annotations: Annotations::default(),
+            category: None,
+            tags: Vec::new(),
+            permissions: Permissions::default(),
+            id: None,
+            source: None,
+        }
+    }
+
+    /// The key the registry files this manifest under.
+    pub fn key(&self) -> ToolKey {
+        ToolKey {
+            name: self.name.clone(),
+            version: self.version.clone(),
+            id: self.id.clone(),
+        }
+    }
+
+    /// Checks the name rule and that both schemas compile; says what is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        check_name(&self.name)?;
+        compile_input(&self.input_schema)?;
+        if let Some(output) = &self.output_schema {
+            CompiledSchema::compile(output).map_err(|e| format!("outputSchema: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Compiles an input schema the way registration checks it.
+pub(crate) fn compile_input(schema: &Value) -> Result<CompiledSchema, String> {
+    CompiledSchema::compile_input(Arc::new(schema.clone()), &FormatOptions::default())
+        .map_err(|e| format!("inputSchema: {e}"))
+}
+
+/// MCP tool annotations (behaviour hints); absent hints take MCP's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Annotations {
+    /// A human-readable title given in the annotations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The tool does not change its environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only_hint: Option<bool>,
+    /// The tool may destroy or overwrite data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destructive_hint: Option<bool>,
+    /// Calling it again with the same arguments has no further effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotent_hint: Option<bool>,
+    /// The tool reaches an open world.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_world_hint: Option<bool>,
+}
+
+impl Annotations {
+    /// True when no hint is given.
+    pub fn is_empty(&self) -> bool {
+        *self == Annotations::default()
+    }
+}
+
+/// What a tool declares it may touch (the shape of the core crate's
+/// `Permissions`, in JSON as `fileRead`, `fileWrite`, `network`, `commands`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Permissions {
+    /// Directories the tool reads below.
+    pub file_read: Vec<String>,
+    /// Directories the tool writes below.
+    pub file_write: Vec<String>,
+    /// Hosts (optionally `host:port`) the tool connects to.
+    pub network: Vec<String>,
+    /// Programs the tool runs.
+    pub commands: Vec<String>,
+}
+
+impl Permissions {
+    /// True when the tool declares no access to files, network or programs.
+    pub fn is_empty(&self) -> bool {
+        self.file_read.is_empty()
+            && self.file_write.is_empty()
+            && self.network.is_empty()
+            && self.commands.is_empty()
+    }
+
+    /// The terms a permission filter matches: each kind declared (`fileRead`,
+    /// `fileWrite`, `network`, `commands`) and each `kind:value`
+    /// (`network:api.github.com`).
+    pub fn terms(&self) -> Vec<String> {
+        let mut terms = Vec::new();
+        for (kind, values) in [
+            ("fileRead", &self.file_read),
+            ("fileWrite", &self.file_write),
+            ("network", &self.network),
+            ("commands", &self.commands),
+        ] {
+            if !values.is_empty() {
+                terms.push(kind.to_owned());
+            }
+            terms.extend(values.iter().map(|v| format!("{kind}:{v}")));
+        }
+        terms.sort();
+        terms.dedup();
+        terms
+    }
+}
+
+/// How a registered tool is identified: its name and version, and its
+/// external id when it has one (two corpus tools may share name and version
+/// but never id).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ToolKey {
+    /// The tool's name.
+    pub name: String,
+    /// The tool's version.
+    pub version: Version,
+    /// The external id, when the tool came with one.
+    pub id: Option<String>,
+}
+
+impl fmt::Display for ToolKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.id {
+            Some(id) => f.write_str(id),
+            None => write!(f, "{}@{}", self.name, self.version),
+        }
+    }
+}
+
+/// Checks MCP's tool name rule: 1 to 128 characters of `A-Z a-z 0-9 _ - .`.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("the name is empty (a tool name needs 1 to 128 characters)".to_owned());
+    }
+    let chars = name.chars().count();
+    if chars > 128 {
+        return Err(format!("the name has {chars} characters, more than 128"));
+    }
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
+        Some(c) => Err(format!(
+            "the name `{name}` contains {c:?}; only A-Z a-z 0-9 _ - . are allowed"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Makes a name follow the MCP rule: every other character becomes `_` and
+/// the name is cut to 128 characters (an empty name stays empty and fails).
+pub fn sanitize_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(128)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    #[test]
+    fn names_follow_the_mcp_rule() {
+        assert!(check_name("math.factorial").is_ok());
+        assert!(check_name("get-weather_2").is_ok());
+        assert!(check_name("").is_err());
+        assert!(check_name("repos/get").unwrap_err().contains("'/'"));
+        assert!(check_name(&"a".repeat(129)).is_err());
+        assert!(check_name(&"a".repeat(128)).is_ok());
+    }
+
+    #[test]
+    fn check_reports_a_schema_that_does_not_compile() {
+        let m = Manifest::new("t", Version::new(1, 0, 0), "d", json!({"type": "string"}));
+        assert!(m.check().unwrap_err().contains("inputSchema"));
+        let m = Manifest::new(
+            "t",
+            Version::new(1, 0, 0),
+            "d",
+            json!({"type": "object", "properties": {"a": {"type": 5}}}),
+        );
+        assert!(m.check().is_err());
+    }
+
+    #[test]
+    fn permission_terms_name_kind_and_value() {
+        let p = Permissions {
+            network: vec!["api.github.com".into()],
+            ..Permissions::default()
+        };
+        assert_eq!(p.terms(), ["network", "network:api.github.com"]);
+    }
+
+    #[test]
+    fn key_shows_the_external_id_when_present() {
+        let mut m = Manifest::new("a", Version::new(1, 2, 3), "", json!({"type": "object"}));
+        assert_eq!(m.key().to_string(), "a@1.2.3");
+        m.id = Some("bfcl/a~0011aabb".into());
+        assert_eq!(m.key().to_string(), "bfcl/a~0011aabb");
+    }
+
+    proptest! {
+        #[test]
+        fn sanitized_names_pass_the_rule(name in "\\PC{1,200}") {
+            prop_assert!(check_name(&sanitize_name(&name)).is_ok());
+        }
+
+        #[test]
+        fn valid_names_are_kept(name in "[A-Za-z0-9_.-]{1,128}") {
+            prop_assert!(check_name(&name).is_ok());
+            prop_assert_eq!(sanitize_name(&name), name);
+        }
+    }
+}

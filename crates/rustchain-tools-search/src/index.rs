@@ -1,0 +1,1595 @@
+//! The search index: BM25F postings over five fields, optional document
+//! embeddings, and the fused search over both.
+
+use std::cell::RefCell;
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+use std::hash::Hasher;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::analyze;
+use crate::error::SearchError;
+use crate::semantic::EmbeddingModel;
+
+/// A tool definition as the search sees it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// The tool's unique id (not searched; results give back positions).
+    pub id: String,
+    /// The tool's name, e.g. `weather.get_forecast`.
+    pub name: String,
+    /// What the tool does.
+    pub description: String,
+    /// The tool's parameters.
+    pub parameters: Vec<Parameter>,
+    /// Free tags or categories.
+    pub tags: Vec<String>,
+}
+
+/// One parameter of a tool.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Parameter {
+    /// The parameter's name, e.g. `city_name`.
+    pub name: String,
+    /// What the parameter means.
+    pub description: String,
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// The document's number: its position in the documents the index was built from.
+    pub doc: u32,
+    /// The ranking score (higher is better; comparable within one search only).
+    pub score: f32,
+    /// Why it matched, e.g. `"name: weather, forecast"`, `"parameters: city"`, `"semantic 0.72"`.
+    pub why: Vec<String>,
+}
+
+/// The searched fields, in the order of [`SearchConfig::fields`].
+const FIELD_NAMES: [&str; FIELD_COUNT] = [
+    "name",
+    "description",
+    "parameters",
+    "parameter descriptions",
+    "tags",
+];
+const FIELD_COUNT: usize = 5;
+
+/// Weight and length normalisation of one field in BM25F.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FieldParams {
+    /// How much one occurrence in this field counts, relative to the others.
+    pub weight: f32,
+    /// Length normalisation, 0 (none) to 1 (full).
+    pub b: f32,
+}
+
+/// The ranking parameters. The defaults were tuned on the BFCL dev queries
+/// (see the crate documentation); they are general choices, not per-query ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchConfig {
+    /// BM25 term-frequency saturation.
+    pub k1: f32,
+    /// The tool name.
+    pub name: FieldParams,
+    /// The tool description.
+    pub description: FieldParams,
+    /// Parameter names.
+    pub parameter_names: FieldParams,
+    /// Parameter descriptions.
+    pub parameter_descriptions: FieldParams,
+    /// Tags.
+    pub tags: FieldParams,
+    /// Share of the semantic score in the fused score, 0 to 1.
+    pub semantic_weight: f32,
+    /// Score factor for each earlier-ranked document with the same name
+    /// (case-insensitive), 0 to 1: several definitions of one name are
+    /// versions or re-wordings of one tool, and a caller wants distinct tools
+    /// in the few results it reads. 1 leaves the ranking alone; 0 lists every
+    /// name once before any repeat.
+    pub same_name_factor: f32,
+    /// Share, 0 to 1, of the best single-sentence score in the score of a
+    /// request of several sentences: such a request often asks for several
+    /// tools, one per sentence, and the words of the others would drown a
+    /// tool that answers only one. 0 scores the request as one text.
+    #[serde(default)]
+    pub segment_weight: f32,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            k1: 2.0,
+            name: FieldParams {
+                weight: 3.0,
+                b: 0.5,
+            },
+            description: FieldParams {
+                weight: 1.0,
+                b: 0.9,
+            },
+            parameter_names: FieldParams {
+                weight: 0.5,
+                b: 0.5,
+            },
+            parameter_descriptions: FieldParams {
+                weight: 0.5,
+                b: 1.0,
+            },
+            tags: FieldParams {
+                weight: 2.0,
+                b: 0.5,
+            },
+            semantic_weight: 0.4,
+            same_name_factor: 0.7,
+            segment_weight: 0.5,
+        }
+    }
+}
+
+impl SearchConfig {
+    /// The per-field parameters in field order (name, description,
+    /// parameter names, parameter descriptions, tags).
+    pub fn fields(&self) -> [FieldParams; FIELD_COUNT] {
+        [
+            self.name,
+            self.description,
+            self.parameter_names,
+            self.parameter_descriptions,
+            self.tags,
+        ]
+    }
+}
+
+/// One (term, field) of one document with its count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+struct Entry {
+    term: u32,
+    field: u8,
+    tf: u16,
+}
+
+/// A ranked index of tool definitions. Cheap to search from many threads;
+/// building a changed index makes a new one ([`SearchIndex::with_added`]).
+///
+/// ```
+/// use rustchain_tools_search::{Document, Parameter, SearchIndex};
+/// let docs = vec![
+///     Document { id: "a".into(), name: "get_weather".into(), description: "Current weather for a city".into(),
+///                parameters: vec![Parameter { name: "city".into(), description: "City name".into() }], tags: vec![] },
+///     Document { id: "b".into(), name: "math.factorial".into(), description: "Factorial of n".into(),
+///                parameters: vec![], tags: vec!["math".into()] },
+/// ];
+/// let index = SearchIndex::build(&docs, None);
+/// let hits = index.search("what's the weather in Paris?", 5, &|_| true);
+/// assert_eq!(hits[0].doc, 0);
+/// assert_eq!(hits[0].why[0], "name: weather");
+/// assert!(!index.has_semantic());
+/// ```
+#[derive(Clone)]
+pub struct SearchIndex {
+    config: SearchConfig,
+    vocab: Vec<Box<str>>,
+    term_ids: FxHashMap<Box<str>, u32>,
+    /// Per document, its range in `entries` (`doc_start[d]..doc_start[d + 1]`).
+    doc_start: Vec<u32>,
+    /// Grouped by term within each document, fields increasing in a group.
+    entries: Vec<Entry>,
+    field_len: Vec<[u32; FIELD_COUNT]>,
+    /// Per document, a hash of its lowercased name.
+    name_keys: Vec<u64>,
+    postings: Postings,
+    semantic: Semantic,
+}
+
+/// Inverted lists derived from the forward entries: per term a range of
+/// documents in increasing order, with the precomputed BM25F weight and the
+/// fields the term occurs in.
+#[derive(Clone, Default)]
+struct Postings {
+    start: Vec<u32>,
+    doc: Vec<u32>,
+    weight: Vec<f32>,
+    fields: Vec<u8>,
+}
+
+/// Document embeddings (unit vectors, `dims` per document) and the model
+/// that embeds queries in the same space.
+#[derive(Clone, Default)]
+struct Semantic {
+    dims: usize,
+    fingerprint: Option<u64>,
+    /// As the model gives them (persisted).
+    vectors: Vec<f32>,
+    /// The mean document vector (derived).
+    mean: Vec<f32>,
+    /// Each vector minus the mean, scaled to unit length, quantized to i8
+    /// (derived). Static embeddings share a common direction; removing it
+    /// spreads the cosines. i8 makes the scan over every document four times
+    /// lighter on memory than f32, at no measurable cost in ranking.
+    quantized: Vec<i8>,
+    /// Per document, the factor that turns its i8 values back into the unit vector's.
+    scales: Vec<f32>,
+    model: Option<Arc<EmbeddingModel>>,
+}
+
+impl Semantic {
+    fn active(&self) -> Option<&EmbeddingModel> {
+        let model = self.model.as_deref()?;
+        (self.fingerprint == Some(model.fingerprint()) && self.dims == model.dims())
+            .then_some(model)
+    }
+
+    fn rebuild(&mut self) {
+        self.mean.clear();
+        self.quantized.clear();
+        self.scales.clear();
+        if self.dims == 0 || self.vectors.is_empty() {
+            return;
+        }
+        let n = self.vectors.len() / self.dims;
+        self.mean = vec![0.0; self.dims];
+        for v in self.vectors.chunks_exact(self.dims) {
+            for (m, x) in self.mean.iter_mut().zip(v) {
+                *m += x;
+            }
+        }
+        for m in &mut self.mean {
+            *m /= n as f32;
+        }
+        self.quantized.reserve(self.vectors.len());
+        self.scales.reserve(n);
+        let mut centered = vec![0f32; self.dims];
+        for v in self.vectors.chunks_exact(self.dims) {
+            for ((c, x), m) in centered.iter_mut().zip(v).zip(&self.mean) {
+                *c = x - m;
+            }
+            normalize(&mut centered);
+            self.scales.push(quantize(&centered, &mut self.quantized));
+        }
+    }
+
+    /// The query's vector in the centered space, quantized.
+    fn query(&self, model: &EmbeddingModel, query: &str) -> QueryVector {
+        let mut q = model.embed(query);
+        for (x, m) in q.iter_mut().zip(&self.mean) {
+            *x -= m;
+        }
+        normalize(&mut q);
+        let mut values = Vec::with_capacity(q.len());
+        let scale = quantize(&q, &mut values);
+        QueryVector { values, scale }
+    }
+
+    /// The cosine of the query with document `d` (0 when out of range).
+    fn cosine(&self, q: &QueryVector, d: usize) -> f32 {
+        let at = d * self.dims;
+        match (self.quantized.get(at..at + self.dims), self.scales.get(d)) {
+            (Some(v), Some(s)) => dot_i8(&q.values, v) as f32 * q.scale * s,
+            _ => 0.0,
+        }
+    }
+}
+
+/// One sentence of a request: its known terms and its embedding.
+struct Segment {
+    terms: Vec<u32>,
+    vector: Option<QueryVector>,
+}
+
+/// At most this many sentences of a request are scored on their own.
+const MAX_SEGMENTS: usize = 8;
+
+/// The sentences of `text`: split after `.`, `?`, `!` or `;` followed by
+/// white space, and at line breaks (so `2.5` and `data.csv` stay whole).
+fn sentences(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        loop {
+            if rest.is_empty() {
+                return None;
+            }
+            let bytes = rest.as_bytes();
+            let mut end = bytes.len();
+            let mut next = bytes.len();
+            for i in 0..bytes.len() {
+                let b = bytes[i];
+                let boundary = b == b'\n'
+                    || (matches!(b, b'.' | b'?' | b'!' | b';')
+                        && bytes.get(i + 1).is_none_or(u8::is_ascii_whitespace));
+                if boundary {
+                    end = i;
+                    next = i + 1;
+                    break;
+                }
+            }
+            let piece = rest[..end].trim();
+            rest = &rest[next..];
+            if !piece.is_empty() {
+                return Some(piece);
+            }
+        }
+    })
+}
+
+/// A query embedding in the index's quantized space.
+struct QueryVector {
+    values: Vec<i8>,
+    scale: f32,
+}
+
+/// Appends `v` scaled to ±127 to `out`; the factor back (0 for a zero vector).
+fn quantize(v: &[f32], out: &mut Vec<i8>) -> f32 {
+    let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    if max == 0.0 {
+        out.extend(std::iter::repeat_n(0, v.len()));
+        return 0.0;
+    }
+    let k = 127.0 / max;
+    // In range by construction: |x| * k <= 127.
+    out.extend(v.iter().map(|x| (x * k).round() as i8));
+    max / 127.0
+}
+
+/// Appends the cosine of `q` with each of the `dims`-long rows of `docs`.
+fn scan(q: &[i8], q_scale: f32, docs: &[i8], scales: &[f32], dims: usize, out: &mut Vec<f32>) {
+    if dims == 0 || q.len() != dims {
+        return;
+    }
+    let n = (docs.len() / dims).min(scales.len());
+    out.reserve(n);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        unsafe { scan_avx2(q, q_scale, docs, scales, dims, out) };
+        return;
+    }
+    for (v, s) in docs.chunks_exact(dims).zip(scales) {
+        out.push(dot_i8(q, v) as f32 * q_scale * s);
+    }
+}
+
+/// The loop of [`scan`] compiled for AVX2, so that [`dot_i8_avx2`] is inlined.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn scan_avx2(q: &[i8], q_scale: f32, docs: &[i8], scales: &[f32], dims: usize, out: &mut Vec<f32>) {
+    for (v, s) in docs.chunks_exact(dims).zip(scales) {
+        out.push(dot_i8_avx2(q, v) as f32 * q_scale * s);
+    }
+}
+
+/// [`dot_i8`] with AVX2: sixteen i8 pairs widened to i16 and multiplied and
+/// added in pairs (`vpmaddwd`) per step.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
+    use std::arch::x86_64::{
+        __m128i, _mm_add_epi32, _mm_cvtsi128_si32, _mm_hadd_epi32, _mm_loadu_si128,
+        _mm256_add_epi32, _mm256_castsi256_si128, _mm256_cvtepi8_epi16, _mm256_extracti128_si256,
+        _mm256_madd_epi16, _mm256_setzero_si256,
+    };
+    let n = a.len().min(b.len());
+    let whole = n - n % 16;
+    let mut acc = _mm256_setzero_si256();
+    let mut i = 0;
+    while i < whole {
+        // SAFETY: i + 16 <= whole <= len of both slices; loadu has no alignment need.
+        let (x, y) = unsafe {
+            (
+                _mm_loadu_si128(a.as_ptr().add(i).cast::<__m128i>()),
+                _mm_loadu_si128(b.as_ptr().add(i).cast::<__m128i>()),
+            )
+        };
+        let products = _mm256_madd_epi16(_mm256_cvtepi8_epi16(x), _mm256_cvtepi8_epi16(y));
+        acc = _mm256_add_epi32(acc, products);
+        i += 16;
+    }
+    let half = _mm_add_epi32(
+        _mm256_castsi256_si128(acc),
+        _mm256_extracti128_si256::<1>(acc),
+    );
+    let pairs = _mm_hadd_epi32(half, half);
+    let mut sum = _mm_cvtsi128_si32(_mm_hadd_epi32(pairs, pairs));
+    for j in whole..n {
+        sum += i32::from(a[j]) * i32::from(b[j]);
+    }
+    sum
+}
+
+/// Integer dot product (portable; the compiler vectorises the sixteen lanes).
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    let mut acc = [0i32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let mut sum = 0;
+    for (&x, &y) in ca.remainder().iter().zip(cb.remainder()) {
+        sum += i32::from(x) * i32::from(y);
+    }
+    for (x, y) in ca.zip(cb) {
+        for l in 0..16 {
+            acc[l] += i32::from(x[l]) * i32::from(y[l]);
+        }
+    }
+    for x in acc {
+        sum += x;
+    }
+    sum
+}
+
+fn normalize(v: &mut [f32]) {
+    let norm = crate::semantic::dot(v, v).sqrt();
+    if norm > 0.0 {
+        for x in v {
+            *x /= norm;
+        }
+    }
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex")
+            .field("docs", &self.len())
+            .field("terms", &self.vocab.len())
+            .field("postings", &self.postings.doc.len())
+            .field("semantic", &self.has_semantic())
+            .finish()
+    }
+}
+
+/// The text a document is embedded from: its name split into words, its
+/// description, its tags and its parameters (names split into words, and
+/// descriptions).
+fn semantic_text(doc: &Document) -> String {
+    let mut text = analyze::words(&doc.name).join(" ");
+    text.push_str(". ");
+    text.push_str(&doc.description);
+    for tag in &doc.tags {
+        text.push(' ');
+        text.push_str(tag);
+    }
+    for p in &doc.parameters {
+        text.push(' ');
+        text.push_str(&analyze::words(&p.name).join(" "));
+        text.push(' ');
+        text.push_str(&p.description);
+    }
+    text
+}
+
+impl SearchIndex {
+    /// Builds an index of `docs` with the default configuration; document
+    /// numbers are positions in `docs`. With a model, documents are embedded
+    /// and searches are hybrid.
+    pub fn build(docs: &[Document], model: Option<Arc<EmbeddingModel>>) -> SearchIndex {
+        Self::build_with(docs, model, SearchConfig::default())
+    }
+
+    /// [`SearchIndex::build`] with other ranking parameters.
+    pub fn build_with(
+        docs: &[Document],
+        model: Option<Arc<EmbeddingModel>>,
+        config: SearchConfig,
+    ) -> SearchIndex {
+        let mut index = SearchIndex {
+            config,
+            vocab: Vec::new(),
+            term_ids: FxHashMap::default(),
+            doc_start: vec![0],
+            entries: Vec::new(),
+            field_len: Vec::new(),
+            name_keys: Vec::new(),
+            postings: Postings::default(),
+            semantic: Semantic {
+                dims: model.as_ref().map_or(0, |m| m.dims()),
+                fingerprint: model.as_ref().map(|m| m.fingerprint()),
+                vectors: Vec::new(),
+                mean: Vec::new(),
+                quantized: Vec::new(),
+                scales: Vec::new(),
+                model,
+            },
+        };
+        index.append(docs);
+        index.rebuild_postings();
+        index.semantic.rebuild();
+        index
+    }
+
+    /// A new index holding this one's documents and then `docs` (numbered
+    /// from [`SearchIndex::len`] on). New documents are embedded with the
+    /// attached model; without a usable model the new index is lexical only.
+    pub fn with_added(&self, docs: &[Document]) -> SearchIndex {
+        let mut index = self.clone();
+        if index.semantic.active().is_none() {
+            index.semantic.vectors.clear();
+            index.semantic.fingerprint = None;
+        }
+        index.append(docs);
+        index.rebuild_postings();
+        index.semantic.rebuild();
+        index
+    }
+
+    /// Attaches the model that embeds queries (after deserializing, or to
+    /// turn semantic search off with `None`). Semantic search is on only
+    /// when the model is the one the stored document embeddings came from.
+    pub fn attach_model(&mut self, model: Option<Arc<EmbeddingModel>>) {
+        self.semantic.model = model;
+    }
+
+    /// The number of documents.
+    pub fn len(&self) -> usize {
+        self.field_len.len()
+    }
+
+    /// Whether the index holds no document.
+    pub fn is_empty(&self) -> bool {
+        self.field_len.is_empty()
+    }
+
+    /// Whether searches use the semantic model as well as the lexical one.
+    pub fn has_semantic(&self) -> bool {
+        self.semantic.active().is_some()
+            && self.semantic.scales.len() == self.len()
+            && self.semantic.quantized.len() == self.len() * self.semantic.dims
+    }
+
+    /// The ranking parameters.
+    pub fn config(&self) -> &SearchConfig {
+        &self.config
+    }
+
+    /// The number of distinct terms.
+    pub fn term_count(&self) -> usize {
+        self.vocab.len()
+    }
+
+    fn append(&mut self, docs: &[Document]) {
+        let model = self.semantic.active().and(self.semantic.model.clone());
+        let model = model.as_deref();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_THREADS);
+        // Analysis is independent per document: large batches are split
+        // across threads, each with its own term numbering, merged below.
+        let parts = if threads < 2 || docs.len() < PARALLEL_FROM {
+            vec![Analyzed::of(docs, model)]
+        } else {
+            let size = docs.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let running: Vec<_> = docs
+                    .chunks(size)
+                    .map(|chunk| scope.spawn(move || Analyzed::of(chunk, model)))
+                    .collect();
+                running
+                    .into_iter()
+                    .map(|t| {
+                        t.join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    })
+                    .collect()
+            })
+        };
+        for part in parts {
+            let global: Vec<u32> = part
+                .vocab
+                .iter()
+                .map(|t| intern(&mut self.vocab, &mut self.term_ids, t))
+                .collect();
+            let base = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+            // Renumbering keeps each document's entries grouped by term.
+            self.entries.extend(part.entries.iter().map(|e| Entry {
+                term: global[e.term as usize],
+                ..*e
+            }));
+            self.doc_start.extend(
+                part.doc_start
+                    .iter()
+                    .skip(1)
+                    .map(|&s| base.saturating_add(s)),
+            );
+            self.field_len.extend(part.field_len);
+            self.name_keys.extend(part.name_keys);
+            self.semantic.vectors.extend(part.vectors);
+        }
+    }
+
+    /// Recomputes the inverted lists and their BM25F weights from the forward entries.
+    fn rebuild_postings(&mut self) {
+        let n = self.len();
+        let params = self.config.fields();
+        let mut avg = [0f32; FIELD_COUNT];
+        for lens in &self.field_len {
+            for (a, &l) in avg.iter_mut().zip(lens) {
+                *a += l as f32;
+            }
+        }
+        for a in &mut avg {
+            *a = if *a > 0.0 { *a / n as f32 } else { 1.0 };
+        }
+        let mut df = vec![0u32; self.vocab.len()];
+        for d in 0..n {
+            let mut last = u32::MAX;
+            for e in self.doc_entries(d) {
+                if e.term != last {
+                    df[e.term as usize] += 1;
+                    last = e.term;
+                }
+            }
+        }
+        let mut start = Vec::with_capacity(df.len() + 1);
+        let mut total = 0u32;
+        start.push(0);
+        for &c in &df {
+            total += c;
+            start.push(total);
+        }
+        let idf: Vec<f32> = df
+            .iter()
+            .map(|&c| (1.0 + (n as f32 - c as f32 + 0.5) / (c as f32 + 0.5)).ln())
+            .collect();
+        let len = total as usize;
+        let mut postings = Postings {
+            start: start.clone(),
+            doc: vec![0; len],
+            weight: vec![0.0; len],
+            fields: vec![0; len],
+        };
+        let mut fill = start;
+        let k1 = self.config.k1;
+        for d in 0..n {
+            let lens = self.field_len[d];
+            let norm: [f32; FIELD_COUNT] = std::array::from_fn(|f| {
+                params[f].weight / (1.0 - params[f].b + params[f].b * lens[f] as f32 / avg[f])
+            });
+            let entries = self.doc_entries(d);
+            let mut i = 0;
+            while i < entries.len() {
+                let term = entries[i].term;
+                let mut tf = 0f32;
+                let mut mask = 0u8;
+                while i < entries.len() && entries[i].term == term {
+                    let f = usize::from(entries[i].field);
+                    tf += f32::from(entries[i].tf) * norm[f];
+                    mask |= 1 << f;
+                    i += 1;
+                }
+                let slot = &mut fill[term as usize];
+                let at = *slot as usize;
+                *slot += 1;
+                postings.doc[at] = d as u32;
+                postings.weight[at] = idf[term as usize] * tf * (k1 + 1.0) / (k1 + tf);
+                postings.fields[at] = mask;
+            }
+        }
+        self.postings = postings;
+    }
+
+    fn doc_entries(&self, d: usize) -> &[Entry] {
+        let (a, b) = (self.doc_start[d] as usize, self.doc_start[d + 1] as usize);
+        &self.entries[a..b]
+    }
+
+    /// The query's known terms, each once, with the first word that produced it.
+    fn query_terms(&self, query: &str) -> Vec<(u32, String)> {
+        let mut out: Vec<(u32, String)> = Vec::new();
+        analyze::for_each_word(query, |w| {
+            if analyze::is_stop_word(w) {
+                return;
+            }
+            if let Some(&t) = self.term_ids.get(analyze::stem(w).as_str())
+                && !out.iter().any(|(u, _)| *u == t)
+            {
+                out.push((t, w.to_owned()));
+            }
+        });
+        out
+    }
+
+    /// The best `limit` documents for `query` among those for which `filter`
+    /// returns true, best first, each with why it matched. A document
+    /// matches when it shares a term with the query or, with a model, when
+    /// its embedding is closer to the query's than the average document's.
+    /// `filter` is asked only about documents that would enter the results.
+    pub fn search(&self, query: &str, limit: usize, filter: &dyn Fn(u32) -> bool) -> Vec<Hit> {
+        let n = self.len();
+        if limit == 0 || n == 0 {
+            return Vec::new();
+        }
+        let terms = self.query_terms(query);
+        let model = if self.has_semantic() {
+            self.semantic.active()
+        } else {
+            None
+        };
+        let semantic = model.map(|m| self.semantic.query(m, query));
+        let segments: Vec<Segment> = if self.config.segment_weight > 0.0 {
+            sentences(query)
+                .filter_map(|text| {
+                    let terms: Vec<u32> =
+                        self.query_terms(text).into_iter().map(|(t, _)| t).collect();
+                    (!terms.is_empty()).then(|| Segment {
+                        terms,
+                        vector: model
+                            .filter(|_| std::env::var("SEGLEX").is_err())
+                            .map(|m| self.semantic.query(m, text)),
+                    })
+                })
+                .take(MAX_SEGMENTS)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let diversify = self.config.same_name_factor < 1.0;
+        // Diversifying needs more candidates than are returned.
+        let pool = if diversify {
+            limit.saturating_mul(4).max(limit.saturating_add(16))
+        } else {
+            limit
+        };
+        let mut top = TopK::new(pool.min(n));
+        let whole: Vec<u32> = terms.iter().map(|&(t, _)| t).collect();
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let scratch = &mut *scratch;
+            if segments.len() < 2 {
+                self.offer_single(&whole, semantic.as_ref(), scratch, &mut top, filter);
+                return;
+            }
+            // Whole request and each sentence, each scaled to its best
+            // document, then mixed.
+            let beta = self.config.segment_weight.clamp(0.0, 1.0);
+            let mut fused = std::mem::take(&mut scratch.fused);
+            let mut best = std::mem::take(&mut scratch.best);
+            fused.clear();
+            fused.resize(n, 0.0);
+            best.clear();
+            best.resize(n, 0.0);
+            let max = self.fuse(&whole, semantic.as_ref(), scratch, &mut fused);
+            let whole_scale = if max > 0.0 { (1.0 - beta) / max } else { 0.0 };
+            for x in &mut fused {
+                *x *= whole_scale;
+            }
+            let mut part = std::mem::take(&mut scratch.part);
+            part.clear();
+            part.resize(n, 0.0);
+            for seg in &segments {
+                let max = self.fuse(&seg.terms, seg.vector.as_ref(), scratch, &mut part);
+                if max > 0.0 {
+                    let k = beta / max;
+                    for (b, p) in best.iter_mut().zip(&mut part) {
+                        *b = b.max(*p * k);
+                        *p = 0.0;
+                    }
+                }
+            }
+            for (d, (&f, &b)) in fused.iter().zip(&best).enumerate() {
+                let score = f + b;
+                if score > 0.0 {
+                    top.offer(score, d as u32, filter);
+                }
+            }
+            scratch.fused = fused;
+            scratch.best = best;
+            scratch.part = part;
+        });
+        let top = top.into_sorted();
+        let top = if diversify {
+            self.diversify(top, limit)
+        } else {
+            top
+        };
+        top.into_iter()
+            .map(|(score, doc)| Hit {
+                doc,
+                score,
+                why: self.explain(doc, &terms, semantic.as_ref()),
+            })
+            .collect()
+    }
+
+    /// Adds the lexical scores of `terms` into `scratch.lexical`, listing
+    /// the documents first touched in `scratch.touched`; the best score.
+    fn accumulate(&self, terms: &[u32], scratch: &mut Scratch) -> f32 {
+        let n = self.len();
+        let Scratch {
+            lexical, touched, ..
+        } = scratch;
+        if lexical.len() < n {
+            lexical.resize(n, 0.0);
+        }
+        touched.clear();
+        for &t in terms {
+            let (a, b) = self.posting_range(t);
+            for (&d, &w) in self.postings.doc[a..b]
+                .iter()
+                .zip(&self.postings.weight[a..b])
+            {
+                let s = &mut lexical[d as usize];
+                if *s == 0.0 {
+                    touched.push(d);
+                }
+                *s += w;
+            }
+        }
+        touched
+            .iter()
+            .map(|&d| lexical[d as usize])
+            .fold(0f32, f32::max)
+    }
+
+    /// Writes the fused score of every document for one text into `out`
+    /// (zero where neither side matches); the best score.
+    fn fuse(
+        &self,
+        terms: &[u32],
+        semantic: Option<&QueryVector>,
+        scratch: &mut Scratch,
+        out: &mut [f32],
+    ) -> f32 {
+        let max_lex = self.accumulate(terms, scratch);
+        let Scratch {
+            lexical,
+            touched,
+            cosine,
+            ..
+        } = scratch;
+        let mut max = 0f32;
+        match semantic {
+            Some(q) => {
+                self.cosines(q, cosine);
+                let (lex_scale, cos_scale) = self.scales(max_lex, cosine);
+                for (d, o) in out.iter_mut().enumerate() {
+                    let c = cosine.get(d).copied().unwrap_or(0.0);
+                    *o = lexical[d] * lex_scale + c.max(0.0) * cos_scale;
+                    max = max.max(*o);
+                }
+            }
+            None => {
+                for &d in touched.iter() {
+                    out[d as usize] = lexical[d as usize];
+                }
+                max = max_lex;
+            }
+        }
+        for &d in touched.iter() {
+            lexical[d as usize] = 0.0;
+        }
+        max
+    }
+
+    /// The factors that scale the lexical and the semantic scores to their
+    /// best hit and mix them by [`SearchConfig::semantic_weight`].
+    fn scales(&self, max_lex: f32, cosine: &[f32]) -> (f32, f32) {
+        let max_cos = cosine.iter().copied().fold(f32::MIN_POSITIVE, f32::max);
+        let alpha = self.config.semantic_weight;
+        let lex_scale = if max_lex > 0.0 {
+            (1.0 - alpha) / max_lex
+        } else {
+            0.0
+        };
+        (lex_scale, alpha / max_cos)
+    }
+
+    /// Offers every matching document for a query scored as one text.
+    fn offer_single(
+        &self,
+        terms: &[u32],
+        semantic: Option<&QueryVector>,
+        scratch: &mut Scratch,
+        top: &mut TopK,
+        filter: &dyn Fn(u32) -> bool,
+    ) {
+        let max_lex = self.accumulate(terms, scratch);
+        let Scratch {
+            lexical,
+            touched,
+            cosine,
+            ..
+        } = scratch;
+        match semantic {
+            Some(q) => {
+                self.cosines(q, cosine);
+                let (lex_scale, cos_scale) = self.scales(max_lex, cosine);
+                for (d, &lex) in lexical[..self.len()].iter().enumerate() {
+                    let c = cosine.get(d).copied().unwrap_or(0.0);
+                    let score = lex * lex_scale + c.max(0.0) * cos_scale;
+                    // Neither a shared term nor a positive cosine: not a match.
+                    if score > 0.0 {
+                        top.offer(score, d as u32, filter);
+                    }
+                }
+            }
+            None => {
+                for &d in touched.iter() {
+                    top.offer(lexical[d as usize], d, filter);
+                }
+            }
+        }
+        for &d in touched.iter() {
+            lexical[d as usize] = 0.0;
+        }
+    }
+
+    /// Lowers the score of repeated names (see [`SearchConfig::same_name_factor`]),
+    /// re-sorts and cuts to `limit`.
+    fn diversify(&self, mut ranked: Vec<(f32, u32)>, limit: usize) -> Vec<(f32, u32)> {
+        let factor = self.config.same_name_factor.max(0.0);
+        let mut seen: FxHashMap<u64, i32> = FxHashMap::default();
+        for (score, d) in &mut ranked {
+            let count = seen
+                .entry(self.name_keys.get(*d as usize).copied().unwrap_or(0))
+                .or_insert(0);
+            *score *= factor.powi(*count);
+            *count += 1;
+        }
+        // Stable: equal scores (all zero when the factor is 0) keep their rank order.
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        ranked.truncate(limit);
+        ranked
+    }
+
+    fn posting_range(&self, term: u32) -> (usize, usize) {
+        let t = term as usize;
+        (
+            self.postings.start[t] as usize,
+            self.postings.start[t + 1] as usize,
+        )
+    }
+
+    /// Cosine of the query vector with every document vector.
+    fn cosines(&self, q: &QueryVector, out: &mut Vec<f32>) {
+        out.clear();
+        let s = &self.semantic;
+        scan(&q.values, q.scale, &s.quantized, &s.scales, s.dims, out);
+    }
+
+    fn explain(
+        &self,
+        doc: u32,
+        terms: &[(u32, String)],
+        semantic: Option<&QueryVector>,
+    ) -> Vec<String> {
+        let mut per_field: [Vec<&str>; FIELD_COUNT] = Default::default();
+        for (t, word) in terms {
+            let (a, b) = self.posting_range(*t);
+            if let Ok(i) = self.postings.doc[a..b].binary_search(&doc) {
+                let mask = self.postings.fields[a + i];
+                for (f, words) in per_field.iter_mut().enumerate() {
+                    if mask & (1 << f) != 0 {
+                        words.push(word);
+                    }
+                }
+            }
+        }
+        let mut why: Vec<String> = per_field
+            .iter()
+            .zip(FIELD_NAMES)
+            .filter(|(words, _)| !words.is_empty())
+            .map(|(words, field)| format!("{field}: {}", words.join(", ")))
+            .collect();
+        if let Some(q) = semantic {
+            why.push(format!(
+                "semantic {:.2}",
+                self.semantic.cosine(q, doc as usize)
+            ));
+        }
+        why
+    }
+}
+
+/// Word → term (None for a stop word), so that each distinct word is stemmed
+/// once. Short words (nearly all) are keyed inline, which spares the lookup
+/// a pointer chase and a `memcmp` per token.
+#[derive(Default)]
+struct WordCache {
+    short: FxHashMap<[u8; SHORT_WORD], Option<u32>>,
+    long: FxHashMap<Box<str>, Option<u32>>,
+}
+
+/// Words up to `SHORT_WORD - 1` bytes are keyed inline (the last byte holds the length).
+const SHORT_WORD: usize = 24;
+
+impl WordCache {
+    #[inline]
+    fn term(&mut self, w: &str, new: impl FnOnce(&str) -> Option<u32>) -> Option<u32> {
+        if w.len() < SHORT_WORD {
+            let mut key = [0u8; SHORT_WORD];
+            key[..w.len()].copy_from_slice(w.as_bytes());
+            key[SHORT_WORD - 1] = w.len() as u8;
+            *self.short.entry(key).or_insert_with(|| new(w))
+        } else if let Some(t) = self.long.get(w) {
+            *t
+        } else {
+            let t = new(w);
+            self.long.insert(w.into(), t);
+            t
+        }
+    }
+}
+
+/// Batches at least this large are analysed on several threads.
+const PARALLEL_FROM: usize = 1024;
+const MAX_THREADS: usize = 4;
+
+/// The analysed form of a run of documents, with its own term numbering.
+#[derive(Default)]
+struct Analyzed {
+    vocab: Vec<Box<str>>,
+    /// Starts with 0; one more entry than documents.
+    doc_start: Vec<u32>,
+    /// Per document, sorted by (term, field).
+    entries: Vec<Entry>,
+    field_len: Vec<[u32; FIELD_COUNT]>,
+    name_keys: Vec<u64>,
+    vectors: Vec<f32>,
+}
+
+impl Analyzed {
+    fn of<'a>(docs: &'a [Document], model: Option<&EmbeddingModel>) -> Analyzed {
+        let mut out = Analyzed {
+            doc_start: vec![0],
+            ..Analyzed::default()
+        };
+        let mut term_ids: FxHashMap<Box<str>, u32> = FxHashMap::default();
+        let mut words = WordCache::default();
+        let mut word_tokens = crate::semantic::WordTokens::default();
+        // Text → its terms (a range of `text_terms`): tool sets repeat whole
+        // descriptions and parameters (a third of the text of the 10,000-tool
+        // corpus), and a repeated text is analysed once.
+        let mut texts: FxHashMap<&str, (usize, usize)> =
+            FxHashMap::with_capacity_and_hasher(docs.len() * 4, Default::default());
+        let mut text_terms: Vec<u32> = Vec::new();
+        let mut tokens: Vec<(u32, u8)> = Vec::new();
+        for doc in docs {
+            tokens.clear();
+            let mut lens = [0u32; FIELD_COUNT];
+            let mut add = |text: &'a str, field: u8, tokens: &mut Vec<(u32, u8)>| {
+                let (start, end) = *texts.entry(text).or_insert_with(|| {
+                    let start = text_terms.len();
+                    analyze::for_each_word(text, |w| {
+                        let term = words.term(w, |w| {
+                            (!analyze::is_stop_word(w))
+                                .then(|| intern(&mut out.vocab, &mut term_ids, &analyze::stem(w)))
+                        });
+                        text_terms.extend(term);
+                    });
+                    (start, text_terms.len())
+                });
+                tokens.extend(text_terms[start..end].iter().map(|&t| (t, field)));
+                lens[usize::from(field)] += (end - start) as u32;
+            };
+            add(&doc.name, 0, &mut tokens);
+            add(&doc.description, 1, &mut tokens);
+            for p in &doc.parameters {
+                add(&p.name, 2, &mut tokens);
+                add(&p.description, 3, &mut tokens);
+            }
+            for tag in &doc.tags {
+                add(tag, 4, &mut tokens);
+            }
+            tokens.sort_unstable();
+            for run in tokens.chunk_by(|a, b| a == b) {
+                out.entries.push(Entry {
+                    term: run[0].0,
+                    field: run[0].1,
+                    tf: u16::try_from(run.len()).unwrap_or(u16::MAX),
+                });
+            }
+            out.doc_start
+                .push(u32::try_from(out.entries.len()).unwrap_or(u32::MAX));
+            out.field_len.push(lens);
+            out.name_keys.push(name_key(&doc.name));
+            if let Some(model) = model {
+                out.vectors
+                    .extend(model.embed_cached(&semantic_text(doc), &mut word_tokens));
+            }
+        }
+        out
+    }
+}
+
+fn name_key(name: &str) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(name.to_lowercase().as_bytes());
+    h.finish()
+}
+
+/// Adds `term` to the vocabulary if new; its id.
+fn intern(vocab: &mut Vec<Box<str>>, ids: &mut FxHashMap<Box<str>, u32>, term: &str) -> u32 {
+    if let Some(&id) = ids.get(term) {
+        return id;
+    }
+    let id = u32::try_from(vocab.len()).unwrap_or(u32::MAX);
+    vocab.push(term.into());
+    ids.insert(term.into(), id);
+    id
+}
+
+/// Per-thread buffers reused across searches, so a search allocates no
+/// per-document array.
+#[derive(Default)]
+struct Scratch {
+    lexical: Vec<f32>,
+    touched: Vec<u32>,
+    cosine: Vec<f32>,
+    /// Whole-request fused scores, the best per-sentence ones, and one
+    /// sentence's (requests of several sentences only).
+    fused: Vec<f32>,
+    best: Vec<f32>,
+    part: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// A candidate ordered by score, then by lower document number.
+#[derive(Clone, Copy, PartialEq)]
+struct Candidate(f32, u32);
+
+impl Eq for Candidate {}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0
+            .total_cmp(&other.0)
+            .then_with(|| other.1.cmp(&self.1))
+    }
+}
+
+/// The best `k` candidates seen; the filter is asked only about candidates
+/// that would enter.
+struct TopK {
+    k: usize,
+    heap: BinaryHeap<Reverse<Candidate>>,
+    /// The worst score in a full heap: lower ones are refused at once.
+    floor: f32,
+}
+
+impl TopK {
+    fn new(k: usize) -> Self {
+        Self {
+            k,
+            heap: BinaryHeap::with_capacity(k.min(1024) + 1),
+            floor: f32::NEG_INFINITY,
+        }
+    }
+
+    #[inline]
+    fn offer(&mut self, score: f32, doc: u32, filter: &dyn Fn(u32) -> bool) {
+        if score < self.floor {
+            return;
+        }
+        let c = Candidate(score, doc);
+        if self.heap.len() == self.k {
+            match self.heap.peek() {
+                Some(Reverse(worst)) if c > *worst => {}
+                _ => return,
+            }
+        }
+        if !filter(doc) {
+            return;
+        }
+        if self.heap.len() == self.k {
+            self.heap.pop();
+        }
+        self.heap.push(Reverse(c));
+        if self.heap.len() == self.k
+            && let Some(Reverse(worst)) = self.heap.peek()
+        {
+            self.floor = worst.0;
+        }
+    }
+
+    fn into_sorted(self) -> Vec<(f32, u32)> {
+        let mut v: Vec<Candidate> = self.heap.into_iter().map(|Reverse(c)| c).collect();
+        v.sort_unstable_by(|a, b| b.cmp(a));
+        v.into_iter().map(|Candidate(s, d)| (s, d)).collect()
+    }
+}
+
+/// What is persisted: the forward index and the embeddings; the inverted
+/// lists are derived again when loading.
+#[derive(Serialize)]
+struct StoredRef<'a> {
+    config: &'a SearchConfig,
+    vocab: &'a [Box<str>],
+    doc_start: &'a [u32],
+    entries: &'a [Entry],
+    field_len: &'a [[u32; FIELD_COUNT]],
+    name_keys: &'a [u64],
+    dims: usize,
+    fingerprint: Option<u64>,
+    vectors: &'a [f32],
+}
+
+#[derive(Deserialize)]
+struct Stored {
+    config: SearchConfig,
+    vocab: Vec<Box<str>>,
+    doc_start: Vec<u32>,
+    entries: Vec<Entry>,
+    field_len: Vec<[u32; FIELD_COUNT]>,
+    name_keys: Vec<u64>,
+    dims: usize,
+    fingerprint: Option<u64>,
+    vectors: Vec<f32>,
+}
+
+impl Serialize for SearchIndex {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StoredRef {
+            config: &self.config,
+            vocab: &self.vocab,
+            doc_start: &self.doc_start,
+            entries: &self.entries,
+            field_len: &self.field_len,
+            name_keys: &self.name_keys,
+            dims: self.semantic.dims,
+            fingerprint: self.semantic.fingerprint,
+            vectors: &self.semantic.vectors,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SearchIndex {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = Stored::deserialize(deserializer)?;
+        SearchIndex::try_from(stored).map_err(serde::de::Error::custom)
+    }
+}
+
+impl TryFrom<Stored> for SearchIndex {
+    type Error = SearchError;
+
+    fn try_from(s: Stored) -> Result<Self, SearchError> {
+        let bad = |m: &str| Err(SearchError::InvalidIndex(m.to_owned()));
+        let n = s.field_len.len();
+        if s.doc_start.len() != n + 1 || s.doc_start.first() != Some(&0) || s.name_keys.len() != n {
+            return bad("document offsets do not match the document count");
+        }
+        if s.doc_start.windows(2).any(|w| w[0] > w[1])
+            || s.doc_start.last().map(|&l| l as usize) != Some(s.entries.len())
+        {
+            return bad("document offsets are not increasing up to the entry count");
+        }
+        if s.entries
+            .iter()
+            .any(|e| e.term as usize >= s.vocab.len() || usize::from(e.field) >= FIELD_COUNT)
+        {
+            return bad("an entry refers to an unknown term or field");
+        }
+        // Each document's entries are grouped by term, fields increasing in a group.
+        let mut last_doc = vec![usize::MAX; s.vocab.len()];
+        for (d, w) in s.doc_start.windows(2).enumerate() {
+            let doc = &s.entries[w[0] as usize..w[1] as usize];
+            for (i, e) in doc.iter().enumerate() {
+                let same_group = i > 0 && doc[i - 1].term == e.term;
+                if same_group && doc[i - 1].field >= e.field {
+                    return bad("a document's fields of one term are not increasing");
+                }
+                if !same_group {
+                    if last_doc[e.term as usize] == d {
+                        return bad("a document lists one term in two places");
+                    }
+                    last_doc[e.term as usize] = d;
+                }
+            }
+        }
+        if !s.vectors.is_empty() && (s.dims == 0 || s.vectors.len() != n.saturating_mul(s.dims)) {
+            return bad("embedding count does not match the document count");
+        }
+        let mut term_ids = FxHashMap::default();
+        for (i, t) in s.vocab.iter().enumerate() {
+            if term_ids.insert(t.clone(), i as u32).is_some() {
+                return bad("a term appears twice in the vocabulary");
+            }
+        }
+        let mut index = SearchIndex {
+            config: s.config,
+            vocab: s.vocab,
+            term_ids,
+            doc_start: s.doc_start,
+            entries: s.entries,
+            field_len: s.field_len,
+            name_keys: s.name_keys,
+            postings: Postings::default(),
+            semantic: Semantic {
+                dims: s.dims,
+                fingerprint: s.fingerprint,
+                vectors: s.vectors,
+                mean: Vec::new(),
+                quantized: Vec::new(),
+                scales: Vec::new(),
+                model: None,
+            },
+        };
+        index.rebuild_postings();
+        index.semantic.rebuild();
+        Ok(index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(name: &str, description: &str, params: &[&str], tags: &[&str]) -> Document {
+        Document {
+            id: name.to_owned(),
+            name: name.to_owned(),
+            description: description.to_owned(),
+            parameters: params
+                .iter()
+                .map(|p| Parameter {
+                    name: (*p).to_owned(),
+                    description: format!("the {p}"),
+                })
+                .collect(),
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        }
+    }
+
+    fn corpus() -> Vec<Document> {
+        vec![
+            doc(
+                "get_weather",
+                "Current weather conditions for a city.",
+                &["city"],
+                &[],
+            ),
+            doc(
+                "math.factorial",
+                "Computes the factorial of a number.",
+                &["n"],
+                &["math"],
+            ),
+            doc(
+                "sendEmail",
+                "Sends an email message to a recipient.",
+                &["to", "subject"],
+                &["mail"],
+            ),
+            doc(
+                "forecast",
+                "Weather forecast for the next days.",
+                &["location", "days"],
+                &["weather"],
+            ),
+        ]
+    }
+
+    #[test]
+    fn ranks_by_fields_and_explains() {
+        let index = SearchIndex::build(&corpus(), None);
+        let hits = index.search("weather in the city", 10, &|_| true);
+        assert_eq!(hits[0].doc, 0);
+        assert_eq!(
+            hits[0].why,
+            [
+                "name: weather",
+                "description: weather, city",
+                "parameters: city",
+                "parameter descriptions: city"
+            ]
+        );
+        assert!(
+            hits.iter()
+                .any(|h| h.doc == 3 && h.why.contains(&"tags: weather".to_owned()))
+        );
+        let hits = index.search("send an e-mail", 10, &|_| true);
+        assert_eq!(hits[0].doc, 2);
+    }
+
+    #[test]
+    fn respects_limit_and_filter() {
+        let index = SearchIndex::build(&corpus(), None);
+        assert_eq!(index.search("weather", 1, &|_| true).len(), 1);
+        assert!(index.search("weather", 0, &|_| true).is_empty());
+        let hits = index.search("weather", 10, &|d| d != 0);
+        assert_eq!(hits.iter().map(|h| h.doc).collect::<Vec<_>>(), [3]);
+        assert!(index.search("zzz unknown", 10, &|_| true).is_empty());
+    }
+
+    #[test]
+    fn added_documents_continue_numbering() {
+        let docs = corpus();
+        let index = SearchIndex::build(&docs[..2], None);
+        let more = index.with_added(&docs[2..]);
+        assert_eq!((index.len(), more.len()), (2, 4));
+        let full = SearchIndex::build(&docs, None);
+        let a = more.search("weather forecast days", 10, &|_| true);
+        let b = full.search("weather forecast days", 10, &|_| true);
+        assert_eq!(a, b);
+        assert_eq!(a[0].doc, 3);
+    }
+
+    #[test]
+    fn round_trips_through_postcard() {
+        let index = SearchIndex::build(&corpus(), None);
+        let bytes = postcard::to_allocvec(&index).unwrap();
+        let back: SearchIndex = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back.len(), 4);
+        assert_eq!(
+            back.search("email", 5, &|_| true),
+            index.search("email", 5, &|_| true)
+        );
+    }
+
+    #[test]
+    fn refuses_inconsistent_stored_index() {
+        let index = SearchIndex::build(&corpus(), None);
+        let mut stored: Stored = postcard::from_bytes(&postcard::to_allocvec(&index).unwrap())
+            .map(|i: StoredProbe| i.0)
+            .unwrap();
+        stored.entries[0].term = 10_000;
+        assert!(matches!(
+            SearchIndex::try_from(stored),
+            Err(SearchError::InvalidIndex(_))
+        ));
+    }
+
+    struct StoredProbe(Stored);
+
+    impl<'de> Deserialize<'de> for StoredProbe {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            Stored::deserialize(d).map(StoredProbe)
+        }
+    }
+
+    fn model(fingerprint: u64) -> Arc<EmbeddingModel> {
+        Arc::new(crate::semantic::test_model(
+            &[
+                ("weather", &[1.0, 0.0, 0.0]),
+                ("rain", &[0.9, 0.1, 0.0]),
+                ("email", &[0.0, 1.0, 0.0]),
+                ("letter", &[0.1, 0.9, 0.0]),
+                ("factorial", &[0.0, 0.0, 1.0]),
+            ],
+            fingerprint,
+        ))
+    }
+
+    #[test]
+    fn hybrid_finds_by_meaning_and_explains() {
+        let index = SearchIndex::build(&corpus(), Some(model(1)));
+        assert!(index.has_semantic());
+        // No word of "letter" is in any document: only the embedding matches.
+        let hits = index.search("letter", 2, &|_| true);
+        assert_eq!(hits[0].doc, 2);
+        assert_eq!(hits[0].why.len(), 1);
+        assert!(hits[0].why[0].starts_with("semantic "), "{:?}", hits[0].why);
+        let hits = index.search("rain", 4, &|d| d != 0);
+        assert_eq!(hits[0].doc, 3);
+    }
+
+    #[test]
+    fn semantic_needs_the_same_model() {
+        let mut index = SearchIndex::build(&corpus(), Some(model(1)));
+        let bytes = postcard::to_allocvec(&index).unwrap();
+        let mut back: SearchIndex = postcard::from_bytes(&bytes).unwrap();
+        assert!(!back.has_semantic());
+        back.attach_model(Some(model(1)));
+        assert!(back.has_semantic());
+        assert_eq!(
+            back.search("letter", 3, &|_| true),
+            index.search("letter", 3, &|_| true)
+        );
+        back.attach_model(Some(model(2)));
+        assert!(!back.has_semantic());
+        index.attach_model(None);
+        assert!(!index.has_semantic());
+        assert_eq!(index.search("weather", 1, &|_| true)[0].doc, 0);
+    }
+
+    #[test]
+    fn added_documents_are_embedded() {
+        let docs = corpus();
+        let index = SearchIndex::build(&docs[..2], Some(model(1)));
+        let more = index.with_added(&docs[2..]);
+        assert!(more.has_semantic());
+        assert_eq!(more.search("letter", 1, &|_| true)[0].doc, 2);
+        let mut lexical = SearchIndex::build(&docs[..2], None);
+        lexical.attach_model(Some(model(1)));
+        assert!(!lexical.with_added(&docs[2..]).has_semantic());
+    }
+
+    #[test]
+    fn repeated_names_make_room_for_other_tools() {
+        let mut docs = vec![doc("get_weather", "Weather now.", &[], &[]); 3];
+        docs.push(doc("forecast", "Weather forecast.", &[], &[]));
+        let spread = SearchConfig {
+            same_name_factor: 0.0,
+            ..SearchConfig::default()
+        };
+        let index = SearchIndex::build_with(&docs, None, spread);
+        let names: Vec<u32> = index
+            .search("weather", 2, &|_| true)
+            .iter()
+            .map(|h| h.doc)
+            .collect();
+        assert_eq!(names, [0, 3]);
+        let plain = SearchConfig {
+            same_name_factor: 1.0,
+            ..SearchConfig::default()
+        };
+        let index = SearchIndex::build_with(&docs, None, plain);
+        let names: Vec<u32> = index
+            .search("weather", 2, &|_| true)
+            .iter()
+            .map(|h| h.doc)
+            .collect();
+        assert!(!names.contains(&3), "{names:?}");
+    }
+
+    #[test]
+    fn dot_products_agree() {
+        let a: Vec<i8> = (0..300).map(|i| ((i * 37) % 255 - 127) as i8).collect();
+        let b: Vec<i8> = (0..300).map(|i| ((i * 91) % 255 - 127) as i8).collect();
+        let want: i32 = a
+            .iter()
+            .zip(&b)
+            .map(|(&x, &y)| i32::from(x) * i32::from(y))
+            .sum();
+        assert_eq!(dot_i8(&a, &b), want);
+        let mut out = Vec::new();
+        scan(&a[..256], 1.0, &b[..256], &[1.0], 256, &mut out);
+        assert_eq!(out, [dot_i8(&a[..256], &b[..256]) as f32]);
+    }
+
+    #[test]
+    fn parallel_and_sequential_analysis_agree() {
+        let topics = [
+            "weather",
+            "email",
+            "invoice",
+            "factorial",
+            "calendar",
+            "storage",
+        ];
+        let docs: Vec<Document> = (0..PARALLEL_FROM + 500)
+            .map(|i| {
+                let topic = topics[i % topics.len()];
+                let other = topics[(i / 7) % topics.len()];
+                doc(
+                    &format!("{topic}_tool{i}"),
+                    &format!("Handles {topic} requests, variant {i}, with some {other} data."),
+                    &[other, "id"],
+                    &[topic],
+                )
+            })
+            .collect();
+        // One batch over the threshold is analysed in parallel; batches under it are not.
+        let whole = SearchIndex::build(&docs, None);
+        let pieces = SearchIndex::build(&docs[..500], None)
+            .with_added(&docs[500..1000])
+            .with_added(&docs[1000..]);
+        assert_eq!(whole.len(), pieces.len());
+        for q in ["weather data", "invoice 42", "calendar storage id", "tool7"] {
+            assert_eq!(
+                whole.search(q, 20, &|_| true),
+                pieces.search(q, 20, &|_| true),
+                "{q}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_index_finds_nothing() {
+        let index = SearchIndex::build(&[], None);
+        assert!(index.is_empty());
+        assert!(index.search("anything", 10, &|_| true).is_empty());
+    }
+}

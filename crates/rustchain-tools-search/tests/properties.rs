@@ -1,0 +1,68 @@
+//! Properties: text analysis never panics on any Unicode, and search never
+//! panics, returns at most `limit` hits, only documents the filter accepts,
+//! each once, best first; a stored index round-trips and arbitrary bytes are
+//! refused without panicking.
+
+use proptest::prelude::*;
+use rustchain_tools_search::analyze::{for_each_word, terms, words};
+use rustchain_tools_search::{Document, Parameter, SearchIndex};
+
+fn document() -> impl Strategy<Value = Document> {
+    (
+        "[a-zA-Z_.\\-0-9]{0,24}",
+        any::<String>(),
+        proptest::collection::vec(("[a-zA-Z_]{1,10}", any::<String>()), 0..3),
+        proptest::collection::vec("\\PC{0,8}", 0..2),
+    )
+        .prop_map(|(name, description, params, tags)| Document {
+            id: name.clone(),
+            name,
+            description,
+            parameters: params
+                .into_iter()
+                .map(|(name, description)| Parameter { name, description })
+                .collect(),
+            tags,
+        })
+}
+
+proptest! {
+    #[test]
+    fn analysis_never_panics(text in any::<String>()) {
+        let mut count = 0;
+        for_each_word(&text, |w| {
+            assert!(!w.is_empty() && w.len() <= 40 * 3);
+            count += 1;
+        });
+        prop_assert_eq!(words(&text).len(), count);
+        prop_assert!(terms(&text).len() <= count);
+    }
+
+    #[test]
+    fn search_respects_limit_and_filter(
+        docs in proptest::collection::vec(document(), 0..12),
+        query in any::<String>(),
+        limit in 0usize..6,
+        modulus in 1u32..4,
+    ) {
+        let index = SearchIndex::build(&docs, None);
+        let filter = |d: u32| d.is_multiple_of(modulus);
+        let hits = index.search(&query, limit, &filter);
+        prop_assert!(hits.len() <= limit);
+        let mut seen = std::collections::HashSet::new();
+        for h in &hits {
+            prop_assert!((h.doc as usize) < docs.len());
+            prop_assert!(filter(h.doc));
+            prop_assert!(seen.insert(h.doc));
+        }
+        prop_assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+        let bytes = postcard::to_allocvec(&index).unwrap();
+        let back: SearchIndex = postcard::from_bytes(&bytes).unwrap();
+        prop_assert_eq!(back.search(&query, limit, &filter), hits);
+    }
+
+    #[test]
+    fn stored_index_garbage_is_refused_not_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let _ = postcard::from_bytes::<SearchIndex>(&bytes);
+    }
+}

@@ -1,0 +1,194 @@
+//! `cargo xtask fetch-model`: installs the static embedding model of tool
+//! search (`rustchain-tools-search`) under `models/<name>/`.
+//!
+//! The weights come from the PyPI package `wordllama` (MIT), which ships
+//! them inside its wheel: pip downloads the pinned wheel (checked against its
+//! sha256), Python's `zipfile` unpacks it, and this step converts the
+//! safetensors table into the plain layout the search crate loads:
+//! `embeddings.f16` (rows × dims little-endian half floats), `tokenizer.json`,
+//! `model.json` and the package's `LICENSE`. Nothing is fetched at run time.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+const PACKAGE: &str = "wordllama";
+const VERSION: &str = "0.4.0.post1";
+/// The wheel pip is asked for (any wheel of this version ships the same weights).
+const WHEEL_SHA256: &str = "42c2c88907ace0b0681ac6f9092d6a300a6409a5d2d61071a3fb5e7159370c97";
+const WEIGHTS: &str = "wordllama/weights/l2_supercat_256.safetensors";
+const TENSOR: &str = "embedding.weight";
+const TOKENIZER: &str = "wordllama/tokenizers/l2_supercat_tokenizer_config.json";
+const LICENSE: &str = "wordllama-0.4.0.post1.dist-info/licenses/LICENSE";
+/// The directory name under `models/`; the search crate's `DEFAULT_MODEL`.
+pub const MODEL_NAME: &str = "wordllama-l2-supercat-256";
+
+/// Fetches and converts the model unless it is already installed (or `force`).
+pub fn fetch_model(root: &Path, target: &Path, force: bool) -> Result<bool> {
+    let out = root.join("models").join(MODEL_NAME);
+    if !force && out.join("model.json").is_file() && out.join("embeddings.f16").is_file() {
+        println!(
+            "{} is already installed (use --force to fetch again)",
+            out.display()
+        );
+        return Ok(true);
+    }
+    let work = target.join("xtask-fetch-model");
+    if work.exists() {
+        std::fs::remove_dir_all(&work).with_context(|| format!("removing {}", work.display()))?;
+    }
+    let wheels = work.join("wheels");
+    let unpacked = work.join("unpacked");
+    std::fs::create_dir_all(&wheels)?;
+    let requirements = work.join("requirements.txt");
+    std::fs::write(
+        &requirements,
+        format!("{PACKAGE}=={VERSION} --hash=sha256:{WHEEL_SHA256}\n"),
+    )?;
+    // Pinned to the one cp311 manylinux wheel so the hash holds on any machine.
+    run(Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--require-hashes",
+            "--only-binary=:all:",
+        ])
+        .args([
+            "--python-version",
+            "3.11",
+            "--implementation",
+            "cp",
+            "--abi",
+            "cp311",
+        ])
+        .args(["--platform", "manylinux2014_x86_64", "--quiet", "-r"])
+        .arg(&requirements)
+        .arg("-d")
+        .arg(&wheels))?;
+    let wheel = std::fs::read_dir(&wheels)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .context("pip downloaded no wheel")?;
+    run(Command::new("python3")
+        .args(["-m", "zipfile", "-e"])
+        .arg(&wheel)
+        .arg(&unpacked))?;
+
+    let (rows, dims, table) = read_safetensors(&unpacked.join(WEIGHTS))?;
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("embeddings.f16"), table)?;
+    std::fs::copy(unpacked.join(TOKENIZER), out.join("tokenizer.json"))
+        .context("copying the tokenizer")?;
+    std::fs::copy(unpacked.join(LICENSE), out.join("LICENSE")).context("copying the licence")?;
+    let meta = json!({
+        "name": MODEL_NAME,
+        "dims": dims,
+        "rows": rows,
+        "source": format!("PyPI {PACKAGE} {VERSION}: {WEIGHTS} and {TOKENIZER}"),
+        "license": "MIT (LICENSE beside this file, from the package)",
+    });
+    std::fs::write(
+        out.join("model.json"),
+        serde_json::to_string_pretty(&meta)? + "\n",
+    )?;
+    std::fs::remove_dir_all(&work).ok();
+    println!(
+        "installed {MODEL_NAME} ({rows} tokens × {dims} dims) in {}",
+        out.display()
+    );
+    Ok(true)
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+/// The embedding table of a safetensors file: (rows, dims, raw f16 bytes).
+fn read_safetensors(path: &Path) -> Result<(usize, usize, Vec<u8>)> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let header_len = bytes
+        .get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_le_bytes)
+        .context("safetensors file shorter than its header length")?;
+    let header_end = usize::try_from(header_len)?
+        .checked_add(8)
+        .context("header too long")?;
+    let header: Value =
+        serde_json::from_slice(bytes.get(8..header_end).context("truncated header")?)
+            .context("safetensors header is not JSON")?;
+    let tensor = &header[TENSOR];
+    if tensor["dtype"] != "F16" {
+        bail!("{TENSOR} has dtype {}, expected F16", tensor["dtype"]);
+    }
+    let dim = |i: usize| -> Result<usize> {
+        Ok(usize::try_from(
+            tensor["shape"][i].as_u64().context("missing shape")?,
+        )?)
+    };
+    let (rows, dims) = (dim(0)?, dim(1)?);
+    let offset = |i: usize| -> Result<usize> {
+        Ok(usize::try_from(
+            tensor["data_offsets"][i]
+                .as_u64()
+                .context("missing data offsets")?,
+        )?)
+    };
+    let (start, end) = (header_end + offset(0)?, header_end + offset(1)?);
+    if end - start != rows * dims * 2 {
+        bail!("{TENSOR}: {} bytes for shape [{rows}, {dims}]", end - start);
+    }
+    let data = bytes
+        .get(start..end)
+        .context("tensor data past the end of the file")?;
+    Ok((rows, dims, data.to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn safetensors(header: &Value, data: &[u8]) -> Vec<u8> {
+        let header = serde_json::to_vec(header).unwrap();
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend(header);
+        bytes.extend(data);
+        bytes
+    }
+
+    #[test]
+    fn reads_the_embedding_table_and_refuses_bad_files() {
+        let dir = std::env::temp_dir().join(format!("xtask-model-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.safetensors");
+        let header = json!({TENSOR: {"dtype": "F16", "shape": [2, 3], "data_offsets": [0, 12]}});
+        let data: Vec<u8> = (0..12).collect();
+        std::fs::write(&path, safetensors(&header, &data)).unwrap();
+        assert_eq!(read_safetensors(&path).unwrap(), (2, 3, data.clone()));
+
+        let wrong = json!({TENSOR: {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 12]}});
+        std::fs::write(&path, safetensors(&wrong, &data)).unwrap();
+        assert!(
+            read_safetensors(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("F32")
+        );
+
+        std::fs::write(&path, safetensors(&header, &data[..6])).unwrap();
+        assert!(read_safetensors(&path).is_err());
+        std::fs::write(&path, [1u8, 2]).unwrap();
+        assert!(read_safetensors(&path).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

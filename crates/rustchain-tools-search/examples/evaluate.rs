@@ -8,9 +8,10 @@
 //! Defaults: `../shared/retrieval/corpus.jsonl` and `dev.jsonl` beside the
 //! workspace, no model. With `--model` (e.g. `models/wordllama-l2-supercat-256`
 //! after `cargo xtask fetch-model`), prints lexical, semantic and hybrid
-//! figures. Also prints build times and search latency. KEY is `k1`, `semantic_weight` or `FIELD.weight` / `FIELD.b` with
-//! FIELD one of `name`, `description`, `parameter_names`,
-//! `parameter_descriptions`, `tags`.
+//! figures. Also prints build times and search latency. KEY is `k1`,
+//! `semantic_weight`, `same_name_factor`, `segment_weight`,
+//! `segment_repeat_factor` or `FIELD.weight` / `FIELD.b` with FIELD one of
+//! `name`, `description`, `parameter_names`, `parameter_descriptions`, `tags`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ fn set(config: &mut SearchConfig, key: &str, value: f32) -> Result<(), String> {
         None if key == "semantic_weight" => config.semantic_weight = value,
         None if key == "same_name_factor" => config.same_name_factor = value,
         None if key == "segment_weight" => config.segment_weight = value,
+        None if key == "segment_repeat_factor" => config.segment_repeat_factor = value,
         Some((f, p)) => {
             let fp = match f {
                 "name" => &mut config.name,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyze;
 use crate::error::SearchError;
-use crate::semantic::EmbeddingModel;
+use crate::semantic::{EmbeddingModel, WordTokens};
 
 /// A tool definition as the search sees it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -95,9 +95,20 @@ pub struct SearchConfig {
     /// Share, 0 to 1, of the best single-sentence score in the score of a
     /// request of several sentences: such a request often asks for several
     /// tools, one per sentence, and the words of the others would drown a
-    /// tool that answers only one. 0 scores the request as one text.
+    /// tool that answers only one. 0 scores the request as one text (and is
+    /// what a configuration written without this field gets).
     #[serde(default)]
     pub segment_weight: f32,
+    /// Score factor, 0 to 1, for each earlier-ranked document that answers
+    /// the same sentence best, in a request of several sentences: it makes
+    /// room for the tools of the other sentences. 1 leaves the ranking alone.
+    #[serde(default = "one")]
+    pub segment_repeat_factor: f32,
+}
+
+/// The serde default of [`SearchConfig::segment_repeat_factor`]: off.
+fn one() -> f32 {
+    1.0
 }
 
 impl Default for SearchConfig {
@@ -126,7 +137,8 @@ impl Default for SearchConfig {
             },
             semantic_weight: 0.4,
             same_name_factor: 0.7,
-            segment_weight: 0.5,
+            segment_weight: 0.3,
+            segment_repeat_factor: 0.9,
         }
     }
 }
@@ -253,9 +265,10 @@ impl Semantic {
         }
     }
 
-    /// The query's vector in the centered space, quantized.
-    fn query(&self, model: &EmbeddingModel, query: &str) -> QueryVector {
-        let mut q = model.embed(query);
+    /// The query's vector in the centered space, quantized. `words`
+    /// remembers each word's tokens for the other texts of one request.
+    fn query(&self, model: &EmbeddingModel, query: &str, words: &mut WordTokens) -> QueryVector {
+        let mut q = model.embed_cached(query, words);
         for (x, m) in q.iter_mut().zip(&self.mean) {
             *x -= m;
         }
@@ -281,38 +294,34 @@ struct Segment {
     vector: Option<QueryVector>,
 }
 
+/// The sentence of a document that answers none in particular.
+const NO_TOPIC: u8 = u8::MAX;
+
+/// Sentences are scored on at least this many of the best documents for
+/// the whole request (measured: as good as scoring every document).
+const SEGMENT_CANDIDATES: usize = 100;
+
 /// At most this many sentences of a request are scored on their own.
 const MAX_SEGMENTS: usize = 8;
 
-/// The sentences of `text`: split after `.`, `?`, `!` or `;` followed by
-/// white space, and at line breaks (so `2.5` and `data.csv` stay whole).
+/// The sentences of `text`, trimmed, without empty ones: split at `.`,
+/// `?`, `!` or `;` followed by white space or the end, and at line breaks
+/// (so `2.5` and `data.csv` stay whole).
 fn sentences(text: &str) -> impl Iterator<Item = &str> {
-    let mut rest = text;
-    std::iter::from_fn(move || {
-        loop {
-            if rest.is_empty() {
-                return None;
-            }
-            let bytes = rest.as_bytes();
-            let mut end = bytes.len();
-            let mut next = bytes.len();
-            for i in 0..bytes.len() {
-                let b = bytes[i];
-                let boundary = b == b'\n'
-                    || (matches!(b, b'.' | b'?' | b'!' | b';')
-                        && bytes.get(i + 1).is_none_or(u8::is_ascii_whitespace));
-                if boundary {
-                    end = i;
-                    next = i + 1;
-                    break;
-                }
-            }
-            let piece = rest[..end].trim();
-            rest = &rest[next..];
-            if !piece.is_empty() {
-                return Some(piece);
-            }
-        }
+    let bytes = text.as_bytes();
+    let ends = move |&i: &usize| {
+        bytes.get(i).is_none_or(|&b| {
+            b == b'\n'
+                || (matches!(b, b'.' | b'?' | b'!' | b';')
+                    && bytes.get(i + 1).is_none_or(u8::is_ascii_whitespace))
+        })
+    };
+    let mut start = 0;
+    // Every end is an ASCII byte or the text's end: slicing there is safe.
+    (0..=bytes.len()).filter(ends).filter_map(move |end| {
+        let piece = text[start..end].trim();
+        start = end + 1;
+        (!piece.is_empty()).then_some(piece)
     })
 }
 
@@ -674,20 +683,26 @@ impl SearchIndex {
         &self.entries[a..b]
     }
 
-    /// The query's known terms, each once, with the first word that produced it.
-    fn query_terms(&self, query: &str) -> Vec<(u32, String)> {
-        let mut out: Vec<(u32, String)> = Vec::new();
-        analyze::for_each_word(query, |w| {
+    /// Adds the known terms of `text` to `all` (each once, with the first
+    /// word that produced it) and to `own` (each once); whether `text` has a
+    /// word that is not a stop word.
+    fn query_terms(&self, text: &str, all: &mut Vec<(u32, String)>, own: &mut Vec<u32>) -> bool {
+        let mut any = false;
+        analyze::for_each_word(text, |w| {
             if analyze::is_stop_word(w) {
                 return;
             }
-            if let Some(&t) = self.term_ids.get(analyze::stem(w).as_str())
-                && !out.iter().any(|(u, _)| *u == t)
-            {
-                out.push((t, w.to_owned()));
+            any = true;
+            if let Some(&t) = self.term_ids.get(analyze::stem(w).as_str()) {
+                if !own.contains(&t) {
+                    own.push(t);
+                }
+                if !all.iter().any(|(u, _)| *u == t) {
+                    all.push((t, w.to_owned()));
+                }
             }
         });
-        out
+        any
     }
 
     /// The best `limit` documents for `query` among those for which `filter`
@@ -700,31 +715,45 @@ impl SearchIndex {
         if limit == 0 || n == 0 {
             return Vec::new();
         }
-        let terms = self.query_terms(query);
         let model = if self.has_semantic() {
             self.semantic.active()
         } else {
             None
         };
-        let semantic = model.map(|m| self.semantic.query(m, query));
-        let segments: Vec<Segment> = if self.config.segment_weight > 0.0 {
-            sentences(query)
-                .filter_map(|text| {
-                    let terms: Vec<u32> =
-                        self.query_terms(text).into_iter().map(|(t, _)| t).collect();
-                    (!terms.is_empty()).then(|| Segment {
-                        terms,
-                        vector: model
-                            .filter(|_| std::env::var("SEGLEX").is_err())
-                            .map(|m| self.semantic.query(m, text)),
-                    })
+        let mut words = WordTokens::default();
+        let semantic = model.map(|m| self.semantic.query(m, query, &mut words));
+        // The request's terms are those of its sentences.
+        let mut terms: Vec<(u32, String)> = Vec::new();
+        let mut whole: Vec<u32> = Vec::new();
+        let mut segments: Vec<(&str, Vec<u32>)> = Vec::new();
+        if self.config.segment_weight > 0.0 {
+            for text in sentences(query) {
+                let mut own = Vec::new();
+                let has_words = self.query_terms(text, &mut terms, &mut own);
+                // With a model, a sentence of unknown words still has a meaning.
+                let meaningful = !own.is_empty() || (model.is_some() && has_words);
+                if meaningful && segments.len() < MAX_SEGMENTS {
+                    segments.push((text, own));
+                }
+            }
+            whole.extend(terms.iter().map(|&(t, _)| t));
+        } else {
+            self.query_terms(query, &mut terms, &mut whole);
+        }
+        // One sentence is the whole request.
+        let segments: Vec<Segment> = if segments.len() > 1 {
+            segments
+                .into_iter()
+                .map(|(text, terms)| Segment {
+                    terms,
+                    vector: model.map(|m| self.semantic.query(m, text, &mut words)),
                 })
-                .take(MAX_SEGMENTS)
                 .collect()
         } else {
             Vec::new()
         };
-        let diversify = self.config.same_name_factor < 1.0;
+        let diversify = self.config.same_name_factor < 1.0
+            || (!segments.is_empty() && self.config.segment_repeat_factor < 1.0);
         // Diversifying needs more candidates than are returned.
         let pool = if diversify {
             limit.saturating_mul(4).max(limit.saturating_add(16))
@@ -732,54 +761,30 @@ impl SearchIndex {
             limit
         };
         let mut top = TopK::new(pool.min(n));
-        let whole: Vec<u32> = terms.iter().map(|&(t, _)| t).collect();
-        SCRATCH.with(|scratch| {
+        let (top, topics) = SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
             let scratch = &mut *scratch;
-            if segments.len() < 2 {
+            if segments.is_empty() {
                 self.offer_single(&whole, semantic.as_ref(), scratch, &mut top, filter);
-                return;
+                return (top.into_sorted(), Vec::new());
             }
-            // Whole request and each sentence, each scaled to its best
-            // document, then mixed.
-            let beta = self.config.segment_weight.clamp(0.0, 1.0);
-            let mut fused = std::mem::take(&mut scratch.fused);
-            let mut best = std::mem::take(&mut scratch.best);
-            fused.clear();
-            fused.resize(n, 0.0);
-            best.clear();
-            best.resize(n, 0.0);
-            let max = self.fuse(&whole, semantic.as_ref(), scratch, &mut fused);
-            let whole_scale = if max > 0.0 { (1.0 - beta) / max } else { 0.0 };
-            for x in &mut fused {
-                *x *= whole_scale;
-            }
-            let mut part = std::mem::take(&mut scratch.part);
-            part.clear();
-            part.resize(n, 0.0);
-            for seg in &segments {
-                let max = self.fuse(&seg.terms, seg.vector.as_ref(), scratch, &mut part);
-                if max > 0.0 {
-                    let k = beta / max;
-                    for (b, p) in best.iter_mut().zip(&mut part) {
-                        *b = b.max(*p * k);
-                        *p = 0.0;
-                    }
-                }
-            }
-            for (d, (&f, &b)) in fused.iter().zip(&best).enumerate() {
-                let score = f + b;
+            let (candidates, scores, topics) =
+                self.score_segments(&whole, semantic.as_ref(), &segments, pool, scratch, filter);
+            // The candidates passed the filter already.
+            for (&d, &score) in candidates.iter().zip(&scores) {
                 if score > 0.0 {
-                    top.offer(score, d as u32, filter);
+                    top.offer(score, d, &|_| true);
                 }
             }
-            scratch.fused = fused;
-            scratch.best = best;
-            scratch.part = part;
+            let top = top.into_sorted();
+            let topics = top
+                .iter()
+                .map(|&(_, d)| candidates.binary_search(&d).map_or(NO_TOPIC, |i| topics[i]))
+                .collect();
+            (top, topics)
         });
-        let top = top.into_sorted();
         let top = if diversify {
-            self.diversify(top, limit)
+            self.diversify(top, &topics, limit)
         } else {
             top
         };
@@ -790,6 +795,97 @@ impl SearchIndex {
                 why: self.explain(doc, &terms, semantic.as_ref()),
             })
             .collect()
+    }
+
+    /// Scores a request of several sentences: the whole request and each
+    /// sentence are fused and scaled to their best document, and a
+    /// document's score mixes its whole-request score with its best
+    /// sentence score ([`SearchConfig::segment_weight`]). Sentences are
+    /// scored only on the best documents for the whole request (at least
+    /// [`SEGMENT_CANDIDATES`] that `filter` accepts), which keeps the cost
+    /// near one search. The candidates (increasing), their scores, and the
+    /// sentence each answers best.
+    fn score_segments(
+        &self,
+        whole: &[u32],
+        semantic: Option<&QueryVector>,
+        segments: &[Segment],
+        pool: usize,
+        scratch: &mut Scratch,
+        filter: &dyn Fn(u32) -> bool,
+    ) -> (Vec<u32>, Vec<f32>, Vec<u8>) {
+        let beta = self.config.segment_weight.clamp(0.0, 1.0);
+        let mut best = TopK::new(pool.max(SEGMENT_CANDIDATES).min(self.len()));
+        self.offer_single(whole, semantic, scratch, &mut best, filter);
+        let mut best = best.into_sorted();
+        let max = best.first().map_or(0.0, |&(s, _)| s);
+        let whole_scale = if max > 0.0 { (1.0 - beta) / max } else { 0.0 };
+        best.sort_unstable_by_key(|&(_, d)| d);
+        let candidates: Vec<u32> = best.iter().map(|&(_, d)| d).collect();
+        let mut scores: Vec<f32> = best.iter().map(|&(s, _)| s * whole_scale).collect();
+        let mut best_part = vec![0f32; candidates.len()];
+        let mut topics = vec![NO_TOPIC; candidates.len()];
+        let mut part = vec![0f32; candidates.len()];
+        let alpha = self.config.semantic_weight;
+        for (i, seg) in segments.iter().enumerate() {
+            part.fill(0.0);
+            for &t in &seg.terms {
+                self.add_term(t, &candidates, &mut part);
+            }
+            let max_lex = part.iter().copied().fold(0f32, f32::max);
+            let lex_scale = match (max_lex > 0.0, seg.vector.is_some()) {
+                (false, _) => 0.0,
+                (true, true) => (1.0 - alpha) / max_lex,
+                (true, false) => 1.0 / max_lex,
+            };
+            for p in &mut part {
+                *p *= lex_scale;
+            }
+            if let Some(q) = &seg.vector {
+                let cosines: Vec<f32> = candidates
+                    .iter()
+                    .map(|&d| self.semantic.cosine(q, d as usize).max(0.0))
+                    .collect();
+                let max_cos = cosines.iter().copied().fold(f32::MIN_POSITIVE, f32::max);
+                for (p, c) in part.iter_mut().zip(cosines) {
+                    *p += c * alpha / max_cos;
+                }
+            }
+            let max = part.iter().copied().fold(0f32, f32::max);
+            if max > 0.0 {
+                let k = beta / max;
+                for ((b, t), &p) in best_part.iter_mut().zip(&mut topics).zip(&part) {
+                    if p * k > *b {
+                        *b = p * k;
+                        *t = u8::try_from(i).unwrap_or(NO_TOPIC);
+                    }
+                }
+            }
+        }
+        for (s, b) in scores.iter_mut().zip(&best_part) {
+            *s += b;
+        }
+        (candidates, scores, topics)
+    }
+
+    /// Adds the weight of `term` in each of `docs` (increasing) to `out`:
+    /// by merging when its posting list is short, else by binary search.
+    fn add_term(&self, term: u32, docs: &[u32], out: &mut [f32]) {
+        let (a, b) = self.posting_range(term);
+        let (list, weights) = (&self.postings.doc[a..b], &self.postings.weight[a..b]);
+        let mut from = 0;
+        for (&d, o) in docs.iter().zip(out.iter_mut()) {
+            let rest = &list[from..];
+            let at = if rest.len() <= 8 * docs.len() {
+                rest.iter().position(|&x| x >= d).unwrap_or(rest.len())
+            } else {
+                rest.partition_point(|&x| x < d)
+            };
+            from += at;
+            if list.get(from) == Some(&d) {
+                *o += weights[from];
+            }
+        }
     }
 
     /// Adds the lexical scores of `terms` into `scratch.lexical`, listing
@@ -820,46 +916,6 @@ impl SearchIndex {
             .iter()
             .map(|&d| lexical[d as usize])
             .fold(0f32, f32::max)
-    }
-
-    /// Writes the fused score of every document for one text into `out`
-    /// (zero where neither side matches); the best score.
-    fn fuse(
-        &self,
-        terms: &[u32],
-        semantic: Option<&QueryVector>,
-        scratch: &mut Scratch,
-        out: &mut [f32],
-    ) -> f32 {
-        let max_lex = self.accumulate(terms, scratch);
-        let Scratch {
-            lexical,
-            touched,
-            cosine,
-            ..
-        } = scratch;
-        let mut max = 0f32;
-        match semantic {
-            Some(q) => {
-                self.cosines(q, cosine);
-                let (lex_scale, cos_scale) = self.scales(max_lex, cosine);
-                for (d, o) in out.iter_mut().enumerate() {
-                    let c = cosine.get(d).copied().unwrap_or(0.0);
-                    *o = lexical[d] * lex_scale + c.max(0.0) * cos_scale;
-                    max = max.max(*o);
-                }
-            }
-            None => {
-                for &d in touched.iter() {
-                    out[d as usize] = lexical[d as usize];
-                }
-                max = max_lex;
-            }
-        }
-        for &d in touched.iter() {
-            lexical[d as usize] = 0.0;
-        }
-        max
     }
 
     /// The factors that scale the lexical and the semantic scores to their
@@ -915,17 +971,30 @@ impl SearchIndex {
         }
     }
 
-    /// Lowers the score of repeated names (see [`SearchConfig::same_name_factor`]),
-    /// re-sorts and cuts to `limit`.
-    fn diversify(&self, mut ranked: Vec<(f32, u32)>, limit: usize) -> Vec<(f32, u32)> {
+    /// Lowers the score of repeated names (see [`SearchConfig::same_name_factor`])
+    /// and of repeated best sentences, `topics` giving each ranked
+    /// document's ([`SearchConfig::segment_repeat_factor`]), re-sorts and
+    /// cuts to `limit`.
+    fn diversify(
+        &self,
+        mut ranked: Vec<(f32, u32)>,
+        topics: &[u8],
+        limit: usize,
+    ) -> Vec<(f32, u32)> {
         let factor = self.config.same_name_factor.max(0.0);
+        let topic_factor = self.config.segment_repeat_factor.max(0.0);
         let mut seen: FxHashMap<u64, i32> = FxHashMap::default();
-        for (score, d) in &mut ranked {
+        let mut per_topic = [0i32; 256];
+        for (i, (score, d)) in ranked.iter_mut().enumerate() {
             let count = seen
                 .entry(self.name_keys.get(*d as usize).copied().unwrap_or(0))
                 .or_insert(0);
             *score *= factor.powi(*count);
             *count += 1;
+            if let Some(&t) = topics.get(i).filter(|&&t| t != NO_TOPIC) {
+                *score *= topic_factor.powi(per_topic[usize::from(t)]);
+                per_topic[usize::from(t)] += 1;
+            }
         }
         // Stable: equal scores (all zero when the factor is 0) keep their rank order.
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -1037,7 +1106,7 @@ impl Analyzed {
         };
         let mut term_ids: FxHashMap<Box<str>, u32> = FxHashMap::default();
         let mut words = WordCache::default();
-        let mut word_tokens = crate::semantic::WordTokens::default();
+        let mut word_tokens = WordTokens::default();
         // Text → its terms (a range of `text_terms`): tool sets repeat whole
         // descriptions and parameters (a third of the text of the 10,000-tool
         // corpus), and a repeated text is analysed once.
@@ -1117,11 +1186,6 @@ struct Scratch {
     lexical: Vec<f32>,
     touched: Vec<u32>,
     cosine: Vec<f32>,
-    /// Whole-request fused scores, the best per-sentence ones, and one
-    /// sentence's (requests of several sentences only).
-    fused: Vec<f32>,
-    best: Vec<f32>,
-    part: Vec<f32>,
 }
 
 thread_local! {
@@ -1473,6 +1537,11 @@ mod tests {
         assert!(hits[0].why[0].starts_with("semantic "), "{:?}", hits[0].why);
         let hits = index.search("rain", 4, &|d| d != 0);
         assert_eq!(hits[0].doc, 3);
+        // A request of two sentences, one answered by meaning only.
+        let hits = index.search("Write a letter. Then the factorial of 5.", 2, &|_| true);
+        let mut docs: Vec<u32> = hits.iter().map(|h| h.doc).collect();
+        docs.sort_unstable();
+        assert_eq!(docs, [1, 2]);
     }
 
     #[test]
@@ -1532,6 +1601,79 @@ mod tests {
             .map(|h| h.doc)
             .collect();
         assert!(!names.contains(&3), "{names:?}");
+    }
+
+    #[test]
+    fn splits_requests_into_sentences() {
+        let text = "Find the weather in Paris. Then send an email!\nRun 2.5 km; read data.csv? . ";
+        assert_eq!(
+            sentences(text).collect::<Vec<_>>(),
+            [
+                "Find the weather in Paris",
+                "Then send an email",
+                "Run 2.5 km",
+                "read data.csv"
+            ]
+        );
+        assert_eq!(
+            sentences("one request").collect::<Vec<_>>(),
+            ["one request"]
+        );
+        assert_eq!(sentences(" . ;\n").count(), 0);
+    }
+
+    /// Six weather tools, sixteen that share one word with the mail tool,
+    /// and the mail tool (number 22); a request of two sentences, one for
+    /// each kind.
+    fn two_sentence_case() -> (Vec<Document>, &'static str) {
+        let mut docs: Vec<Document> = ["now", "hourly", "daily", "weekly", "radar", "alerts"]
+            .iter()
+            .map(|kind| {
+                doc(
+                    &format!("weather_{kind}"),
+                    "Weather forecast: temperature, rain, wind and humidity for a city.",
+                    &["city", "units"],
+                    &["weather"],
+                )
+            })
+            .collect();
+        // Other tools that share the mail words, so that those are common.
+        for i in 0..8 {
+            docs.push(doc(
+                &format!("archive_{i}"),
+                "Archive an old message.",
+                &[],
+                &[],
+            ));
+            docs.push(doc(&format!("upload_{i}"), "Send a file.", &["path"], &[]));
+        }
+        docs.push(doc("notify", "Send a short message.", &["message"], &[]));
+        let query = "Give me the weather forecast for Oslo. Then send a message.";
+        (docs, query)
+    }
+
+    #[test]
+    fn each_sentence_of_a_request_finds_its_tool() {
+        let (docs, query) = two_sentence_case();
+        let whole = SearchConfig {
+            segment_weight: 0.0,
+            segment_repeat_factor: 1.0,
+            ..SearchConfig::default()
+        };
+        let rank = |config: SearchConfig| {
+            let index = SearchIndex::build_with(&docs, None, config);
+            let hits = index.search(query, 5, &|_| true);
+            hits.iter().position(|h| h.doc == 22)
+        };
+        // As one text, the six weather tools bury the mail tool; scored per
+        // sentence (and with the later weather tools lowered) it comes fourth.
+        assert_eq!(rank(whole), None);
+        assert_eq!(rank(SearchConfig::default()), Some(3));
+        // Without the weather tools, the filter still leaves full results.
+        let index = SearchIndex::build(&docs, None);
+        let hits = index.search(query, 5, &|d| d >= 6);
+        assert_eq!(hits.len(), 5);
+        assert_eq!(hits[0].doc, 22);
     }
 
     #[test]

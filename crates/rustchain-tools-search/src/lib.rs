@@ -18,6 +18,13 @@
 //!   with [`SearchConfig::semantic_weight`]; repeated tool names are then
 //!   lowered ([`SearchConfig::same_name_factor`]) so the first results are
 //!   distinct tools.
+//! - **Requests of several sentences** often ask for several tools. Each
+//!   sentence is also scored on its own (on the best documents for the
+//!   whole request), and a document's score mixes its whole-request score
+//!   with its best sentence score ([`SearchConfig::segment_weight`]);
+//!   documents that answer the same sentence as a higher-ranked one are
+//!   lowered ([`SearchConfig::segment_repeat_factor`]), so that each
+//!   sentence's tool reaches the first results.
 //!
 //! Without a model the index is lexical only and [`SearchIndex::has_semantic`]
 //! says so. [`eval`] measures rankings on the project's retrieval data;
@@ -28,12 +35,17 @@
 //!
 //! | corpus | lexical | semantic | hybrid |
 //! | --- | --- | --- | --- |
-//! | 4,053 tools | 0.923 / 0.864 (0.833 / 0.759) | 0.874 / 0.801 | 0.929 / 0.875 (0.830 / 0.768) |
-//! | 10,000 tools | 0.914 / 0.863 (0.819 / 0.757) | 0.870 / 0.797 | 0.925 / 0.872 (0.822 / 0.761) |
+//! | 4,053 tools | 0.926 / 0.867 (0.837 / 0.763) | 0.885 / 0.811 (0.743 / 0.682) | 0.939 / 0.882 (0.841 / 0.774) |
+//! | 10,000 tools | 0.918 / 0.865 (0.823 / 0.760) | 0.882 / 0.808 (0.737 / 0.676) | 0.932 / 0.878 (0.829 / 0.766) |
 //!
-//! With `same_name_factor = 1.0` (no lowering of repeated names) the 4,053
-//! figures are lexical 0.897 / 0.850 (0.873 / 0.785), semantic 0.843 / 0.786,
-//! hybrid 0.906 / 0.860 (0.876 / 0.797).
+//! Scoring each request as one text (`segment_weight = 0`) gave hybrid
+//! 0.929 / 0.875 (0.830 / 0.768) on 4,053 tools; the sentence scoring lifts
+//! the requests that need two to four tools (recall@5 0.810 → 0.857, nDCG@10
+//! 0.833 → 0.867) and lowers no other BFCL category. With
+//! `same_name_factor = 1.0` (no lowering of repeated names) the 4,053
+//! figures are lexical 0.902 / 0.855 (0.876 / 0.787), semantic 0.856 / 0.798
+//! (0.814 / 0.727), hybrid 0.916 / 0.870 (0.881 / 0.802). Search p99 over
+//! 10,000 tools, top 10: lexical about 0.25 ms, hybrid about 0.5 ms.
 
 #![deny(missing_docs)]
 

@@ -1,7 +1,7 @@
 //! Properties: text analysis never panics on any Unicode, and search never
 //! panics, returns at most `limit` hits, only documents the filter accepts,
-//! each once, best first; a stored index round-trips and arbitrary bytes are
-//! refused without panicking.
+//! each once, best first (also for requests of several sentences); a stored
+//! index round-trips and arbitrary bytes are refused without panicking.
 
 use proptest::prelude::*;
 use rustchain_tools_search::analyze::{for_each_word, terms, words};
@@ -59,6 +59,26 @@ proptest! {
         let bytes = postcard::to_allocvec(&index).unwrap();
         let back: SearchIndex = postcard::from_bytes(&bytes).unwrap();
         prop_assert_eq!(back.search(&query, limit, &filter), hits);
+    }
+
+    #[test]
+    fn requests_of_several_sentences_respect_limit_and_filter(
+        docs in proptest::collection::vec(document(), 1..12),
+        query in "([a-zA-Z_ ]{0,12}[.?!;\n] ?){0,6}",
+        limit in 0usize..6,
+        modulus in 1u32..4,
+    ) {
+        let index = SearchIndex::build(&docs, None);
+        let filter = |d: u32| d.is_multiple_of(modulus);
+        let hits = index.search(&query, limit, &filter);
+        prop_assert!(hits.len() <= limit);
+        let mut seen = std::collections::HashSet::new();
+        for h in &hits {
+            prop_assert!((h.doc as usize) < docs.len());
+            prop_assert!(filter(h.doc));
+            prop_assert!(seen.insert(h.doc));
+        }
+        prop_assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
     }
 
     #[test]

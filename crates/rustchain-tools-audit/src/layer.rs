@@ -4,7 +4,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, RwLock},
+    sync::{Arc, Mutex, RwLock},
     task::{Context, Poll},
     time::Instant,
 };
@@ -35,6 +35,8 @@ pub struct AuditLayer {
     log: AuditLog,
     redactor: Arc<Redactor>,
     record_output: bool,
+    /// The policy revision of the last decision recorded.
+    policies: Arc<Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for AuditLayer {
@@ -58,6 +60,7 @@ impl AuditLayer {
                 cache: RwLock::default(),
             }),
             record_output: false,
+            policies: Arc::default(),
         }
     }
 
@@ -92,6 +95,30 @@ impl<S> std::fmt::Debug for Audit<S> {
             .field("layer", &self.layer)
             .finish_non_exhaustive()
     }
+}
+
+/// Records `policy_loaded` the first time a decision comes from a policy
+/// revision this layer has not seen: when a policy (or a reload of it) first
+/// takes effect, ahead of the decision it made.
+fn record_policy_change(log: &AuditLog, seen: &Mutex<Option<String>>, decided: &Value) {
+    let Some(revision) = decided.get("policy").and_then(Value::as_str) else {
+        return;
+    };
+    let Ok(mut seen) = seen.lock() else {
+        return;
+    };
+    if seen.as_deref() == Some(revision) {
+        return;
+    }
+    let previous = seen.replace(revision.to_owned());
+    log.record_detached(
+        RecordKind::PolicyLoaded,
+        json!({
+            "revision": revision,
+            "previous": previous,
+            "profiles": decided.get("profiles").cloned().unwrap_or_default(),
+        }),
+    );
 }
 
 /// What the layer returns when the log cannot take a record.
@@ -139,17 +166,19 @@ where
         // are recorded in order behind `received`, without holding the call
         // up: the outcome record, which the call does wait for, commits them.
         let log = self.layer.log.clone();
+        let policies = self.layer.policies.clone();
         let call_id = request.call.id.clone();
         request.extensions.insert(CallEvents::new(move |event| {
             let (kind, mut payload) = match event {
                 CallEvent::Started => (RecordKind::Started, json!({})),
-                other @ CallEvent::Decided { .. } => (
-                    RecordKind::Decided,
-                    serde_json::to_value(&other)
+                other @ CallEvent::Decided { .. } => {
+                    let decided = serde_json::to_value(&other)
                         .ok()
                         .and_then(|v| v.get("decided").cloned())
-                        .unwrap_or_default(),
-                ),
+                        .unwrap_or_default();
+                    record_policy_change(&log, &policies, &decided);
+                    (RecordKind::Decided, decided)
+                }
                 _ => return,
             };
             payload["callId"] = json!(call_id);

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use rustchain_tools::{
     Version,
+    audit::RecordKind,
     registry::{
         DEFAULT_MODEL, EmbeddingModel, Filters, Format, ImportOptions, ImportReport, Registry,
         RegistryOptions, SearchResult,
@@ -278,9 +279,11 @@ pub fn registry(command: &RegistryCommand, settings: &Settings) -> Result<u8> {
                 ..ImportOptions::default()
             };
             let mut bad = 0;
+            let mut added: Vec<String> = Vec::new();
             for file in files {
                 let report = import(&registry, Path::new(file), &options)?;
                 bad += report.problems.len();
+                added.extend(report.added.iter().map(ToString::to_string));
                 println!(
                     "{file}: {} tools added ({} replaced, {} renamed), {} refused",
                     report.added.len(),
@@ -291,6 +294,11 @@ pub fn registry(command: &RegistryCommand, settings: &Settings) -> Result<u8> {
                 report_problems(file, &report);
             }
             registry.save().context("the registry could not be saved")?;
+            record_admin(
+                settings,
+                RecordKind::ToolRegistered,
+                json!({"registry": registry.dir().display().to_string(), "files": files, "tools": added}),
+            )?;
             println!(
                 "{} tools in {}",
                 registry.snapshot().len(),
@@ -323,6 +331,11 @@ pub fn registry(command: &RegistryCommand, settings: &Settings) -> Result<u8> {
                 return Ok(64);
             }
             registry.save().context("the registry could not be saved")?;
+            record_admin(
+                settings,
+                RecordKind::ToolRemoved,
+                json!({"registry": registry.dir().display().to_string(), "tool": tool, "count": removed}),
+            )?;
             println!("removed {removed} tool(s)");
             Ok(0)
         }
@@ -531,6 +544,21 @@ fn import(registry: &Registry, file: &Path, options: &ImportOptions) -> Result<I
     }
     bar.finish_and_clear();
     total.ok_or_else(|| anyhow!("{origin} is empty"))
+}
+
+/// Records a change to a registry in the audit log `call` uses (unless the
+/// configuration turns it off). A change that cannot be recorded is an
+/// error, though the registry has changed: the caller is told.
+fn record_admin(settings: &Settings, kind: RecordKind, payload: Value) -> Result<()> {
+    let Some(path) = settings.audit_log(None, false) else {
+        return Ok(());
+    };
+    let (log, _) = crate::open_audit_log(&path)?;
+    log.append(kind, payload)
+        .with_context(|| format!("the change is made but not recorded in {}", path.display()))?;
+    log.close()
+        .with_context(|| format!("the audit log {} was not closed cleanly", path.display()))?;
+    Ok(())
 }
 
 fn report_problems(file: &str, report: &ImportReport) {

@@ -903,6 +903,21 @@ fn a_registry_imports_searches_removes_and_evaluates() {
     let stats: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(stats["tools"], 2);
 
+    // Both changes are in the audit log.
+    let log = home.path().join("data/audit.jsonl");
+    let out = run(&["audit", "show", log.to_str().unwrap(), "--json"]);
+    let kinds: Vec<String> = stdout(&out)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(kinds.contains(&"tool_registered".to_owned()), "{kinds:?}");
+    assert!(kinds.contains(&"tool_removed".to_owned()), "{kinds:?}");
+
     // Quality on labelled queries, and batch search in input order.
     let queries = home.path().join("queries.jsonl");
     std::fs::write(

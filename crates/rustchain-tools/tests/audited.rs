@@ -58,6 +58,15 @@ async fn every_step_of_a_call_is_recorded_in_order_with_the_policy_revision() {
         .revision()
         .to_owned();
 
+    // The policy is recorded once, when its first decision is made.
+    let loaded: Vec<&Value> = records
+        .iter()
+        .filter(|r| r.kind == RecordKind::PolicyLoaded)
+        .map(|r| &r.payload)
+        .collect();
+    assert_eq!(loaded.len(), 1, "{loaded:?}");
+    assert_eq!(loaded[0]["revision"], revision);
+
     let allowed = steps(&records, "allowed");
     let kinds: Vec<RecordKind> = allowed.iter().map(|(k, _)| *k).collect();
     assert_eq!(

@@ -289,6 +289,49 @@ fn registry_10k(c: &mut Criterion) {
     }
 }
 
+/// The embedding model installed by `cargo xtask fetch-model`, if it is.
+fn model() -> Option<std::sync::Arc<rustchain_tools_registry::EmbeddingModel>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models")
+        .join(rustchain_tools_registry::DEFAULT_MODEL);
+    dir.exists().then(|| {
+        std::sync::Arc::new(
+            rustchain_tools_registry::EmbeddingModel::load(&dir).unwrap_or_else(|e| panic!("{e}")),
+        )
+    })
+}
+
+/// Hybrid search (lexical and semantic, fused) at 10K and 100K tools:
+/// registration with the model embeds every tool; each dev query is then
+/// timed once.
+fn registry_hybrid(_: &mut Criterion) {
+    let Some(model) = model() else {
+        println!("hybrid: no embedding model installed (cargo xtask fetch-model); skipped");
+        return;
+    };
+    let real = manifests("corpus_13k.jsonl");
+    for (label, tools) in [
+        ("10K", manifests("corpus_10k.jsonl")),
+        ("100K", with_variants(&real, 100_000)),
+    ] {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let options = RegistryOptions {
+            model: Some(model.clone()),
+            ..RegistryOptions::default()
+        };
+        let registry = Registry::open_with(dir.path(), &options).unwrap_or_else(|e| panic!("{e}"));
+        let start = Instant::now();
+        registry.register(&tools).unwrap_or_else(|e| panic!("{e}"));
+        println!("register {label} with embeddings: {:?}", start.elapsed());
+        assert!(registry.snapshot().has_semantic());
+        search_percentiles(
+            &format!("hybrid search {label} (1,150 dev queries, top 10)"),
+            &registry,
+            &queries(),
+        );
+    }
+}
+
 fn registry_100k(_: &mut Criterion) {
     let real = manifests("corpus_13k.jsonl");
     let tools = with_variants(&real, 100_000);
@@ -315,7 +358,7 @@ fn registry_100k(_: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, registry_10k, registry_100k);
+criterion_group!(benches, registry_10k, registry_hybrid, registry_100k);
 
 fn main() {
     benches();

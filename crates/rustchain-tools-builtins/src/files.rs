@@ -182,10 +182,11 @@ impl Tool for FsWrite {
             Encoding::Base64 => base64::engine::general_purpose::STANDARD
                 .decode(p.content.as_bytes())
                 .map_err(|e| {
-                    crate::sandboxed::invalid_argument(
+                    crate::invalid_argument(
                         "fs_write",
                         "/content",
                         "contentEncoding",
+                        serde_json::Value::Null,
                         format!("content is not valid base64: {e}"),
                     )
                 })?,

@@ -21,19 +21,6 @@ fn info(name: &str, title: &str, description: &str) -> ToolInfo {
         .hints(BehaviorHints::PURE)
 }
 
-fn invalid(tool: &str, pointer: &str, keyword: &str, actual: Value, problem: String) -> ToolError {
-    ToolError::InvalidArguments {
-        tool: tool.to_owned(),
-        violations: vec![Violation::new(
-            pointer,
-            keyword,
-            Value::Null,
-            actual,
-            problem,
-        )],
-    }
-}
-
 /// `json.query`: the value at a JSON pointer in a document.
 pub struct JsonQuery;
 
@@ -126,7 +113,7 @@ impl Tool for JsonFormat {
         _: &ToolContext,
     ) -> Result<JsonFormatOutput, ToolError> {
         let value: Value = serde_json::from_str(&p.text).map_err(|e| {
-            invalid(
+            crate::invalid_argument(
                 "json.format",
                 "/text",
                 "x-json",
@@ -193,7 +180,7 @@ impl Tool for JsonValidate {
         _: &ToolContext,
     ) -> Result<JsonValidateOutput, ToolError> {
         let schema = CompiledSchema::compile(&p.schema).map_err(|e| {
-            invalid(
+            crate::invalid_argument(
                 "json.validate",
                 "/schema",
                 "x-schema",

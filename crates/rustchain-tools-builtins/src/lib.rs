@@ -72,6 +72,28 @@ fn erase<T: Tool>(tool: T) -> Result<Arc<dyn ToolExecutor>, ToolError> {
     Ok(Arc::new(TypedTool::new(tool)?))
 }
 
+/// An argument refused by a tool's own check (beyond its schema), as a
+/// violation at `pointer`, so that it reads like a schema violation.
+#[cfg(any(feature = "json", feature = "sandbox"))]
+fn invalid_argument(
+    tool: &str,
+    pointer: &str,
+    keyword: &str,
+    actual: serde_json::Value,
+    problem: String,
+) -> ToolError {
+    ToolError::InvalidArguments {
+        tool: tool.to_owned(),
+        violations: vec![rustchain_tools_core::Violation::new(
+            pointer,
+            keyword,
+            serde_json::Value::Null,
+            actual,
+            problem,
+        )],
+    }
+}
+
 /// Registers a typed tool, built by `$make`, in `$group`.
 macro_rules! register {
     ($group:literal, $make:expr) => {

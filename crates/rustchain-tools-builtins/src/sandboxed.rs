@@ -5,7 +5,7 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use rustchain_tools_core::{ToolError, ToolExecutor, TypedTool, Violation};
+use rustchain_tools_core::{ToolError, ToolExecutor, TypedTool};
 use rustchain_tools_sandbox::{
     SandboxError,
     fs::{FsLimits, FsRoot},
@@ -131,10 +131,18 @@ pub(crate) fn sandbox_error(tool: &str, error: SandboxError) -> ToolError {
         | SandboxError::NotDirectory { .. }
         | SandboxError::DirectoryNotEmpty { .. }
         | SandboxError::RootDelete { .. }
-        | SandboxError::InvalidSearch { .. } => invalid_argument(tool, "/path", "sandbox", message),
-        SandboxError::CwdRefused { .. } => invalid_argument(tool, "/cwd", "sandbox", message),
-        SandboxError::CommandRefused { .. } => invalid_argument(tool, "", "sandbox", message),
-        SandboxError::InvalidFetch { .. } => invalid_argument(tool, "/url", "sandbox", message),
+        | SandboxError::InvalidSearch { .. } => {
+            crate::invalid_argument(tool, "/path", "sandbox", Value::Null, message)
+        }
+        SandboxError::CwdRefused { .. } => {
+            crate::invalid_argument(tool, "/cwd", "sandbox", Value::Null, message)
+        }
+        SandboxError::CommandRefused { .. } => {
+            crate::invalid_argument(tool, "", "sandbox", Value::Null, message)
+        }
+        SandboxError::InvalidFetch { .. } => {
+            crate::invalid_argument(tool, "/url", "sandbox", Value::Null, message)
+        }
         SandboxError::PathEscapes { .. }
         | SandboxError::UrlRefused { .. }
         | SandboxError::ProgramNotAllowed { .. }
@@ -161,24 +169,5 @@ pub(crate) fn sandbox_error(tool: &str, error: SandboxError) -> ToolError {
             tool: tool.to_owned(),
         },
         _ => ToolError::failed(tool, message),
-    }
-}
-
-/// An argument the sandbox refused, as a violation at `pointer`.
-pub(crate) fn invalid_argument(
-    tool: &str,
-    pointer: &str,
-    keyword: &str,
-    message: String,
-) -> ToolError {
-    ToolError::InvalidArguments {
-        tool: tool.to_owned(),
-        violations: vec![Violation::new(
-            pointer,
-            keyword,
-            Value::Null,
-            Value::Null,
-            message,
-        )],
     }
 }

@@ -2,6 +2,7 @@
 
 use std::{fmt, sync::Arc};
 
+pub use rustchain_tools_core::Permissions;
 use rustchain_tools_schema::{CompiledSchema, FormatOptions};
 use semver::Version;
 use serde::{Deserialize, Serialize};
@@ -129,50 +130,25 @@ impl Annotations {
     }
 }
 
-/// What a tool declares it may touch (the shape of the core crate's
-/// `Permissions`, in JSON as `fileRead`, `fileWrite`, `network`, `commands`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Permissions {
-    /// Directories the tool reads below.
-    pub file_read: Vec<String>,
-    /// Directories the tool writes below.
-    pub file_write: Vec<String>,
-    /// Hosts (optionally `host:port`) the tool connects to.
-    pub network: Vec<String>,
-    /// Programs the tool runs.
-    pub commands: Vec<String>,
-}
-
-impl Permissions {
-    /// True when the tool declares no access to files, network or programs.
-    pub fn is_empty(&self) -> bool {
-        self.file_read.is_empty()
-            && self.file_write.is_empty()
-            && self.network.is_empty()
-            && self.commands.is_empty()
-    }
-
-    /// The terms a permission filter matches: each kind declared (`fileRead`,
-    /// `fileWrite`, `network`, `commands`) and each `kind:value`
-    /// (`network:api.github.com`).
-    pub fn terms(&self) -> Vec<String> {
-        let mut terms = Vec::new();
-        for (kind, values) in [
-            ("fileRead", &self.file_read),
-            ("fileWrite", &self.file_write),
-            ("network", &self.network),
-            ("commands", &self.commands),
-        ] {
-            if !values.is_empty() {
-                terms.push(kind.to_owned());
-            }
-            terms.extend(values.iter().map(|v| format!("{kind}:{v}")));
+/// The terms a permission filter matches: each kind declared (`fileRead`,
+/// `fileWrite`, `network`, `commands`) and each `kind:value`
+/// (`network:api.github.com`).
+pub(crate) fn permission_terms(permissions: &Permissions) -> Vec<String> {
+    let mut terms = Vec::new();
+    for (kind, values) in [
+        ("fileRead", &permissions.file_read),
+        ("fileWrite", &permissions.file_write),
+        ("network", &permissions.network),
+        ("commands", &permissions.commands),
+    ] {
+        if !values.is_empty() {
+            terms.push(kind.to_owned());
         }
-        terms.sort();
-        terms.dedup();
-        terms
+        terms.extend(values.iter().map(|v| format!("{kind}:{v}")));
     }
+    terms.sort();
+    terms.dedup();
+    terms
 }
 
 /// How a registered tool is identified: its name and version, and its
@@ -267,7 +243,7 @@ mod tests {
             network: vec!["api.github.com".into()],
             ..Permissions::default()
         };
-        assert_eq!(p.terms(), ["network", "network:api.github.com"]);
+        assert_eq!(permission_terms(&p), ["network", "network:api.github.com"]);
     }
 
     #[test]

@@ -46,9 +46,7 @@ impl Entry {
                 tags.push(id);
             }
         }
-        let permissions: Vec<u32> = manifest
-            .permissions
-            .terms()
+        let permissions: Vec<u32> = crate::manifest::permission_terms(&manifest.permissions)
             .iter()
             .map(|t| strings.intern(t))
             .collect();

@@ -14,8 +14,8 @@ use rustchain_tools::{
     Version,
     audit::RecordKind,
     registry::{
-        DEFAULT_MODEL, EmbeddingModel, Filters, Format, ImportOptions, ImportReport, Registry,
-        RegistryOptions, SearchResult,
+        DEFAULT_MODEL, EmbeddingModel, Filters, Format, ImportOptions, ImportReport, Parsed,
+        Registry, RegistryOptions, SearchResult, parse,
     },
     search::eval::{Metrics, load_corpus, load_queries, score_ranking},
 };
@@ -495,8 +495,11 @@ fn metrics_json(m: &Metrics) -> Value {
     })
 }
 
-/// Imports `file` in chunks of lines, with a progress bar on a terminal; a
-/// document that is not line-based (an MCP list, a JSON array) in one go.
+/// Imports `file`, reading a line-based file in parts so that a progress
+/// bar (on a terminal) can follow; the parts are joined before anything is
+/// registered, so the result is the same as reading the file whole. A
+/// document that is not line-based (an MCP list, a JSON array) is read in
+/// one go.
 fn import(registry: &Registry, file: &Path, options: &ImportOptions) -> Result<ImportReport> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -513,37 +516,31 @@ fn import(registry: &Registry, file: &Path, options: &ImportOptions) -> Result<I
         ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} lines ({elapsed})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    bar.set_message(format!("importing {origin}"));
-    // The format is decided once, on the whole file, so that every chunk is
-    // read the same way.
-    let format = match options.format {
-        Some(format) => Some(format),
-        None => Some(rustchain_tools::registry::parse(&text, &origin, options)?.format),
-    };
-    let chunk_options = ImportOptions {
-        format,
-        ..options.clone()
-    };
-    let mut total: Option<ImportReport> = None;
+    bar.set_message(format!("reading {origin}"));
+    let mut whole: Option<Parsed> = None;
     for (n, chunk) in lines.chunks(CHUNK_LINES).enumerate() {
-        let mut report = registry.import_str(&chunk.concat(), &origin, &chunk_options)?;
-        for problem in &mut report.problems {
-            problem.line += n * CHUNK_LINES;
+        // Every part is read in the format the first one was found in.
+        let part_options = ImportOptions {
+            format: options.format.or(whole.as_ref().map(|w| w.format)),
+            ..options.clone()
+        };
+        let mut part = parse(&chunk.concat(), &origin, &part_options)?;
+        let offset = n * CHUNK_LINES;
+        for (line, _) in &mut part.manifests {
+            *line += offset;
         }
-        total = Some(match total {
-            None => report,
-            Some(mut sum) => {
-                sum.added.extend(report.added);
-                sum.replaced += report.replaced;
-                sum.renamed += report.renamed;
-                sum.problems.extend(report.problems);
-                sum
-            }
-        });
+        for problem in &mut part.problems {
+            problem.line += offset;
+        }
+        match &mut whole {
+            None => whole = Some(part),
+            Some(whole) => whole.append(part),
+        }
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    total.ok_or_else(|| anyhow!("{origin} is empty"))
+    let whole = whole.ok_or_else(|| anyhow!("{origin} is empty"))?;
+    Ok(registry.import_parsed(whole)?)
 }
 
 /// Records a change to a registry in the audit log `call` uses (unless the

@@ -965,3 +965,35 @@ fn a_registry_imports_searches_removes_and_evaluates() {
     assert_eq!(lines[0]["qid"], "q1");
     assert_eq!(lines[1]["ids"][0], "demo/area");
 }
+
+#[test]
+fn a_large_file_imported_in_parts_refuses_a_duplicate_from_an_earlier_part() {
+    let home = tempfile::tempdir().unwrap();
+    let corpus = rustchain_tools::search::eval::retrieval_dir().join("corpus.jsonl");
+    let mut text = std::fs::read_to_string(&corpus).unwrap();
+    let first = text.lines().next().unwrap().to_owned();
+    let lines = text.lines().count();
+    text.push_str(&first);
+    text.push('\n');
+    let file = home.path().join("corpus-plus-duplicate.jsonl");
+    std::fs::write(&file, text).unwrap();
+    let out = run_in(
+        home.path(),
+        &["registry", "import", file.to_str().unwrap(), "--lexical"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "{lines} tools added (0 replaced, 0 renamed), 1 refused"
+        )),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains(&format!(":{}:", lines + 1))
+            && stderr(&out).contains("already given at line 1"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -161,18 +161,9 @@ pub fn parse(text: &str, origin: &str, options: &ImportOptions) -> Result<Parsed
     for (item, result) in items.iter().zip(results) {
         match result {
             Ok((manifest, renamed)) => {
-                let key = manifest.key();
-                if let Some(first) = seen.get(&key) {
-                    parsed.problems.push(ImportProblem {
-                        line: item.line,
-                        name: Some(manifest.name),
-                        reason: format!("`{key}` was already given at line {first}"),
-                    });
-                    continue;
+                if parsed.keep_first(&mut seen, item.line, manifest) {
+                    parsed.renamed += usize::from(renamed);
                 }
-                seen.insert(key, item.line);
-                parsed.renamed += usize::from(renamed);
-                parsed.manifests.push((item.line, manifest));
             }
             Err((name, reason)) => parsed.problems.push(ImportProblem {
                 line: item.line,
@@ -182,6 +173,49 @@ pub fn parse(text: &str, origin: &str, options: &ImportOptions) -> Result<Parsed
         }
     }
     Ok(parsed)
+}
+
+impl Parsed {
+    /// Appends what [`parse`] read from a later part of the same source
+    /// (its lines already numbered within the whole source), refusing a key
+    /// given earlier in either, as `parse` does within one part; so a source
+    /// read in parts (to show progress) gives what reading it whole gives.
+    /// `renamed` adds up what each part counted.
+    pub fn append(&mut self, later: Parsed) {
+        let mut seen: HashMap<ToolKey, usize> = self
+            .manifests
+            .iter()
+            .map(|(line, m)| (m.key(), *line))
+            .collect();
+        self.problems.extend(later.problems);
+        self.renamed += later.renamed;
+        for (line, manifest) in later.manifests {
+            self.keep_first(&mut seen, line, manifest);
+        }
+        self.problems.sort_by_key(|p| p.line);
+    }
+
+    /// Keeps `manifest` unless its key was given before (at the line `seen`
+    /// holds), which is reported as a problem; returns whether it was kept.
+    fn keep_first(
+        &mut self,
+        seen: &mut HashMap<ToolKey, usize>,
+        line: usize,
+        manifest: Manifest,
+    ) -> bool {
+        let key = manifest.key();
+        if let Some(first) = seen.get(&key) {
+            self.problems.push(ImportProblem {
+                line,
+                name: Some(manifest.name),
+                reason: format!("`{key}` was already given at line {first}"),
+            });
+            return false;
+        }
+        seen.insert(key, line);
+        self.manifests.push((line, manifest));
+        true
+    }
 }
 
 /// `f` over `items` on every core, in order. Checking a definition means
@@ -469,6 +503,39 @@ fn convert(text: &str, format: Format, options: &ImportOptions) -> Converted {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_source_read_in_parts_gives_what_reading_it_whole_gives() {
+        let lines = [
+            r#"{"name": "a", "parameters": {"type": "object"}}"#,
+            r#"{"name": "bad name!", "parameters": {"type": "object"}}"#,
+            r#"{"name": "b", "parameters": {"type": "object"}}"#,
+            r#"{"name": "a", "parameters": {"type": "object"}}"#,
+        ];
+        let whole = parse_str(&lines.join("\n"));
+        let mut joined = parse_str(&lines[..2].join("\n"));
+        let mut later = parse_str(&lines[2..].join("\n"));
+        for (line, _) in &mut later.manifests {
+            *line += 2;
+        }
+        for problem in &mut later.problems {
+            problem.line += 2;
+        }
+        joined.append(later);
+        let lines_of = |p: &Parsed| {
+            p.manifests
+                .iter()
+                .map(|(l, m)| (*l, m.key()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lines_of(&joined), lines_of(&whole));
+        assert_eq!(joined.problems, whole.problems);
+        assert!(
+            joined.problems[1]
+                .reason
+                .contains("already given at line 1")
+        );
+    }
 
     fn parse_str(text: &str) -> Parsed {
         match parse(text, "<test>", &ImportOptions::default()) {

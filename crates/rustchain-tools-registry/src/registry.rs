@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Filters, Manifest, RegistryError, Snapshot, ToolKey,
-    import::{Format, ImportOptions, ImportProblem, par_map, parse},
+    import::{Format, ImportOptions, ImportProblem, Parsed, par_map, parse},
     intern::Interner,
     lazy_search::LazySearch,
     snapshot::{Entry, SearchResult, document},
@@ -267,7 +267,12 @@ impl Registry {
         origin: &str,
         options: &ImportOptions,
     ) -> Result<ImportReport, RegistryError> {
-        let parsed = parse(text, origin, options)?;
+        self.import_parsed(parse(text, origin, options)?)
+    }
+
+    /// Registers what [`parse`] read and checked (without checking it
+    /// again): for sources read in parts, joined with [`Parsed::append`].
+    pub fn import_parsed(&self, parsed: Parsed) -> Result<ImportReport, RegistryError> {
         let manifests: Vec<&Manifest> = parsed.manifests.iter().map(|(_, m)| m).collect();
         let (added, replaced) = self.add(&manifests)?;
         Ok(ImportReport {

@@ -350,7 +350,7 @@ pub fn registry(command: &RegistryCommand, settings: &Settings) -> Result<u8> {
                 "categories": stats.categories,
                 "tags": stats.tags,
                 "indexBytes": stats.index_bytes,
-                "residentBytes": resident_bytes(),
+                "residentBytes": rustchain_tools::sandbox::resident_memory(),
                 "cacheHits": stats.cache_hits,
                 "cacheMisses": stats.cache_misses,
                 "cacheHitRate": stats.cache_hit_rate,
@@ -570,11 +570,4 @@ fn report_problems(file: &str, report: &ImportReport) {
     if report.problems.len() > 20 {
         eprintln!("  ... and {} more", report.problems.len() - 20);
     }
-}
-
-fn resident_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
 }

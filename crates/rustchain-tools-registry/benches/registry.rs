@@ -12,9 +12,13 @@ use std::{
 };
 
 use criterion::{BatchSize, Criterion, criterion_group};
+
+#[path = "support/variants.rs"]
+mod variants;
 use rustchain_tools_registry::{
     Filters, ImportOptions, Manifest, Registry, RegistryOptions, parse,
 };
+use variants::with_variants;
 
 fn data(file: &str) -> PathBuf {
     rustchain_tools_registry::retrieval_dir().join(file)
@@ -31,24 +35,6 @@ fn manifests(file: &str) -> Vec<Manifest> {
     let parsed = parse(&read(file), file, &options).unwrap_or_else(|e| panic!("{e}"));
     assert!(parsed.problems.is_empty(), "{:?}", parsed.problems.first());
     parsed.manifests.into_iter().map(|(_, m)| m).collect()
-}
-
-/// `count` tools: the real ones, then variants of them (another name, id
-/// and a description with one word more) until there are enough.
-fn with_variants(real: &[Manifest], count: usize) -> Vec<Manifest> {
-    let mut all = real.to_vec();
-    let mut k = 1;
-    while all.len() < count {
-        for tool in real.iter().take(count - all.len()) {
-            let mut variant = tool.clone();
-            variant.name = format!("{}.v{k}", tool.name.chars().take(120).collect::<String>());
-            variant.id = Some(format!("{}~v{k}", tool.id.as_deref().unwrap_or(&tool.name)));
-            variant.description = format!("{} (variant {k})", tool.description);
-            all.push(variant);
-        }
-        k += 1;
-    }
-    all
 }
 
 fn queries() -> Vec<String> {

@@ -13,6 +13,9 @@ use std::{
 
 use rustchain_tools_registry::{Filters, ImportOptions, Manifest, Registry, parse};
 
+#[path = "../benches/support/variants.rs"]
+mod variants;
+
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 /// This process's resident memory in KiB (Linux), from /proc/self/status.
@@ -41,19 +44,7 @@ fn tools(count: usize) -> Result<Vec<Manifest>> {
     let text = std::fs::read_to_string(corpus(file))?;
     let parsed = parse(&text, file, &ImportOptions::default().sanitize_names(true))?;
     let real: Vec<Manifest> = parsed.manifests.into_iter().map(|(_, m)| m).collect();
-    let mut all: Vec<Manifest> = real.iter().take(count).cloned().collect();
-    let mut k = 1;
-    while all.len() < count {
-        for tool in real.iter().take(count - all.len()) {
-            let mut variant = tool.clone();
-            variant.name = format!("{}.v{k}", tool.name.chars().take(120).collect::<String>());
-            variant.id = Some(format!("{}~v{k}", tool.id.as_deref().unwrap_or(&tool.name)));
-            variant.description = format!("{} (variant {k})", tool.description);
-            all.push(variant);
-        }
-        k += 1;
-    }
-    Ok(all)
+    Ok(variants::with_variants(&real, count))
 }
 
 fn open(dir: &Path) -> Result {

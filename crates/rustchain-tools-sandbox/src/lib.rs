@@ -27,4 +27,4 @@ pub mod net;
 pub mod process;
 
 pub use error::SandboxError;
-pub use limits::{Limits, LimitsConfig, LimitsLayer, LimitsStats, ToolLimits};
+pub use limits::{Limits, LimitsConfig, LimitsLayer, LimitsStats, ToolLimits, resident_memory};

@@ -385,15 +385,21 @@ impl MemoryGauge {
     }
 }
 
-/// Resident set size from `/proc/self/statm`. Where it cannot be read the
-/// answer is `u64::MAX`, so a configured cap refuses work (fails closed)
-/// rather than being silently ignored.
-fn resident_bytes() -> u64 {
+/// The resident memory of this process, in bytes, from `/proc/self/statm`;
+/// `None` where it cannot be read.
+pub fn resident_memory() -> Option<u64> {
     const PAGE: u64 = 4096;
     std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(u64::MAX, |pages| pages.saturating_mul(PAGE))
+        .map(|pages| pages.saturating_mul(PAGE))
+}
+
+/// Resident memory for the soft cap. Where it cannot be read the answer is
+/// `u64::MAX`, so a configured cap refuses work (fails closed) rather than
+/// being silently ignored.
+fn resident_bytes() -> u64 {
+    resident_memory().unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

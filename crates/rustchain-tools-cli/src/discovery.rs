@@ -551,6 +551,7 @@ fn record_admin(settings: &Settings, kind: RecordKind, payload: Value) -> Result
         return Ok(());
     };
     let (log, _) = crate::open_audit_log(&path)?;
+    settings.record_configuration(&log, &path)?;
     log.append(kind, payload)
         .with_context(|| format!("the change is made but not recorded in {}", path.display()))?;
     log.close()

@@ -444,6 +444,12 @@ fn run(cli: Cli) -> Result<u8> {
                     return Ok(exit::TOOL_FAILED);
                 }
             };
+            if let (Some((log, _)), Some(path)) = (&log, &audit)
+                && let Err(e) = settings.record_configuration(log, path)
+            {
+                eprintln!("error: nothing runs unrecorded: {e:#}");
+                return Ok(exit::TOOL_FAILED);
+            }
             let mut builder = Runtime::builder().builtins();
             if let Some(config) = sandbox_config {
                 builder = builder.sandboxed(config);

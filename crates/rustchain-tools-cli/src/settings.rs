@@ -9,11 +9,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
+use rustchain_tools::audit::{AuditLog, RecordKind};
 use rustchain_tools::sandbox::LimitsConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// The configuration file: every field optional.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConfigFile {
     /// The audit log of `call`; `false` turns the default log off.
@@ -25,7 +27,7 @@ pub struct ConfigFile {
 }
 
 /// `"audit": "path/to/log.jsonl"` or `"audit": false`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum AuditSetting {
     /// Record to this file.
@@ -44,6 +46,9 @@ pub struct Settings {
     pub config_path: Option<PathBuf>,
     /// Its content.
     pub config: ConfigFile,
+    /// SHA-256 of the file's bytes, `None` without a file: what an audit log
+    /// compares to see whether the configuration changed since it last ran.
+    pub config_digest: Option<String>,
 }
 
 impl Settings {
@@ -68,11 +73,15 @@ impl Settings {
                         .map(|h| h.join(".config/rustchain-tools/config.json"))
                 }),
         };
+        let mut config_digest = None;
         let config = match &config_path {
             Some(path) => match std::fs::read_to_string(path) {
-                Ok(text) => serde_json::from_str(&text).with_context(|| {
-                    format!("the configuration file {} is not valid", path.display())
-                })?,
+                Ok(text) => {
+                    config_digest = Some(hex(&Sha256::digest(text.as_bytes())));
+                    serde_json::from_str(&text).with_context(|| {
+                        format!("the configuration file {} is not valid", path.display())
+                    })?
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
                     ConfigFile::default()
                 }
@@ -89,6 +98,7 @@ impl Settings {
             data_dir,
             config_path,
             config,
+            config_digest,
         })
     }
 
@@ -128,6 +138,56 @@ impl Settings {
             _ => path.to_path_buf(),
         }
     }
+}
+
+impl Settings {
+    /// Records `config_changed` in `log` when the configuration differs from
+    /// the one this log last ran with (or the log has never recorded one),
+    /// then remembers it beside the log in `LOG.config`. That file only
+    /// saves re-recording: deleting it costs one more record, never one less.
+    pub fn record_configuration(&self, log: &AuditLog, log_path: &Path) -> Result<()> {
+        let seen_path = PathBuf::from(format!("{}.config", log_path.display()));
+        let current = self.config_digest.as_deref().unwrap_or("none");
+        let previous = match std::fs::read_to_string(&seen_path) {
+            Ok(text) => Some(text.trim().to_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(e).with_context(|| format!("could not read {}", seen_path.display()));
+            }
+        };
+        if previous.as_deref() == Some(current) {
+            return Ok(());
+        }
+        log.append(
+            RecordKind::ConfigChanged,
+            serde_json::json!({
+                "file": self.config_path.as_ref().map(|p| p.display().to_string()),
+                "digest": self.config_digest,
+                "previous": previous.filter(|p| p != "none"),
+                "settings": &self.config,
+            }),
+        )
+        .with_context(|| {
+            format!(
+                "the configuration could not be recorded in {}",
+                log_path.display()
+            )
+        })?;
+        // Written whole and renamed into place, so a crash leaves the old
+        // digest (one more record next time) and never half a digest.
+        let temporary = PathBuf::from(format!(
+            "{}.{}.tmp",
+            seen_path.display(),
+            std::process::id()
+        ));
+        std::fs::write(&temporary, format!("{current}\n"))
+            .and_then(|()| std::fs::rename(&temporary, &seen_path))
+            .with_context(|| format!("could not write {}", seen_path.display()))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {

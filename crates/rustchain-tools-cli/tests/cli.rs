@@ -849,6 +849,74 @@ fn calls_are_audited_by_default_under_the_data_directory() {
 }
 
 #[test]
+fn a_changed_configuration_is_recorded_once() {
+    let home = tempfile::tempdir().unwrap();
+    let log = home.path().join("data/audit.jsonl");
+    let call = || {
+        let out = run_in(
+            home.path(),
+            &["call", "text.word_count", "--args", r#"{"text": "a b"}"#],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    };
+    let changes = || -> Vec<Value> {
+        let out = run_in(
+            home.path(),
+            &["audit", "show", log.to_str().unwrap(), "--json"],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|r| r["kind"] == "config_changed")
+            .collect()
+    };
+    // The first call records the configuration the log starts with: none.
+    call();
+    call();
+    let seen = changes();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["payload"]["digest"], Value::Null);
+
+    // A new configuration file is recorded by the next call, once.
+    let config_dir = home.path().join("config/rustchain-tools");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.json"),
+        r#"{"limits": {"max_concurrent": 8}}"#,
+    )
+    .unwrap();
+    call();
+    call();
+    let seen = changes();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let change = &seen[1]["payload"];
+    assert_eq!(change["digest"].as_str().map(str::len), Some(64));
+    assert_eq!(change["previous"], Value::Null);
+    assert_eq!(change["settings"]["limits"]["max_concurrent"], 8);
+
+    // Editing it again is recorded with the digest it replaced.
+    std::fs::write(
+        config_dir.join("config.json"),
+        r#"{"limits": {"max_concurrent": 4}}"#,
+    )
+    .unwrap();
+    call();
+    let seen = changes();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(seen[2]["payload"]["previous"], change["digest"]);
+    let out = run_in(
+        home.path(),
+        &["audit", "verify", log.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
 fn a_registry_imports_searches_removes_and_evaluates() {
     let home = tempfile::tempdir().unwrap();
     let corpus = home.path().join("tools.jsonl");

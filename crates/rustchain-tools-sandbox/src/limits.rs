@@ -214,9 +214,9 @@ where
             if let Some(error) = shared.memory_refusal(&tool) {
                 return Err(error);
             }
-            let wait_until = shared.wait_until(request.call.deadline);
+            let deadline = request.call.deadline;
             let global = shared
-                .acquire(&shared.global, wait_until, || {
+                .acquire(&shared.global, deadline, || {
                     format!(
                         "all {} slots for calls are in use",
                         shared.config.max_concurrent
@@ -230,7 +230,7 @@ where
             let _tool_slot = match shared.tool_semaphore(&tool) {
                 Some((semaphore, slots)) => Some(
                     shared
-                        .acquire(&semaphore, wait_until, || {
+                        .acquire(&semaphore, deadline, || {
                             format!("all {slots} slots for `{tool}` are in use")
                         })
                         .await
@@ -273,29 +273,39 @@ impl Shared {
 
     /// The bounded wait ends at `max_wait` or at the call's deadline,
     /// whichever is sooner: a slot that comes after the deadline is no use.
-    fn wait_until(&self, deadline: Option<Instant>) -> tokio::time::Instant {
-        let by_wait = tokio::time::Instant::now() + Duration::from_millis(self.config.max_wait_ms);
+    fn wait_until(
+        &self,
+        now: tokio::time::Instant,
+        deadline: Option<Instant>,
+    ) -> tokio::time::Instant {
+        let by_wait = now + Duration::from_millis(self.config.max_wait_ms);
         match deadline {
             Some(d) => by_wait.min(tokio::time::Instant::from_std(d)),
             None => by_wait,
         }
     }
 
+    /// A free slot at once, else one that frees before the bounded wait
+    /// ends; the clock is read only when there is a wait.
     async fn acquire(
         &self,
         semaphore: &Arc<Semaphore>,
-        wait_until: tokio::time::Instant,
+        deadline: Option<Instant>,
         what: impl FnOnce() -> String,
     ) -> Result<OwnedSemaphorePermit, String> {
-        let started = tokio::time::Instant::now();
-        let waited = match semaphore.clone().try_acquire_owned() {
+        let started = match semaphore.clone().try_acquire_owned() {
             Ok(permit) => return Ok(permit),
             Err(TryAcquireError::Closed) => None,
-            Err(TryAcquireError::NoPermits) => {
-                tokio::time::timeout_at(wait_until, semaphore.clone().acquire_owned())
-                    .await
-                    .ok()
-            }
+            Err(TryAcquireError::NoPermits) => Some(tokio::time::Instant::now()),
+        };
+        let waited = match started {
+            Some(started) => tokio::time::timeout_at(
+                self.wait_until(started, deadline),
+                semaphore.clone().acquire_owned(),
+            )
+            .await
+            .ok(),
+            None => None,
         };
         match waited {
             Some(Ok(permit)) => Ok(permit),
@@ -304,7 +314,7 @@ impl Shared {
                 Err(format!(
                     "{} and none freed within {} ms; retry later",
                     what(),
-                    started.elapsed().as_millis()
+                    started.map_or(0, |s| s.elapsed().as_millis())
                 ))
             }
         }

@@ -11,8 +11,10 @@ use std::{
 
 use hmac::{Hmac, Mac};
 use rustchain_tools_core::{
-    BoxToolFuture, CallEvent, CallEvents, ToolError, ToolRequest, ToolResult,
+    BoxToolFuture, CallEvent, CallEvents, Principal, RefusalListener, RefusedFuture, ToolCall,
+    ToolError, ToolName, ToolRequest, ToolResult, Version,
 };
+use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tower::{Layer, Service};
@@ -71,6 +73,34 @@ impl AuditLayer {
     }
 }
 
+/// Records the calls the runtime refuses before any layer runs (no such tool
+/// or version) as `refused`: the call id, the tool name and version
+/// requirement asked for, the principal, the error and its message, and the
+/// arguments as a keyed digest only (with no schema to say which values are
+/// sensitive, none is written out). Install it with
+/// `RuntimeBuilder::on_refused(Arc::new(layer.clone()))` beside the layer
+/// (the facade's `StackConfig::audit` does both).
+impl RefusalListener for AuditLayer {
+    fn refused(&self, call: &ToolCall, error: &ToolError) -> RefusedFuture {
+        let payload = json!({
+            "callId": call.id,
+            "tool": call.tool,
+            "version": call.version.as_ref().map(ToString::to_string),
+            "principal": {"id": call.principal.id, "roles": call.principal.roles},
+            "arguments": self.redactor.digest(&call.arguments),
+            "error": serde_json::to_value(error).unwrap_or(Value::Null),
+            "message": error.to_string(),
+        });
+        let (log, kind) = (self.log.clone(), kind_of(error));
+        Box::pin(async move {
+            // The call is refused whatever happens here; a log that cannot
+            // take the record has failed closed and refuses the next call
+            // that reaches the layer.
+            let _ = log.record(kind, payload).await;
+        })
+    }
+}
+
 impl<S> Layer<S> for AuditLayer {
     type Service = Audit<S>;
 
@@ -100,10 +130,12 @@ impl<S> std::fmt::Debug for Audit<S> {
 /// Records `policy_loaded` the first time a decision comes from a policy
 /// revision this layer has not seen: when a policy (or a reload of it) first
 /// takes effect, ahead of the decision it made.
-fn record_policy_change(log: &AuditLog, seen: &Mutex<Option<String>>, decided: &Value) {
-    let Some(revision) = decided.get("policy").and_then(Value::as_str) else {
-        return;
-    };
+fn record_policy_change(
+    log: &AuditLog,
+    seen: &Mutex<Option<String>>,
+    revision: &str,
+    profiles: &[String],
+) {
     let Ok(mut seen) = seen.lock() else {
         return;
     };
@@ -116,7 +148,7 @@ fn record_policy_change(log: &AuditLog, seen: &Mutex<Option<String>>, decided: &
         json!({
             "revision": revision,
             "previous": previous,
-            "profiles": decided.get("profiles").cloned().unwrap_or_default(),
+            "profiles": profiles,
         }),
     );
 }
@@ -170,14 +202,31 @@ where
         let call_id = request.call.id.clone();
         request.extensions.insert(CallEvents::new(move |event| {
             let (kind, mut payload) = match event {
-                CallEvent::Started => (RecordKind::Started, json!({})),
-                other @ CallEvent::Decided { .. } => {
-                    let decided = serde_json::to_value(&other)
-                        .ok()
-                        .and_then(|v| v.get("decided").cloned())
-                        .unwrap_or_default();
-                    record_policy_change(&log, &policies, &decided);
-                    (RecordKind::Decided, decided)
+                CallEvent::Started => {
+                    if let Ok(text) = json_text(&Started { call_id: &call_id }) {
+                        log.record_text_detached(RecordKind::Started, text);
+                    }
+                    return;
+                }
+                CallEvent::Decided {
+                    allowed,
+                    reasons,
+                    policy,
+                    profiles,
+                    obligations,
+                    ..
+                } => {
+                    record_policy_change(&log, &policies, &policy, &profiles);
+                    (
+                        RecordKind::Decided,
+                        json!({
+                            "allowed": allowed,
+                            "reasons": reasons,
+                            "policy": policy,
+                            "profiles": profiles,
+                            "obligations": obligations,
+                        }),
+                    )
                 }
                 _ => return,
             };
@@ -193,17 +242,24 @@ where
             let started = Instant::now();
             let tool = request.tool_name().to_owned();
             let call_id = request.call.id.clone();
-            let sensitive = layer.redactor.sensitive(&request);
-            let arguments = layer.redactor.redact(&request.call.arguments, &sensitive);
-            // Kept only when something was redacted, to redact violations.
-            let redacted = (!sensitive.root.is_empty())
-                .then(|| (request.call.arguments.clone(), arguments.clone()));
-            let received = json!({
-                "callId": call_id,
-                "tool": tool,
-                "version": request.tool.metadata().version().to_string(),
-                "principal": {"id": request.call.principal.id, "roles": request.call.principal.roles},
-                "arguments": arguments,
+            let facts = layer.redactor.facts(&request);
+            // Kept only when something was redacted: the record's arguments,
+            // and the original to redact violations.
+            let redacted = (!facts.sensitive.root.is_empty()).then(|| {
+                let original = request.call.arguments.clone();
+                let redacted = layer.redactor.redact(&original, &facts.sensitive);
+                (original, redacted)
+            });
+            // Written straight from the request, without building a JSON
+            // value (members in the order a JSON object keeps them).
+            let received = json_text(&Received {
+                arguments: redacted
+                    .as_ref()
+                    .map_or(&request.call.arguments, |(_, r)| r),
+                call_id: &call_id,
+                principal: &request.call.principal,
+                tool: &tool,
+                version: &facts.version_text,
             });
             // Armed before the received record is sent, so that a call dropped
             // at any point after it gets an outcome record behind it.
@@ -211,13 +267,17 @@ where
                 log: layer.log.clone(),
                 call_id: Some(call_id.clone()),
             };
-            if let Err(e) = layer.log.record(RecordKind::Received, received).await {
+            let recorded = match received {
+                Ok(text) => layer.log.record_text(RecordKind::Received, text).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = recorded {
                 guard.call_id = None;
                 return Err(refuse(&tool, &e));
             }
             let result = inner.call(request).await;
             let elapsed = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-            let (kind, payload) = match &result {
+            let outcome = match &result {
                 Ok(r) => (
                     RecordKind::Finished,
                     finished(r, &call_id, elapsed, layer.record_output),
@@ -233,14 +293,19 @@ where
                     }
                     (
                         kind_of(e),
-                        json!({"callId": call_id, "elapsedUs": elapsed, "error": error}),
+                        json_text(
+                            &json!({"callId": call_id, "elapsedUs": elapsed, "error": error}),
+                        ),
                     )
                 }
             };
             // The outcome is sent on the first poll below, so a drop from
             // here on must not add a second one.
             guard.call_id = None;
-            let recorded = layer.log.record(kind, payload).await;
+            let recorded = match outcome {
+                (kind, Ok(text)) => layer.log.record_text(kind, text).await,
+                (_, Err(e)) => Err(e),
+            };
             match recorded {
                 Ok(_) => result,
                 // The call ran but its outcome is not on record: the caller
@@ -251,28 +316,74 @@ where
     }
 }
 
-fn finished(r: &ToolResult, call_id: &str, elapsed: u64, record_output: bool) -> Value {
+/// A `received` record's payload.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Received<'a> {
+    arguments: &'a Value,
+    call_id: &'a str,
+    principal: &'a Principal,
+    tool: &'a str,
+    version: &'a str,
+}
+
+/// A `started` record's payload.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Started<'a> {
+    call_id: &'a str,
+}
+
+/// A `finished` record's payload.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Finished<'a> {
+    call_id: &'a str,
+    duration_us: u64,
+    elapsed_us: u64,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    structured: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    structured_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    structured_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    text_bytes: usize,
+    text_sha256: String,
+}
+
+/// The JSON text of a payload, or why it has none.
+fn json_text(payload: &impl Serialize) -> Result<Vec<u8>, AuditError> {
+    let mut text = Vec::with_capacity(256);
+    serde_json::to_writer(&mut text, payload)
+        .map_err(|e| AuditError::invalid("payload", e.to_string()))?;
+    Ok(text)
+}
+
+fn finished(
+    r: &ToolResult,
+    call_id: &str,
+    elapsed: u64,
+    record_output: bool,
+) -> Result<Vec<u8>, AuditError> {
     let structured = r
         .structured
         .as_ref()
         .map(|s| serde_json::to_vec(s).unwrap_or_default());
-    let mut payload = json!({
-        "callId": call_id,
-        "outcome": if r.is_error { "tool_error" } else { "ok" },
-        "durationUs": u64::try_from(r.duration.as_micros()).unwrap_or(u64::MAX),
-        "elapsedUs": elapsed,
-        "textBytes": r.text.len(),
-        "textSha256": hex(&Sha256::digest(r.text.as_bytes())),
-    });
-    if let Some(s) = &structured {
-        payload["structuredBytes"] = json!(s.len());
-        payload["structuredSha256"] = json!(hex(&Sha256::digest(s)));
-    }
-    if record_output {
-        payload["text"] = json!(r.text);
-        payload["structured"] = r.structured.clone().unwrap_or(Value::Null);
-    }
-    payload
+    json_text(&Finished {
+        call_id,
+        duration_us: u64::try_from(r.duration.as_micros()).unwrap_or(u64::MAX),
+        elapsed_us: elapsed,
+        outcome: if r.is_error { "tool_error" } else { "ok" },
+        structured: record_output.then(|| r.structured.as_ref().unwrap_or(&Value::Null)),
+        structured_bytes: structured.as_ref().map(Vec::len),
+        structured_sha256: structured.as_ref().map(|s| hex(&Sha256::digest(s))),
+        text: record_output.then_some(r.text.as_str()),
+        text_bytes: r.text.len(),
+        text_sha256: hex(&Sha256::digest(r.text.as_bytes())),
+    })
 }
 
 /// The record kind of each way a call can fail.
@@ -398,24 +509,44 @@ impl Sensitive {
     }
 }
 
+/// What the layer needs to know of a tool version on every call.
+struct ToolFacts {
+    version: Version,
+    /// `version` as written in records.
+    version_text: String,
+    sensitive: Sensitive,
+}
+
 struct Redactor {
     mac: Hmac<Sha256>,
-    /// Per tool and version, computed on its first call.
-    cache: RwLock<HashMap<(String, String), Arc<Sensitive>>>,
+    /// Per tool and version, computed on its first call; looked up without
+    /// allocating.
+    cache: RwLock<HashMap<ToolName, Vec<Arc<ToolFacts>>>>,
 }
 
 impl Redactor {
-    fn sensitive(&self, request: &ToolRequest) -> Arc<Sensitive> {
+    fn facts(&self, request: &ToolRequest) -> Arc<ToolFacts> {
         let metadata = request.tool.metadata();
-        let key = (metadata.name().to_string(), metadata.version().to_string());
-        if let Some(s) = self.cache.read().ok().and_then(|c| c.get(&key).cloned()) {
-            return s;
+        let (name, version) = (metadata.name(), metadata.version());
+        let find = |cache: &HashMap<ToolName, Vec<Arc<ToolFacts>>>| {
+            cache
+                .get(name)
+                .and_then(|v| v.iter().find(|f| f.version == *version).cloned())
+        };
+        if let Some(f) = self.cache.read().ok().and_then(|c| find(&c)) {
+            return f;
         }
-        let s = Arc::new(Sensitive::of_schema(metadata.input_schema()));
-        if let Ok(mut cache) = self.cache.write() {
-            cache.insert(key, s.clone());
+        let facts = Arc::new(ToolFacts {
+            version: version.clone(),
+            version_text: version.to_string(),
+            sensitive: Sensitive::of_schema(metadata.input_schema()),
+        });
+        if let Ok(mut cache) = self.cache.write()
+            && find(&cache).is_none()
+        {
+            cache.entry(name.clone()).or_default().push(facts.clone());
         }
-        s
+        facts
     }
 
     fn digest(&self, value: &Value) -> Value {

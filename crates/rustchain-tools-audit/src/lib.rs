@@ -11,7 +11,9 @@
 //!   check without the log.
 //! - [`AuditLayer`] is the outermost layer of the call pipeline: it records
 //!   each call before it runs and its outcome after, with sensitive arguments
-//!   digested, and refuses calls it cannot record.
+//!   digested, and refuses calls it cannot record. As the runtime's
+//!   `RefusalListener` it also records the calls refused before any layer
+//!   runs (no such tool or version).
 //!
 //! ```
 //! use rustchain_tools_audit::{AuditConfig, AuditKey, AuditLog, RecordKind, log_files, verify};

@@ -14,10 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::{
-    merkle::Hash,
-    note::{hex, unhex32},
-};
+use crate::{merkle::Hash, note::unhex32};
 
 /// What a record records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -106,15 +103,6 @@ pub struct Record {
     pub hash: String,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    seq: u64,
-    time: &'a str,
-    kind: RecordKind,
-    payload: &'a Value,
-    prev: &'a str,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ParsedBody {
@@ -128,29 +116,62 @@ struct ParsedBody {
 /// `,"hash":"` + 64 hex digits + `"}`.
 const HASH_SUFFIX_LEN: usize = 9 + 64 + 2;
 
-/// Builds the line (without newline) of a record and returns it with its hash.
-pub(crate) fn encode(
+/// Appends the line (without newline) of a record to `out` and returns its
+/// hash. `payload` is the payload's compact JSON text (as `serde_json`
+/// writes it); the line is built by hand, byte for byte what `serde_json`
+/// writes for the body `{seq, time, kind, payload, prev}` followed by the
+/// hash, so that the writer neither builds nor serializes a JSON value per
+/// record.
+pub(crate) fn encode_into(
+    out: &mut Vec<u8>,
     seq: u64,
     time: &str,
     kind: RecordKind,
-    payload: &Value,
+    payload: &[u8],
     prev: &Hash,
-) -> (Vec<u8>, Hash) {
-    let prev = hex(prev);
-    let mut line = serde_json::to_vec(&Body {
-        seq,
-        time,
-        kind,
-        payload,
-        prev: &prev,
-    })
-    .expect("a JSON value always serializes");
-    let hash: Hash = Sha256::digest(&line).into();
-    line.pop(); // the closing brace, put back after the hash
-    line.extend_from_slice(b",\"hash\":\"");
-    line.extend_from_slice(hex(&hash).as_bytes());
-    line.extend_from_slice(b"\"}");
-    (line, hash)
+) -> Hash {
+    let start = out.len();
+    out.extend_from_slice(b"{\"seq\":");
+    push_u64(out, seq);
+    out.extend_from_slice(b",\"time\":\"");
+    out.extend_from_slice(time.as_bytes());
+    out.extend_from_slice(b"\",\"kind\":\"");
+    out.extend_from_slice(kind.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"payload\":");
+    out.extend_from_slice(payload);
+    out.extend_from_slice(b",\"prev\":\"");
+    push_hex(out, prev);
+    out.extend_from_slice(b"\"}");
+    let hash: Hash = Sha256::digest(&out[start..]).into();
+    out.pop(); // the closing brace, put back after the hash
+    out.extend_from_slice(b",\"hash\":\"");
+    push_hex(out, &hash);
+    out.extend_from_slice(b"\"}");
+    hash
+}
+
+/// `n` in decimal, as JSON writes it.
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// `bytes` in lowercase hex.
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 15)]);
+    }
 }
 
 /// Why a line is not a sound record.
@@ -235,19 +256,35 @@ pub(crate) fn format_time(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::note::hex;
     use serde_json::json;
     use std::time::Duration;
+
+    /// The body as a JSON library writes it: what the hand-built line must
+    /// match byte for byte, so that logs written before and after read the
+    /// same.
+    #[derive(Serialize)]
+    struct Body<'a> {
+        seq: u64,
+        time: &'a str,
+        kind: RecordKind,
+        payload: &'a Value,
+        prev: &'a str,
+    }
+
+    fn encode(seq: u64, kind: RecordKind, payload: &Value, prev: &Hash) -> (Vec<u8>, Hash) {
+        let mut line = Vec::new();
+        let text = serde_json::to_vec(payload).unwrap();
+        let hash = encode_into(&mut line, seq, TIME, kind, &text, prev);
+        (line, hash)
+    }
+
+    const TIME: &str = "2026-01-01T00:00:00.000000Z";
 
     #[test]
     fn a_line_round_trips_and_an_edit_is_caught() {
         let payload = json!({"callId": "c1", "n": 1.5});
-        let (line, hash) = encode(
-            7,
-            "2026-01-01T00:00:00.000000Z",
-            RecordKind::Received,
-            &payload,
-            &[1; 32],
-        );
+        let (line, hash) = encode(7, RecordKind::Received, &payload, &[1; 32]);
         let (record, prev, h) = decode(&line).unwrap();
         assert_eq!(
             (record.seq, record.kind, prev, h),
@@ -264,6 +301,32 @@ mod tests {
             Err(LineFault::Malformed(_))
         ));
         assert!(matches!(decode(&[0u8; 200]), Err(LineFault::Malformed(_))));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_built_line_is_what_serde_json_writes(
+            seq in proptest::prelude::any::<u64>(),
+            prev in proptest::prelude::any::<[u8; 32]>(),
+            text in ".{0,40}",
+            n in proptest::prelude::any::<i64>(),
+            x in proptest::prelude::any::<f64>(),
+        ) {
+            let payload = json!({"callId": text, "n": n, "x": x, "nested": {"a": [1, null, true]}, "quote": "\"\\\n"});
+            let (line, hash) = encode(seq, RecordKind::LimitExceeded, &payload, &prev);
+            let mut body = serde_json::to_vec(&Body {
+                seq,
+                time: TIME,
+                kind: RecordKind::LimitExceeded,
+                payload: &payload,
+                prev: &hex(&prev),
+            })
+            .unwrap();
+            proptest::prop_assert_eq!(hash, <[u8; 32]>::from(Sha256::digest(&body)));
+            body.pop();
+            body.extend_from_slice(format!(",\"hash\":\"{}\"}}", hex(&hash)).as_bytes());
+            proptest::prop_assert_eq!(line, body);
+        }
     }
 
     #[test]

@@ -435,7 +435,7 @@ fn run(cli: Cli) -> Result<u8> {
                 );
                 return Ok(exit::USAGE);
             }
-            let stack = sandbox.stack(policy.config(), &settings)?;
+            let mut stack = sandbox.stack(policy.config(), &settings)?;
             let audit = settings.audit_log(audit.as_deref(), no_audit);
             let log = match audit.as_deref().map(open_audit_log).transpose() {
                 Ok(log) => log,
@@ -455,10 +455,11 @@ fn run(cli: Cli) -> Result<u8> {
                 builder = builder.sandboxed(config);
                 roles.push("workspace".into());
             }
-            if let Some((log, key)) = &log {
-                // Outermost, so that every outcome, refusals included, is recorded.
-                builder = builder.layer(AuditLayer::new(log.clone(), key.as_bytes()));
-            }
+            // Outermost, so that every outcome is recorded, refusals of an
+            // unknown tool or version included.
+            stack.audit = log
+                .as_ref()
+                .map(|(log, key)| AuditLayer::new(log.clone(), key.as_bytes()));
             let runtime = match builder.layers(stack).build() {
                 Ok(runtime) => runtime,
                 Err(e) => {

@@ -849,6 +849,31 @@ fn calls_are_audited_by_default_under_the_data_directory() {
 }
 
 #[test]
+fn a_call_for_an_unknown_tool_is_recorded() {
+    let home = tempfile::tempdir().unwrap();
+    let out = run_in(
+        home.path(),
+        &["call", "no.such.tool", "--args", r#"{"x": 1}"#],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    let log = home.path().join("data/audit.jsonl");
+    let out = run_in(
+        home.path(),
+        &["audit", "show", log.to_str().unwrap(), "--json"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let refused: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["kind"] == "refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{}", stdout(&out));
+    assert_eq!(refused[0]["payload"]["tool"], "no.such.tool");
+}
+
+#[test]
 fn a_changed_configuration_is_recorded_once() {
     let home = tempfile::tempdir().unwrap();
     let log = home.path().join("data/audit.jsonl");

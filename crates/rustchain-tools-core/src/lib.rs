@@ -30,7 +30,7 @@ pub use executor::{ToolContext, ToolExecutor};
 pub use http::Extensions;
 pub use metadata::{BehaviorHints, Permissions, Rules, ToolInfo, ToolMetadata, ToolName};
 pub use pipeline::{BoxToolFuture, BoxToolService, ExecuteTool, ToolRequest};
-pub use runtime::{Runtime, RuntimeBuilder};
+pub use runtime::{RefusalListener, RefusedFuture, Runtime, RuntimeBuilder};
 pub use rustchain_tools_schema::{
     ArgumentLimits, ArgumentRule, FormatOptions, Language, Violation,
 };

@@ -1,6 +1,6 @@
 //! The runtime: a set of tools behind a stack of layers.
 
-use std::sync::Arc;
+use std::{future::Future, pin::Pin, sync::Arc};
 
 use tower::{Layer, Service, ServiceExt};
 
@@ -10,6 +10,20 @@ use crate::{
 };
 
 type WrapFn = Box<dyn FnOnce(BoxToolService) -> BoxToolService + Send>;
+
+/// The future a [`RefusalListener`] returns.
+pub type RefusedFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Hears of the calls [`Runtime::call`] refuses before any layer runs (no
+/// such tool, no version that meets the requirement), which layers never
+/// see. An audit log records them this way; add one with
+/// [`RuntimeBuilder::on_refused`].
+pub trait RefusalListener: Send + Sync {
+    /// Told of `call` and why it was refused. [`Runtime::call`] returns the
+    /// refusal once the returned future is done, so a listener can have its
+    /// record committed first; it must not fail the call a second time.
+    fn refused(&self, call: &ToolCall, error: &ToolError) -> RefusedFuture;
+}
 
 /// Tools behind a pipeline of layers; cheap to clone and safe to call from
 /// many tasks at once (nothing on the call path takes a global lock).
@@ -38,6 +52,7 @@ type WrapFn = Box<dyn FnOnce(BoxToolService) -> BoxToolService + Send>;
 pub struct Runtime {
     tools: Arc<ToolSet>,
     service: BoxToolService,
+    refusals: Arc<[Arc<dyn RefusalListener>]>,
 }
 
 impl Runtime {
@@ -51,9 +66,19 @@ impl Runtime {
         &self.tools
     }
 
-    /// Resolves the call's tool and sends the call through the pipeline.
+    /// Resolves the call's tool and sends the call through the pipeline. A
+    /// call that cannot be resolved is refused here, and the
+    /// [`RefusalListener`]s hear of it.
     pub async fn call(&self, call: ToolCall) -> Result<ToolResult, ToolError> {
-        let tool = self.tools.resolve(&call.tool, call.version.as_ref())?;
+        let tool = match self.tools.resolve(&call.tool, call.version.as_ref()) {
+            Ok(tool) => tool,
+            Err(error) => {
+                for listener in self.refusals.iter() {
+                    listener.refused(&call, &error).await;
+                }
+                return Err(error);
+            }
+        };
         self.service
             .clone()
             .oneshot(ToolRequest::new(call, tool))
@@ -76,6 +101,7 @@ impl std::fmt::Debug for Runtime {
 pub struct RuntimeBuilder {
     tools: ToolSet,
     layers: Vec<WrapFn>,
+    refusals: Vec<Arc<dyn RefusalListener>>,
     error: Option<ToolError>,
 }
 
@@ -113,6 +139,13 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Tells `listener` of every call refused before the layers (see
+    /// [`RefusalListener`]); several listeners hear in the order added.
+    pub fn on_refused(mut self, listener: Arc<dyn RefusalListener>) -> Self {
+        self.refusals.push(listener);
+        self
+    }
+
     /// Records an error met while composing; [`build`](Self::build) returns
     /// the first one. For extensions that add tools from elsewhere.
     pub fn fail(mut self, error: ToolError) -> Self {
@@ -133,6 +166,52 @@ impl RuntimeBuilder {
         Ok(Runtime {
             tools: Arc::new(self.tools),
             service,
+            refusals: self.refusals.into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Keeps the tool name and error kind of each refusal it hears of.
+    #[derive(Default)]
+    struct Heard(Mutex<Vec<(String, String)>>);
+
+    impl RefusalListener for Heard {
+        fn refused(&self, call: &ToolCall, error: &ToolError) -> RefusedFuture {
+            let kind = match error {
+                ToolError::UnknownTool { .. } => "unknown",
+                ToolError::NoMatchingVersion { .. } => "no-version",
+                _ => "other",
+            };
+            if let Ok(mut heard) = self.0.lock() {
+                heard.push((call.tool.clone(), kind.to_owned()));
+            }
+            Box::pin(async {})
+        }
+    }
+
+    #[tokio::test]
+    async fn refusals_before_the_pipeline_reach_every_listener() {
+        let (first, second) = (Arc::new(Heard::default()), Arc::new(Heard::default()));
+        let runtime = Runtime::builder()
+            .on_refused(first.clone())
+            .on_refused(second.clone())
+            .build()
+            .unwrap();
+        let error = runtime
+            .call(ToolCall::new("no.such_tool", serde_json::json!({})))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ToolError::UnknownTool { .. }), "{error}");
+        for heard in [&first, &second] {
+            assert_eq!(
+                *heard.0.lock().unwrap(),
+                [("no.such_tool".to_owned(), "unknown".to_owned())]
+            );
+        }
     }
 }

@@ -24,7 +24,7 @@
 //! ```
 #![deny(missing_docs)]
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 pub use rustchain_tools_audit as audit;
 pub use rustchain_tools_builtins as builtins;
@@ -35,6 +35,7 @@ pub use rustchain_tools_sandbox as sandbox;
 pub use rustchain_tools_schema as schema;
 pub use rustchain_tools_search as search;
 
+use rustchain_tools_audit::AuditLayer;
 use rustchain_tools_policy::{PolicyConfig, PolicyLayer};
 use rustchain_tools_sandbox::{LimitsConfig, LimitsLayer};
 
@@ -44,6 +45,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Which layers [`RuntimeBuilderExt::layers`] stacks around the tools.
 #[derive(Debug, Clone)]
 pub struct StackConfig {
+    /// The audit layer, outermost, which also records the calls refused
+    /// before any layer runs (unknown tool or version); `None` records
+    /// nothing.
+    pub audit: Option<AuditLayer>,
     /// The Rego policies that decide every call; `None` leaves the policy
     /// layer out.
     pub policy: Option<PolicyConfig>,
@@ -54,9 +59,10 @@ pub struct StackConfig {
 }
 
 impl Default for StackConfig {
-    /// No policy, [`LimitsConfig::default`], [`DEFAULT_TIMEOUT`].
+    /// No audit, no policy, [`LimitsConfig::default`], [`DEFAULT_TIMEOUT`].
     fn default() -> Self {
         StackConfig {
+            audit: None,
             policy: None,
             limits: LimitsConfig::default(),
             timeout: DEFAULT_TIMEOUT,
@@ -75,8 +81,9 @@ pub trait RuntimeBuilderExt: Sized {
     #[cfg(feature = "builtins-sandbox")]
     fn sandboxed(self, config: builtins::SandboxConfig) -> Self;
 
-    /// Adds the layers `config` names, outermost first: validation, the
-    /// policy decision (if any), the limits, then the deadline around the
+    /// Adds the layers `config` names, outermost first: the audit layer (if
+    /// any; it also hears of calls refused before the layers), validation,
+    /// the policy decision (if any), the limits, then the deadline around the
     /// tool. A policy that fails to load denies every call with the reason;
     /// unusable limits make [`build`](RuntimeBuilder::build) fail.
     fn layers(self, config: StackConfig) -> Self;
@@ -115,7 +122,11 @@ impl RuntimeBuilderExt for RuntimeBuilder {
     }
 
     fn layers(self, config: StackConfig) -> Self {
-        let mut builder = self.layer(ValidationLayer::new());
+        let mut builder = self;
+        if let Some(audit) = config.audit {
+            builder = builder.on_refused(Arc::new(audit.clone())).layer(audit);
+        }
+        builder = builder.layer(ValidationLayer::new());
         if let Some(policy) = config.policy {
             let policy = policy.builtin_tools(builtin_names());
             builder = builder.layer(PolicyLayer::load(&policy));

@@ -102,11 +102,18 @@ pub enum RegistryCommand {
         #[command(flatten)]
         source: SourceArgs,
     },
-    /// Counts, memory and cache hit rate.
+    /// Counts, memory, and the cache counters and hit rate of every
+    /// process that used the registry.
     Stats {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        source: SourceArgs,
+    },
+    /// Rewrite the manifests and the index without removed and replaced
+    /// tools (atomically: a crash midway leaves the old or the new registry).
+    Compact {
         #[command(flatten)]
         source: SourceArgs,
     },
@@ -351,9 +358,11 @@ pub fn registry(command: &RegistryCommand, settings: &Settings) -> Result<u8> {
                 "tags": stats.tags,
                 "indexBytes": stats.index_bytes,
                 "residentBytes": rustchain_tools::sandbox::resident_memory(),
-                "cacheHits": stats.cache_hits,
-                "cacheMisses": stats.cache_misses,
-                "cacheHitRate": stats.cache_hit_rate,
+                "cacheLookups": stats.all_processes.lookups,
+                "cacheHits": stats.all_processes.hits,
+                "cacheMisses": stats.all_processes.misses,
+                "cacheEvictions": stats.all_processes.evictions,
+                "cacheHitRate": stats.all_processes.hit_rate(),
                 "semanticSearch": stats.semantic_search,
             });
             if *json {
@@ -363,6 +372,18 @@ pub fn registry(command: &RegistryCommand, settings: &Settings) -> Result<u8> {
                     println!("{name:>15}  {v}");
                 }
             }
+            Ok(0)
+        }
+        RegistryCommand::Compact { source } => {
+            let registry = source.open(settings)?;
+            let reclaimed = registry
+                .compact()
+                .context("the registry could not be compacted")?;
+            println!(
+                "compacted {}: {} tools, {reclaimed} bytes reclaimed",
+                registry.dir().display(),
+                registry.snapshot().len()
+            );
             Ok(0)
         }
         RegistryCommand::Eval {

@@ -110,11 +110,11 @@ impl Rng {
 
 /// Loads tools drawn from a Zipf(s) distribution over `n` ranks and reports
 /// the cache hit rate of the loads after a warm-up of equal length.
-fn zipf_hit_rate(tools: &[Manifest], s: f64, capacity: u64, draws: usize) {
+fn zipf_hit_rate(tools: &[Manifest], s: f64, cache_mib: u64, draws: usize) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     build(dir.path(), tools);
     let options = RegistryOptions {
-        cache_capacity: capacity,
+        cache_bytes: cache_mib << 20,
         ..RegistryOptions::default()
     };
     let registry = Registry::open_with(dir.path(), &options).unwrap_or_else(|e| panic!("{e}"));
@@ -149,9 +149,10 @@ fn zipf_hit_rate(tools: &[Manifest], s: f64, capacity: u64, draws: usize) {
     let hits = stats.cache_hits - warm.cache_hits;
     let misses = stats.cache_misses - warm.cache_misses;
     println!(
-        "zipf s={s} capacity={capacity} tools={}: hit rate {:.1}% ({hits} hits, {misses} misses), {:?} per load",
+        "zipf s={s} cache={cache_mib} MiB tools={}: hit rate {:.1}% ({hits} hits, {misses} misses, {} evictions), {:?} per load",
         all.len(),
         100.0 * hits as f64 / (hits + misses) as f64,
+        stats.cache_evictions,
         elapsed / draws as u32
     );
 }
@@ -264,14 +265,16 @@ fn registry_10k(c: &mut Criterion) {
         stats.tags,
         stats.index_bytes as f64 / (1 << 20) as f64
     );
-    for (s, capacity) in [
-        (1.0, 1024),
-        (1.1, 1024),
-        (1.2, 1024),
-        (1.3, 1024),
-        (1.0, 4096),
+    let default_mib = rustchain_tools_registry::DEFAULT_CACHE_BYTES >> 20;
+    for (s, cache_mib) in [
+        (1.0, default_mib),
+        (1.1, default_mib),
+        (1.2, default_mib),
+        (1.0, 16),
+        (1.0, 32),
+        (1.0, 64),
     ] {
-        zipf_hit_rate(&tools, s, capacity, 100_000);
+        zipf_hit_rate(&tools, s, cache_mib, 100_000);
     }
 }
 

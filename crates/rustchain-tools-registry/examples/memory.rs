@@ -1,7 +1,9 @@
 //! Resident memory of a registry: builds one of COUNT tools (10,000 from
 //! `corpus_10k.jsonl`; more from `corpus_13k.jsonl` plus variants) in a
 //! temporary directory, then opens it in a fresh process and prints VmRSS
-//! after opening, after the first search and after loading 1,000 tools.
+//! after opening, after the first search, after loading 1,000 tools, and
+//! after 200,000 loads drawn by a Zipf law (with the hit rate of the last
+//! 100,000).
 //!
 //! `cargo run --release -p rustchain-tools-registry --example memory -- 10000`
 
@@ -11,7 +13,9 @@ use std::{
     time::Instant,
 };
 
-use rustchain_tools_registry::{Filters, ImportOptions, Manifest, Registry, parse};
+use rustchain_tools_registry::{
+    Filters, ImportOptions, Manifest, Registry, RegistryOptions, parse,
+};
 
 #[path = "../benches/support/variants.rs"]
 mod variants;
@@ -50,7 +54,15 @@ fn tools(count: usize) -> Result<Vec<Manifest>> {
 fn open(dir: &Path) -> Result {
     let before = rss_kib();
     let start = Instant::now();
-    let registry = Registry::open(dir)?;
+    // `CACHE_MIB` overrides the default cache budget, to compare budgets.
+    let options = RegistryOptions {
+        cache_bytes: std::env::var("CACHE_MIB")
+            .ok()
+            .and_then(|m| m.parse::<u64>().ok())
+            .map_or(rustchain_tools_registry::DEFAULT_CACHE_BYTES, |m| m << 20),
+        ..RegistryOptions::default()
+    };
+    let registry = Registry::open_with(dir, &options)?;
     let opened = start.elapsed();
     let after_open = rss_kib();
     registry.search("what is the weather in Boston", &Filters::none(), 10)?;
@@ -67,6 +79,56 @@ fn open(dir: &Path) -> Result {
          index estimate {:.1} MiB",
         stats.tools,
         stats.index_bytes as f64 / (1 << 20) as f64
+    );
+    zipf(&snapshot, &registry)?;
+    Ok(())
+}
+
+/// Loads 200,000 tools drawn by a Zipf law (s = 1, ranks shuffled over the
+/// tools) with the default cache budget, then prints the hit rate of the
+/// second half and the resident memory.
+fn zipf(snapshot: &rustchain_tools_registry::Snapshot, registry: &Registry) -> Result {
+    let all: Vec<_> = snapshot.iter().collect();
+    let mut cumulative = Vec::with_capacity(all.len());
+    let mut total = 0.0;
+    for rank in 1..=all.len() {
+        total += 1.0 / rank as f64;
+        cumulative.push(total);
+    }
+    // xorshift64*: the same draws in every run.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, (next() % (i as u64 + 1)) as usize);
+    }
+    let mut warm = registry.stats();
+    for round in 0..2 {
+        for _ in 0..100_000 {
+            let x = (next() >> 11) as f64 / (1u64 << 53) as f64 * total;
+            let rank = cumulative.partition_point(|&c| c < x).min(all.len() - 1);
+            all[order[rank]].load()?;
+        }
+        if round == 0 {
+            warm = registry.stats();
+        }
+    }
+    let stats = registry.stats();
+    let hits = stats.cache_hits - warm.cache_hits;
+    let lookups = hits + stats.cache_misses - warm.cache_misses;
+    println!(
+        "zipf s=1.0 over {} tools, cache budget {} MiB: hit rate {:.1}% \
+         ({} evictions); VmRSS {} KiB after",
+        all.len(),
+        registry.cache_bytes() >> 20,
+        100.0 * hits as f64 / lookups as f64,
+        stats.cache_evictions,
+        rss_kib()
     );
     Ok(())
 }

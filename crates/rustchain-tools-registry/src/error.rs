@@ -1,4 +1,4 @@
-use std::{io, path::PathBuf};
+use std::{io, path::PathBuf, time::Duration};
 
 use thiserror::Error;
 
@@ -53,6 +53,19 @@ pub enum RegistryError {
         tool: String,
         /// The compiler's reason.
         reason: String,
+    },
+    /// Another process holds the registry's writer lock and did not let go
+    /// within the wait the registry was opened with.
+    #[error(
+        "the registry {} is being written by another process (its lock file {} was held for {waited:?}); try again when that process is done",
+        dir.display(),
+        dir.join(crate::LOCK_FILE).display()
+    )]
+    Locked {
+        /// The registry directory.
+        dir: PathBuf,
+        /// How long this process waited.
+        waited: Duration,
     },
     /// The tool asked for is not registered.
     #[error("no tool `{0}` is registered")]

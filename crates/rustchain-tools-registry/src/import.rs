@@ -218,8 +218,8 @@ impl Parsed {
     }
 }
 
-/// `f` over `items` on every core, in order. Checking a definition means
-/// compiling its schemas, which dominates an import.
+/// `f` over `items` on every core, in order: for the per-definition work
+/// of a large import (converting, checking, encoding, search documents).
 pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let workers = thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = items.len().div_ceil(workers).max(256);

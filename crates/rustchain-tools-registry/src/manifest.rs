@@ -1,12 +1,13 @@
 //! The tool manifest: MCP's tool definition plus RustChain's fields.
 
-use std::{fmt, sync::Arc};
+use std::fmt;
 
 pub use rustchain_tools_core::Permissions;
-use rustchain_tools_schema::{CompiledSchema, FormatOptions};
 use semver::Version;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::schema_check::check_schema;
 
 /// A tool definition as the registry stores it: the MCP tool definition
 /// (`name`, `title`, `description`, `inputSchema`, `outputSchema`,
@@ -85,21 +86,26 @@ impl Manifest {
         }
     }
 
-    /// Checks the name rule and that both schemas compile; says what is wrong.
+    /// Checks the name rule, that the input schema describes an object, and
+    /// that both schemas are well-formed JSON Schema; says what is wrong.
+    /// Validators are not compiled here but on the tool's first use.
     pub fn check(&self) -> Result<(), String> {
         check_name(&self.name)?;
-        compile_input(&self.input_schema)?;
+        match self.input_schema.get("type") {
+            Some(Value::String(t)) if t == "object" => {}
+            other => {
+                return Err(format!(
+                    "inputSchema: a tool's input schema must have \"type\": \"object\", not {}",
+                    other.map_or_else(|| "no type".to_owned(), Value::to_string)
+                ));
+            }
+        }
+        check_schema(&self.input_schema).map_err(|e| format!("inputSchema: {e}"))?;
         if let Some(output) = &self.output_schema {
-            CompiledSchema::compile(output).map_err(|e| format!("outputSchema: {e}"))?;
+            check_schema(output).map_err(|e| format!("outputSchema: {e}"))?;
         }
         Ok(())
     }
-}
-
-/// Compiles an input schema the way registration checks it.
-pub(crate) fn compile_input(schema: &Value) -> Result<CompiledSchema, String> {
-    CompiledSchema::compile_input(Arc::new(schema.clone()), &FormatOptions::default())
-        .map_err(|e| format!("inputSchema: {e}"))
 }
 
 /// MCP tool annotations (behaviour hints); absent hints take MCP's defaults.

@@ -1,14 +1,18 @@
 //! The registry: a directory holding tools, an atomically swapped snapshot
-//! for readers, and serialized writers.
+//! for readers, and serialized writers (within a process by a mutex, across
+//! processes by a lock file).
 
 use std::{
     collections::HashSet,
-    fs,
-    path::Path,
+    fs::{self, File},
+    io::{self, Write},
+    path::{Path, PathBuf},
     sync::{
         Arc, Mutex, MutexGuard,
         atomic::{AtomicBool, Ordering},
     },
+    thread,
+    time::{Duration, Instant},
 };
 
 use arc_swap::ArcSwap;
@@ -17,35 +21,46 @@ use semver::Version;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Filters, Manifest, RegistryError, Snapshot, ToolKey,
+    Filters, MANIFESTS_FILE, Manifest, RegistryError, Snapshot, ToolKey,
     import::{Format, ImportOptions, ImportProblem, Parsed, par_map, parse},
     intern::Interner,
     lazy_search::LazySearch,
+    lock::{self, Stamp},
     snapshot::{Entry, SearchResult, document},
-    store::{INDEX_FILE, Store},
+    store::{CacheCounters, Counters, INDEX_FILE, Store, io_error},
 };
 
 /// Bumped whenever the index layout changes; an index of another layout is
 /// refused rather than misread.
 const INDEX_LAYOUT: u32 = 1;
 
+/// The default byte budget of the loaded-tool cache: 80 MiB, about 5,000
+/// tools of the 10,000-tool corpus (a compiled tool takes about 15 KiB),
+/// which serves about 90% of the loads of calls spread over 10,000 tools by
+/// a Zipf law (s = 1); 48 MiB serves about 85%, 64 MiB about 88%.
+pub const DEFAULT_CACHE_BYTES: u64 = 80 << 20;
+
 /// How to open a registry.
 #[derive(Debug, Clone)]
 pub struct RegistryOptions {
-    /// How many loaded tools (parsed manifest and compiled validators) the
-    /// cache keeps: 1,024 by default.
-    pub cache_capacity: u64,
+    /// The byte budget of the loaded-tool cache (compiled validators, each
+    /// weighed by its approximate heap size): [`DEFAULT_CACHE_BYTES`].
+    pub cache_bytes: u64,
     /// The embedding model for semantic search; without one (the default)
     /// search is lexical. Tools are embedded when registered, so a model
     /// given to a registry built without one serves only after re-import.
     pub model: Option<Arc<EmbeddingModel>>,
+    /// How long a write waits for another process's writer lock before it
+    /// fails with [`RegistryError::Locked`]: 10 seconds by default.
+    pub lock_wait: Duration,
 }
 
 impl Default for RegistryOptions {
     fn default() -> Self {
         RegistryOptions {
-            cache_capacity: 1024,
+            cache_bytes: DEFAULT_CACHE_BYTES,
             model: None,
+            lock_wait: Duration::from_secs(10),
         }
     }
 }
@@ -81,12 +96,18 @@ pub struct Stats {
     /// Approximate heap bytes of the in-memory index (metadata, lookup
     /// indices, search index).
     pub index_bytes: usize,
-    /// Loaded-tool cache hits.
+    /// Loaded-tool cache hits in this process.
     pub cache_hits: u64,
-    /// Loaded-tool cache misses (loads from disk).
+    /// Loaded-tool cache misses (loads from disk) in this process.
     pub cache_misses: u64,
-    /// Hits over lookups (0 before any lookup).
+    /// Hits over lookups in this process (0 before any lookup).
     pub cache_hit_rate: f64,
+    /// Loaded tools dropped from this process's cache for its byte budget.
+    pub cache_evictions: u64,
+    /// The cache counters of every process that used this registry
+    /// directory (persisted when a registry is dropped or
+    /// [`Registry::flush_stats`] is called), this process's included.
+    pub all_processes: CacheCounters,
     /// Whether semantic (embedding) search is available.
     pub semantic_search: bool,
 }
@@ -136,6 +157,176 @@ fn split_index(bytes: &[u8]) -> Result<(&[u8], &[u8]), String> {
     Ok(body.split_at(metadata_len))
 }
 
+/// The file whose presence says that a compaction's new files are complete
+/// and are being (or, after a crash, must be) renamed into place.
+const COMPACT_MARKER: &str = "compact.commit";
+/// The suffix of a compaction's new files before they are renamed.
+const NEW_SUFFIX: &str = ".new";
+
+fn new_name(file: &str) -> String {
+    format!("{file}{NEW_SUFFIX}")
+}
+
+/// Syncs a directory so that renames in it are durable.
+fn sync_dir(dir: &Path) -> Result<(), RegistryError> {
+    #[cfg(unix)]
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error("syncing", dir))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Writes `bytes` to `path` and syncs it.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
+    let mut file = File::create(path).map_err(io_error("creating", path))?;
+    file.write_all(bytes).map_err(io_error("writing", path))?;
+    file.sync_all().map_err(io_error("syncing", path))
+}
+
+/// Finishes an interrupted compaction (its marker exists: both new files
+/// were complete) or clears the leftovers of one that never committed.
+/// Called only under the writer lock.
+fn recover(dir: &Path) -> Result<(), RegistryError> {
+    let marker = dir.join(COMPACT_MARKER);
+    let committed = marker.exists();
+    for file in [MANIFESTS_FILE, INDEX_FILE] {
+        let new = dir.join(new_name(file));
+        let result = if committed {
+            fs::rename(&new, dir.join(file))
+        } else {
+            fs::remove_file(&new)
+        };
+        match result {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error("finishing the compaction with", &new)(e)),
+        }
+    }
+    if committed {
+        sync_dir(dir)?;
+        fs::remove_file(&marker).map_err(io_error("removing", &marker))?;
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Encodes the index file of `strings`, `entries` and `search`.
+fn encode_index(
+    dir: &Path,
+    strings: &Interner,
+    entries: &[Option<Arc<Entry>>],
+    search: &LazySearch,
+) -> Result<Vec<u8>, RegistryError> {
+    let corrupt = |reason: String| RegistryError::CorruptIndex {
+        path: dir.join(INDEX_FILE),
+        reason,
+    };
+    let metadata = postcard::to_allocvec(&MetadataRef { strings, entries })
+        .map_err(|e| corrupt(format!("cannot be encoded: {e}")))?;
+    let search = search.encode().map_err(corrupt)?;
+    let mut bytes = Vec::with_capacity(HEADER_LEN + metadata.len() + search.len());
+    bytes.extend_from_slice(INDEX_MAGIC);
+    bytes.extend_from_slice(&INDEX_LAYOUT.to_le_bytes());
+    bytes.extend_from_slice(&(metadata.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&metadata);
+    bytes.extend_from_slice(&search);
+    Ok(bytes)
+}
+
+/// Reads the index and opens the manifests of `dir` as they are now. A
+/// compaction renames two files; the index is read before the manifests are
+/// opened and both are taken only if no compaction committed meanwhile, so
+/// the two always belong together.
+fn load(
+    dir: &Path,
+    options: &RegistryOptions,
+    counters: &Arc<Counters>,
+) -> Result<(Arc<Store>, Snapshot, Stamp), RegistryError> {
+    let start = Instant::now();
+    loop {
+        let waited = start.elapsed();
+        if dir.join(COMPACT_MARKER).exists() {
+            // A compaction is renaming its files, or crashed doing so.
+            if let Some(_lock) = lock::try_acquire(dir)? {
+                recover(dir)?;
+            } else if waited >= options.lock_wait {
+                return Err(RegistryError::Locked {
+                    dir: dir.to_path_buf(),
+                    waited,
+                });
+            } else {
+                thread::sleep(Duration::from_millis(5));
+            }
+            continue;
+        }
+        let stamp = Stamp::of(dir);
+        let bytes = read_index(dir)?;
+        let store = Arc::new(Store::open(dir, options.cache_bytes, counters.clone())?);
+        if dir.join(COMPACT_MARKER).exists() || Stamp::of(dir) != stamp {
+            continue;
+        }
+        let snapshot = decode(dir, bytes, store.clone(), options.model.clone())?;
+        return Ok((store, snapshot, stamp));
+    }
+}
+
+/// The snapshot of the index `bytes` (`None`: an empty registry).
+fn decode(
+    dir: &Path,
+    bytes: Option<Vec<u8>>,
+    store: Arc<Store>,
+    model: Option<Arc<EmbeddingModel>>,
+) -> Result<Snapshot, RegistryError> {
+    let Some(mut bytes) = bytes else {
+        let search = SearchIndex::build(&[], model);
+        return Ok(Snapshot::build(
+            Interner::default(),
+            Vec::new(),
+            store,
+            Arc::new(LazySearch::ready(search)),
+        ));
+    };
+    let corrupt = |reason: String| RegistryError::CorruptIndex {
+        path: dir.join(INDEX_FILE),
+        reason,
+    };
+    let (metadata, search) = split_index(&bytes).map_err(corrupt)?;
+    let search_at = bytes.len() - search.len();
+    let index: Metadata = postcard::from_bytes(metadata).map_err(|e| corrupt(e.to_string()))?;
+    let size = store.manifests_len()?;
+    if let Some(past) = index
+        .entries
+        .iter()
+        .flatten()
+        .find(|e| e.offset.saturating_add(u64::from(e.len)) > size)
+    {
+        return Err(corrupt(format!(
+            "it points at byte {} of the manifests file, which has {size} bytes",
+            past.offset.saturating_add(u64::from(past.len))
+        )));
+    }
+    // Keep only the search section, decoded on the first search.
+    bytes.drain(..search_at);
+    let search = LazySearch::encoded(bytes, model, index.entries.len());
+    Ok(Snapshot::build(
+        index.strings,
+        index.entries,
+        store,
+        Arc::new(search),
+    ))
+}
+
+/// What the writer of a registry holds: the store that new snapshots use,
+/// the cross-process lock while this process has unsaved writes, and the
+/// stamp of the index file this process last read or wrote.
+struct Writer {
+    store: Arc<Store>,
+    lock: Option<File>,
+    seen: Stamp,
+}
+
 /// A persistent registry of tool definitions.
 ///
 /// Readers take a [`Snapshot`] (or use the shortcuts here, which take one
@@ -143,6 +334,11 @@ fn split_index(bytes: &[u8]) -> Result<(&[u8], &[u8]), String> {
 /// next snapshot and swaps it in, and a reader keeps the snapshot it
 /// started with. Writes go to the directory's manifests file at once; the
 /// index is written by [`Registry::save`].
+///
+/// Across processes, the first write takes the directory's writer lock
+/// ([`crate::LOCK_FILE`]) and [`Registry::save`] (or dropping the registry)
+/// lets it go; a write that finds the index changed by another process
+/// starts from that process's state. Readers take no lock.
 ///
 /// ```
 /// use rustchain_tools_registry::{Filters, ImportOptions, Registry};
@@ -166,10 +362,11 @@ fn split_index(bytes: &[u8]) -> Result<(&[u8], &[u8]), String> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Registry {
+    dir: PathBuf,
     current: ArcSwap<Snapshot>,
-    writer: Mutex<()>,
-    store: Arc<Store>,
-    model: Option<Arc<EmbeddingModel>>,
+    writer: Mutex<Writer>,
+    counters: Arc<Counters>,
+    options: RegistryOptions,
     dirty: AtomicBool,
 }
 
@@ -182,53 +379,31 @@ impl Registry {
 
     /// Opens the registry in `dir` with `options`.
     pub fn open_with(dir: &Path, options: &RegistryOptions) -> Result<Self, RegistryError> {
-        let store = Arc::new(Store::open(dir, options.cache_capacity)?);
-        let (strings, entries, search) = match store.read_index()? {
-            None => (
-                Interner::default(),
-                Vec::new(),
-                LazySearch::ready(SearchIndex::build(&[], options.model.clone())),
-            ),
-            Some(mut bytes) => {
-                let corrupt = |reason: String| RegistryError::CorruptIndex {
-                    path: dir.join(INDEX_FILE),
-                    reason,
-                };
-                let (metadata, search) = split_index(&bytes).map_err(corrupt)?;
-                let search_at = bytes.len() - search.len();
-                let index: Metadata =
-                    postcard::from_bytes(metadata).map_err(|e| corrupt(e.to_string()))?;
-                let size = store.manifests_len()?;
-                if let Some(past) = index
-                    .entries
-                    .iter()
-                    .flatten()
-                    .find(|e| e.offset.saturating_add(u64::from(e.len)) > size)
-                {
-                    return Err(corrupt(format!(
-                        "it points at byte {} of the manifests file, which has {size} bytes",
-                        past.offset.saturating_add(u64::from(past.len))
-                    )));
-                }
-                // Keep only the search section, decoded on the first search.
-                bytes.drain(..search_at);
-                let search = LazySearch::encoded(bytes, options.model.clone(), index.entries.len());
-                (index.strings, index.entries, search)
-            }
-        };
-        let snapshot = Snapshot::build(strings, entries, store.clone(), Arc::new(search));
+        fs::create_dir_all(dir).map_err(io_error("creating the registry directory", dir))?;
+        let counters = Arc::new(Counters::default());
+        let (store, snapshot, seen) = load(dir, options, &counters)?;
         Ok(Registry {
+            dir: dir.to_path_buf(),
             current: ArcSwap::from_pointee(snapshot),
-            writer: Mutex::new(()),
-            store,
-            model: options.model.clone(),
+            writer: Mutex::new(Writer {
+                store,
+                lock: None,
+                seen,
+            }),
+            counters,
+            options: options.clone(),
             dirty: AtomicBool::new(false),
         })
     }
 
     /// The directory of this registry.
     pub fn dir(&self) -> &Path {
-        self.store.dir()
+        &self.dir
+    }
+
+    /// The byte budget of the loaded-tool cache.
+    pub fn cache_bytes(&self) -> u64 {
+        self.options.cache_bytes
     }
 
     /// The current state. Holding it keeps that state alive and unchanged,
@@ -237,10 +412,37 @@ impl Registry {
         self.current.load_full()
     }
 
-    fn lock(&self) -> MutexGuard<'_, ()> {
-        // The guarded state is the snapshot, swapped whole; a writer that
-        // panicked left nothing half-done, so a poisoned lock is usable.
+    fn lock(&self) -> MutexGuard<'_, Writer> {
+        // The guarded state is swapped whole; a writer that panicked left
+        // nothing half-done, so a poisoned lock is usable.
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes this process the directory's writer: takes the lock file
+    /// (waiting at most the lock wait), finishes or clears an interrupted
+    /// compaction, and, when another process saved the index since this one
+    /// last read or wrote it, starts from that state.
+    fn begin_write(&self, writer: &mut Writer) -> Result<(), RegistryError> {
+        if writer.lock.is_some() {
+            return Ok(());
+        }
+        let lock = lock::acquire(&self.dir, self.options.lock_wait)?;
+        recover(&self.dir)?;
+        if Stamp::of(&self.dir) != writer.seen {
+            let (store, snapshot, seen) = load(&self.dir, &self.options, &self.counters)?;
+            self.current.store(Arc::new(snapshot));
+            writer.store = store;
+            writer.seen = seen;
+        }
+        writer.lock = Some(lock);
+        Ok(())
+    }
+
+    /// Marks the index written: the lock goes, and the stamp is the new index's.
+    fn end_write(&self, writer: &mut Writer) {
+        writer.seen = Stamp::of(&self.dir);
+        writer.lock = None;
+        self.dirty.store(false, Ordering::Release);
     }
 
     /// Imports the definitions in the file at `path`; see [`Registry::import_str`].
@@ -323,9 +525,11 @@ impl Registry {
         if manifests.is_empty() {
             return Ok((Vec::new(), 0));
         }
-        let _guard = self.lock();
+        let mut writer = self.lock();
+        self.begin_write(&mut writer)?;
         let current = self.current.load_full();
-        let spans = self.store.append(manifests)?;
+        let spans = writer.store.append(manifests)?;
+        self.dirty.store(true, Ordering::Release);
         let mut strings = current.strings.clone();
         let mut entries = current.entries.clone();
         let mut replaced = 0;
@@ -344,31 +548,47 @@ impl Registry {
             ))));
             added.push(key);
         }
-        let documents: Vec<_> = manifests.iter().map(|m| document(m)).collect();
+        let documents = par_map(manifests, |m| document(m));
         let mut search = current
             .search
             .get()
             .map_err(|reason| RegistryError::CorruptIndex {
-                path: self.dir().join(INDEX_FILE),
+                path: self.dir.join(INDEX_FILE),
                 reason,
             })?
             .with_added(&documents);
-        search.attach_model(self.model.clone());
+        search.attach_model(self.options.model.clone());
         self.current.store(Arc::new(Snapshot::build(
             strings,
             entries,
-            self.store.clone(),
+            writer.store.clone(),
             Arc::new(LazySearch::ready(search)),
         )));
-        self.dirty.store(true, Ordering::Release);
         Ok((added, replaced))
+    }
+
+    /// Empties `slots` in a new snapshot (under the writer lock).
+    fn remove_slots(&self, writer: &Writer, current: &Snapshot, slots: &[u32]) {
+        let mut entries = current.entries.clone();
+        for &slot in slots {
+            entries[slot as usize] = None;
+        }
+        self.current.store(Arc::new(Snapshot::build(
+            current.strings.clone(),
+            entries,
+            writer.store.clone(),
+            current.search.clone(),
+        )));
+        self.dirty.store(true, Ordering::Release);
     }
 
     /// Removes the tool `name` at `version`, or every tool of that name
     /// when `version` is `None`; returns how many tools were removed. On disk
-    /// once [`Registry::save`] writes the index.
+    /// once [`Registry::save`] writes the index; the manifests stay in the
+    /// manifests file until [`Registry::compact`].
     pub fn remove(&self, name: &str, version: Option<&Version>) -> Result<usize, RegistryError> {
-        let _guard = self.lock();
+        let mut writer = self.lock();
+        self.begin_write(&mut writer)?;
         let current = self.current.load_full();
         let doomed: Vec<u32> = current
             .versions(name)
@@ -376,76 +596,103 @@ impl Registry {
             .filter(|t| version.is_none_or(|v| t.version() == v))
             .map(|t| t.slot())
             .collect();
-        if doomed.is_empty() {
-            return Ok(0);
+        if !doomed.is_empty() {
+            self.remove_slots(&writer, &current, &doomed);
         }
-        let mut entries = current.entries.clone();
-        for &slot in &doomed {
-            entries[slot as usize] = None;
-        }
-        self.current.store(Arc::new(Snapshot::build(
-            current.strings.clone(),
-            entries,
-            self.store.clone(),
-            current.search.clone(),
-        )));
-        self.dirty.store(true, Ordering::Release);
         Ok(doomed.len())
     }
 
     /// Removes the one tool filed under `key`; returns whether there was one.
     pub fn remove_key(&self, key: &ToolKey) -> Result<bool, RegistryError> {
-        let _guard = self.lock();
+        let mut writer = self.lock();
+        self.begin_write(&mut writer)?;
         let current = self.current.load_full();
         let Some(slot) = current.slot_of(key) else {
             return Ok(false);
         };
-        let mut entries = current.entries.clone();
-        entries[slot as usize] = None;
-        self.current.store(Arc::new(Snapshot::build(
-            current.strings.clone(),
-            entries,
-            self.store.clone(),
-            current.search.clone(),
-        )));
-        self.dirty.store(true, Ordering::Release);
+        self.remove_slots(&writer, &current, &[slot]);
         Ok(true)
     }
 
     /// Writes the index if anything changed since it was last written:
-    /// to a temporary file, then renamed over the old one.
+    /// to a temporary file, then renamed over the old one. Lets go of the
+    /// writer lock.
     pub fn save(&self) -> Result<(), RegistryError> {
-        let _guard = self.lock();
-        if !self.dirty.load(Ordering::Acquire) && self.dir().join(INDEX_FILE).exists() {
+        let mut writer = self.lock();
+        let indexed = self.dir.join(INDEX_FILE).exists();
+        if !self.dirty.load(Ordering::Acquire) && indexed {
+            writer.lock = None;
             return Ok(());
         }
+        self.begin_write(&mut writer)?;
         let current = self.current.load_full();
-        let encoding = |e: postcard::Error| RegistryError::CorruptIndex {
-            path: self.dir().join(INDEX_FILE),
-            reason: format!("cannot be encoded: {e}"),
-        };
-        let metadata = postcard::to_allocvec(&MetadataRef {
-            strings: &current.strings,
-            entries: &current.entries,
-        })
-        .map_err(encoding)?;
-        let search = current
-            .search
-            .encode()
-            .map_err(|reason| RegistryError::CorruptIndex {
-                path: self.dir().join(INDEX_FILE),
-                reason,
-            })?;
-        let mut bytes = Vec::with_capacity(HEADER_LEN + metadata.len() + search.len());
-        bytes.extend_from_slice(INDEX_MAGIC);
-        bytes.extend_from_slice(&INDEX_LAYOUT.to_le_bytes());
-        bytes.extend_from_slice(&(metadata.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&metadata);
-        bytes.extend_from_slice(&search);
-        self.store.sync_manifests()?;
-        self.store.write_index(&bytes)?;
-        self.dirty.store(false, Ordering::Release);
+        let bytes = encode_index(
+            &self.dir,
+            &current.strings,
+            &current.entries,
+            &current.search,
+        )?;
+        writer.store.sync_manifests()?;
+        writer.store.write_index(&bytes)?;
+        self.end_write(&mut writer);
         Ok(())
+    }
+
+    /// Rewrites the manifests file and the index without the removed and
+    /// replaced tools (renumbering the tools, whose search index is rebuilt,
+    /// embedding them again with the registry's model). Returns the bytes
+    /// the manifests file shrank by.
+    ///
+    /// Both new files are written and synced beside the old ones, then a
+    /// marker file commits them and they are renamed into place; a crash
+    /// before the marker leaves the old registry, after it the next opening
+    /// finishes the renames. Snapshots taken before keep reading the old
+    /// manifests file. Unsaved changes are saved with it.
+    pub fn compact(&self) -> Result<u64, RegistryError> {
+        let mut writer = self.lock();
+        self.begin_write(&mut writer)?;
+        let current = self.current.load_full();
+        let old_len = writer.store.manifests_len()?;
+        let mut manifests = Vec::with_capacity(old_len as usize);
+        let mut strings = Interner::default();
+        let mut entries = Vec::with_capacity(current.len());
+        let mut documents = Vec::with_capacity(current.len());
+        for tool in current.iter() {
+            let manifest = tool.manifest()?;
+            let (offset, len) = tool.span();
+            let raw = writer.store.raw(offset, len)?;
+            entries.push(Some(Arc::new(Entry::new(
+                &manifest,
+                &mut strings,
+                manifests.len() as u64,
+                len,
+            ))));
+            manifests.extend_from_slice(&raw);
+            manifests.push(b'\n');
+            documents.push(document(&manifest));
+        }
+        let search = LazySearch::ready(SearchIndex::build(&documents, self.options.model.clone()));
+        let index = encode_index(&self.dir, &strings, &entries, &search)?;
+        write_synced(&self.dir.join(new_name(MANIFESTS_FILE)), &manifests)?;
+        write_synced(&self.dir.join(new_name(INDEX_FILE)), &index)?;
+        sync_dir(&self.dir)?;
+        write_synced(&self.dir.join(COMPACT_MARKER), b"")?;
+        sync_dir(&self.dir)?;
+        recover(&self.dir)?;
+        let store = Arc::new(Store::open(
+            &self.dir,
+            self.options.cache_bytes,
+            self.counters.clone(),
+        )?);
+        self.current.store(Arc::new(Snapshot::build(
+            strings,
+            entries,
+            store.clone(),
+            Arc::new(search),
+        )));
+        writer.store = store;
+        self.end_write(&mut writer);
+        Ok(old_len.saturating_sub(manifests.len() as u64))
     }
 
     /// The `limit` best tools for `query` among those passing `filters`,
@@ -459,14 +706,23 @@ impl Registry {
         self.snapshot().search(query, filters, limit)
     }
 
-    /// Counts, approximate index memory, cache hit rate, semantic search.
-    /// The search index's share is measured as its serialized size.
+    /// Adds this process's cache counters (since the last flush) to the
+    /// directory's [`crate::CACHE_STATS_FILE`], under a lock on that file so
+    /// that processes flushing together add up. Dropping the registry does
+    /// it too (ignoring errors, which it cannot report).
+    pub fn flush_stats(&self) -> Result<(), RegistryError> {
+        self.counters.flush(&self.dir)
+    }
+
+    /// Counts, approximate index memory, cache counters of this process
+    /// and of every process, semantic search. The search index's share is
+    /// measured as its serialized size. An unreadable counters file counts
+    /// as none.
     pub fn stats(&self) -> Stats {
         let snapshot = self.snapshot();
         let search_bytes = snapshot.search.approximate_bytes();
         let (tools, names, versions, categories, tags) = snapshot.counts();
-        let (cache_hits, cache_misses) = self.store.cache_counts();
-        let lookups = cache_hits + cache_misses;
+        let mine = self.counters.now();
         Stats {
             tools,
             names,
@@ -474,14 +730,30 @@ impl Registry {
             categories,
             tags,
             index_bytes: snapshot.heap_bytes() + search_bytes,
-            cache_hits,
-            cache_misses,
-            cache_hit_rate: if lookups == 0 {
-                0.0
-            } else {
-                cache_hits as f64 / lookups as f64
-            },
+            cache_hits: mine.hits,
+            cache_misses: mine.misses,
+            cache_hit_rate: mine.hit_rate(),
+            cache_evictions: mine.evictions,
+            all_processes: self.counters.all_processes(&self.dir).unwrap_or(mine),
             semantic_search: snapshot.has_semantic(),
         }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        // Nothing can report an error here; a failed flush loses only
+        // this process's counts.
+        let _ = self.counters.flush(&self.dir);
+    }
+}
+
+/// The index bytes of `dir`, or `None` for a new registry.
+fn read_index(dir: &Path) -> Result<Option<Vec<u8>>, RegistryError> {
+    let path = dir.join(INDEX_FILE);
+    match fs::read(&path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error("reading", &path)(e)),
     }
 }

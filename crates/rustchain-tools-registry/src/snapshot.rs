@@ -139,7 +139,8 @@ pub(crate) fn document(manifest: &Manifest) -> Document {
     let mut tags = manifest.tags.clone();
     tags.extend(manifest.category.iter().cloned());
     Document {
-        id: manifest.key().to_string(),
+        // The index numbers documents by slot and never reads the id.
+        id: String::new(),
         name: manifest.name.clone(),
         description: manifest.description.clone(),
         parameters: parameters(&manifest.input_schema),
@@ -557,6 +558,11 @@ impl<'a> ToolRef<'a> {
         self.slot
     }
 
+    /// Where the manifest is in the manifests file: offset and length.
+    pub(crate) fn span(&self) -> (u64, u32) {
+        (self.entry.offset, self.entry.len)
+    }
+
     /// The tool's name.
     pub fn name(&self) -> &'a str {
         self.snapshot.strings.resolve(self.entry.name)
@@ -628,8 +634,17 @@ impl<'a> ToolRef<'a> {
             .collect()
     }
 
-    /// The full manifest with its compiled validators: read from disk and
-    /// compiled on first use, then served from the bounded cache.
+    /// The full manifest, read from disk now (it is not cached).
+    pub fn manifest(&self) -> Result<Manifest, RegistryError> {
+        self.snapshot
+            .store
+            .manifest(self.entry.offset, self.entry.len, &|| {
+                self.key().to_string()
+            })
+    }
+
+    /// The compiled validators: read from disk and compiled on first use,
+    /// then served from the bounded cache.
     pub fn load(&self) -> Result<Arc<LoadedTool>, RegistryError> {
         self.snapshot
             .store

@@ -4,34 +4,183 @@
 
 use std::{
     fs::{self, File, OpenOptions},
-    io::{self, Write},
+    io::{self, Read, Seek, Write},
     path::{Path, PathBuf},
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
 };
 
-use moka::sync::Cache;
-use rustchain_tools_schema::CompiledSchema;
+use moka::{notification::RemovalCause, sync::Cache};
+use rustchain_tools_schema::{CompiledSchema, FormatOptions};
+use serde::{Deserialize, Serialize};
 
-use crate::{Manifest, RegistryError, manifest::compile_input};
+use crate::{Manifest, RegistryError};
 
 /// The name of the compact index file in a registry directory.
 pub const INDEX_FILE: &str = "index.bin";
 /// The name of the manifests file in a registry directory.
 pub const MANIFESTS_FILE: &str = "manifests.jsonl";
+/// The name of the file holding the cache counters of every process that
+/// used the registry (JSON), merged under a lock on it.
+pub const CACHE_STATS_FILE: &str = "cache-stats.json";
 
-/// A tool's full definition, read from disk and with its validators
-/// compiled: what a call needs.
+/// A loaded tool's approximate heap bytes per byte of its stored manifest:
+/// the parsed schema and the compiled validator together, measured on the
+/// 10,000-tool corpus (see the crate's memory example).
+const BYTES_PER_MANIFEST_BYTE: u64 = 16;
+/// A loaded tool's fixed heap bytes (validator nodes, the cache's own entry).
+const BYTES_PER_TOOL: u64 = 2048;
+
+/// What a call needs of a tool: its validators, compiled on first use and
+/// kept in the bounded cache. The rest of the manifest stays on disk
+/// ([`crate::ToolRef::manifest`] reads it).
 #[derive(Debug)]
 pub struct LoadedTool {
-    /// The manifest as imported.
-    pub manifest: Manifest,
-    /// The validator of the arguments.
+    /// The validator of the arguments (it holds the parsed input schema).
     pub input: CompiledSchema,
     /// The validator of the structured result, when the tool declares one.
     pub output: Option<CompiledSchema>,
+    /// The weight the cache gives this tool (approximate heap bytes).
+    weight: u32,
+}
+
+impl LoadedTool {
+    /// The approximate heap bytes this tool takes in the cache.
+    pub fn approximate_bytes(&self) -> u32 {
+        self.weight
+    }
+}
+
+/// Cache counters as persisted and as reported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheCounters {
+    /// Loads asked of the cache.
+    pub lookups: u64,
+    /// Loads served from the cache.
+    pub hits: u64,
+    /// Loads read from disk and compiled.
+    pub misses: u64,
+    /// Loaded tools dropped to stay within the byte budget.
+    pub evictions: u64,
+}
+
+impl CacheCounters {
+    /// Hits over lookups (0 before any lookup).
+    pub fn hit_rate(&self) -> f64 {
+        if self.lookups == 0 {
+            0.0
+        } else {
+            self.hits as f64 / self.lookups as f64
+        }
+    }
+
+    fn add(&mut self, other: &CacheCounters) {
+        self.lookups += other.lookups;
+        self.hits += other.hits;
+        self.misses += other.misses;
+        self.evictions += other.evictions;
+    }
+
+    fn minus(&self, other: &CacheCounters) -> CacheCounters {
+        CacheCounters {
+            lookups: self.lookups.saturating_sub(other.lookups),
+            hits: self.hits.saturating_sub(other.hits),
+            misses: self.misses.saturating_sub(other.misses),
+            evictions: self.evictions.saturating_sub(other.evictions),
+        }
+    }
+}
+
+/// This process's cache counters for one registry (shared by the stores a
+/// registry goes through), and how much of them is already persisted.
+#[derive(Default)]
+pub(crate) struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: AtomicU64,
+    flushed: Mutex<CacheCounters>,
+}
+
+impl Counters {
+    pub(crate) fn now(&self) -> CacheCounters {
+        let hits = self.hits.load(Ordering::Relaxed);
+        let misses = self.misses.load(Ordering::Relaxed);
+        CacheCounters {
+            lookups: hits + misses,
+            hits,
+            misses,
+            evictions: self.evictions.load(Ordering::Relaxed),
+        }
+    }
+
+    fn flushed(&self) -> std::sync::MutexGuard<'_, CacheCounters> {
+        // Only a copy happens under the lock; nothing is half-done.
+        self.flushed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The counters persisted in `dir` plus this process's not yet persisted.
+    pub(crate) fn all_processes(&self, dir: &Path) -> Result<CacheCounters, RegistryError> {
+        let path = dir.join(CACHE_STATS_FILE);
+        let mut total = match fs::read(&path) {
+            Ok(bytes) => parse_counters(&bytes, &path)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => CacheCounters::default(),
+            Err(e) => return Err(io_error("reading", &path)(e)),
+        };
+        total.add(&self.now().minus(&self.flushed()));
+        Ok(total)
+    }
+
+    /// Adds this process's counts since the last flush to the file in `dir`,
+    /// under an exclusive lock on it, so that processes flushing at the same
+    /// time add up.
+    pub(crate) fn flush(&self, dir: &Path) -> Result<(), RegistryError> {
+        let mut flushed = self.flushed();
+        let now = self.now();
+        let delta = now.minus(&flushed);
+        if delta == CacheCounters::default() {
+            return Ok(());
+        }
+        let path = dir.join(CACHE_STATS_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_error("opening", &path))?;
+        file.lock().map_err(io_error("locking", &path))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(io_error("reading", &path))?;
+        let mut total = if bytes.is_empty() {
+            CacheCounters::default()
+        } else {
+            parse_counters(&bytes, &path)?
+        };
+        total.add(&delta);
+        let text = serde_json::to_vec(&total).map_err(|e| RegistryError::Io {
+            action: "encoding the counters for",
+            path: path.clone(),
+            source: e.into(),
+        })?;
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(&text))
+            .map_err(io_error("writing", &path))?;
+        // The lock goes with the file handle.
+        *flushed = now;
+        Ok(())
+    }
+}
+
+fn parse_counters(bytes: &[u8], path: &Path) -> Result<CacheCounters, RegistryError> {
+    serde_json::from_slice(bytes).map_err(|e| RegistryError::Io {
+        action: "decoding the cache counters in",
+        path: path.to_path_buf(),
+        source: e.into(),
+    })
 }
 
 pub(crate) struct Store {
@@ -39,11 +188,13 @@ pub(crate) struct Store {
     manifests_path: PathBuf,
     manifests: File,
     cache: Cache<u32, Arc<LoadedTool>>,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    counters: Arc<Counters>,
 }
 
-fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> RegistryError {
+pub(crate) fn io_error(
+    action: &'static str,
+    path: &Path,
+) -> impl FnOnce(io::Error) -> RegistryError {
     let path = path.to_path_buf();
     move |source| RegistryError::Io {
         action,
@@ -53,8 +204,13 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Regi
 }
 
 impl Store {
-    pub(crate) fn open(dir: &Path, cache_capacity: u64) -> Result<Self, RegistryError> {
-        fs::create_dir_all(dir).map_err(io_error("creating the registry directory", dir))?;
+    /// Opens the manifests file of `dir` (which must exist) with a cache
+    /// of `cache_bytes` approximate bytes.
+    pub(crate) fn open(
+        dir: &Path,
+        cache_bytes: u64,
+        counters: Arc<Counters>,
+    ) -> Result<Self, RegistryError> {
         let manifests_path = dir.join(MANIFESTS_FILE);
         let manifests = OpenOptions::new()
             .read(true)
@@ -62,13 +218,22 @@ impl Store {
             .create(true)
             .open(&manifests_path)
             .map_err(io_error("opening", &manifests_path))?;
+        let evicted = counters.clone();
+        let cache = Cache::builder()
+            .max_capacity(cache_bytes)
+            .weigher(|_, tool: &Arc<LoadedTool>| tool.weight)
+            .eviction_listener(move |_, _, cause| {
+                if cause == RemovalCause::Size {
+                    evicted.evictions.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .build();
         Ok(Store {
             dir: dir.to_path_buf(),
             manifests_path,
             manifests,
-            cache: Cache::new(cache_capacity),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            cache,
+            counters,
         })
     }
 
@@ -85,15 +250,17 @@ impl Store {
             .metadata()
             .map_err(io_error("reading the size of", path))?
             .len();
-        let mut buffer = Vec::with_capacity(manifests.len() * 512);
+        // Encoding is a fifth of a large registration; it runs on every core.
+        let encoded = crate::import::par_map(manifests, serde_json::to_vec);
+        let mut buffer = Vec::with_capacity(manifests.len() * 1024);
         let mut spans = Vec::with_capacity(manifests.len());
-        for manifest in manifests {
+        for line in encoded {
             let at = buffer.len();
-            serde_json::to_writer(&mut buffer, manifest).map_err(|e| RegistryError::Io {
+            buffer.extend_from_slice(&line.map_err(|e| RegistryError::Io {
                 action: "encoding a manifest for",
                 path: path.clone(),
                 source: e.into(),
-            })?;
+            })?);
             buffer.push(b'\n');
             let len = u32::try_from(buffer.len() - at - 1).map_err(|_| RegistryError::Io {
                 action: "appending to",
@@ -149,19 +316,13 @@ impl Store {
         Ok(buffer)
     }
 
-    /// The tool stored at `offset`, from the cache or read and compiled now.
-    pub(crate) fn load(
+    /// The manifest stored at `offset`.
+    pub(crate) fn manifest(
         &self,
-        slot: u32,
         offset: u64,
         len: u32,
         key: &dyn Fn() -> String,
-    ) -> Result<Arc<LoadedTool>, RegistryError> {
-        if let Some(tool) = self.cache.get(&slot) {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(tool);
-        }
-        self.misses.fetch_add(1, Ordering::Relaxed);
+    ) -> Result<Manifest, RegistryError> {
         let corrupt = |reason: String| RegistryError::CorruptManifest {
             tool: key(),
             path: self.manifests_path.clone(),
@@ -171,45 +332,55 @@ impl Store {
         let bytes = self
             .read_at(offset, len)
             .map_err(|e| corrupt(e.to_string()))?;
-        let manifest: Manifest =
-            serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))
+    }
+
+    /// The raw manifest line stored at `offset` (without its newline).
+    pub(crate) fn raw(&self, offset: u64, len: u32) -> Result<Vec<u8>, RegistryError> {
+        self.read_at(offset, len)
+            .map_err(io_error("reading", &self.manifests_path))
+    }
+
+    /// The tool stored at `offset`, from the cache or read and compiled now.
+    pub(crate) fn load(
+        &self,
+        slot: u32,
+        offset: u64,
+        len: u32,
+        key: &dyn Fn() -> String,
+    ) -> Result<Arc<LoadedTool>, RegistryError> {
+        if let Some(tool) = self.cache.get(&slot) {
+            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(tool);
+        }
+        self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        let manifest = self.manifest(offset, len, key)?;
         let schema_error = |reason: String| RegistryError::Schema {
             tool: key(),
             reason,
         };
-        let input = compile_input(&manifest.input_schema).map_err(schema_error)?;
-        let output = match &manifest.output_schema {
+        // The schemas move into the validators, which keep them for their
+        // messages; nothing else of the manifest is kept.
+        let input = CompiledSchema::compile_input(
+            Arc::new(manifest.input_schema),
+            &FormatOptions::default(),
+        )
+        .map_err(|e| schema_error(format!("inputSchema: {e}")))?;
+        let output = match manifest.output_schema {
             Some(schema) => Some(
-                CompiledSchema::compile(schema)
+                CompiledSchema::compile_shared(Arc::new(schema))
                     .map_err(|e| schema_error(format!("outputSchema: {e}")))?,
             ),
             None => None,
         };
+        let weight = u64::from(len) * BYTES_PER_MANIFEST_BYTE + BYTES_PER_TOOL;
         let tool = Arc::new(LoadedTool {
-            manifest,
             input,
             output,
+            weight: u32::try_from(weight).unwrap_or(u32::MAX),
         });
         self.cache.insert(slot, tool.clone());
         Ok(tool)
-    }
-
-    /// Cache hits and misses so far.
-    pub(crate) fn cache_counts(&self) -> (u64, u64) {
-        (
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-        )
-    }
-
-    /// The index bytes, or `None` for a new registry.
-    pub(crate) fn read_index(&self) -> Result<Option<Vec<u8>>, RegistryError> {
-        let path = self.dir.join(INDEX_FILE);
-        match fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error("reading", &path)(e)),
-        }
     }
 
     /// Replaces the index: written to a temporary file, synced, renamed over

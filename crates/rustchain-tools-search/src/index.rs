@@ -449,11 +449,22 @@ impl std::fmt::Debug for SearchIndex {
     }
 }
 
-/// The text a document is embedded from: its name split into words, its
-/// description, its tags and its parameters (names split into words, and
-/// descriptions).
-fn semantic_text(doc: &Document) -> String {
-    let mut text = analyze::words(&doc.name).join(" ");
+/// Writes the text a document is embedded from into `text`: its name split
+/// into words, its description, its tags and its parameters (names split
+/// into words, and descriptions).
+fn semantic_text(doc: &Document, text: &mut String) {
+    text.clear();
+    let join_words = |text: &mut String, source: &str| {
+        let mut first = true;
+        analyze::for_each_word(source, |w| {
+            if !first {
+                text.push(' ');
+            }
+            first = false;
+            text.push_str(w);
+        });
+    };
+    join_words(text, &doc.name);
     text.push_str(". ");
     text.push_str(&doc.description);
     for tag in &doc.tags {
@@ -462,11 +473,10 @@ fn semantic_text(doc: &Document) -> String {
     }
     for p in &doc.parameters {
         text.push(' ');
-        text.push_str(&analyze::words(&p.name).join(" "));
+        join_words(text, &p.name);
         text.push(' ');
         text.push_str(&p.description);
     }
-    text
 }
 
 impl SearchIndex {
@@ -1107,6 +1117,7 @@ impl Analyzed {
         let mut term_ids: FxHashMap<Box<str>, u32> = FxHashMap::default();
         let mut words = WordCache::default();
         let mut word_tokens = WordTokens::default();
+        let mut text = String::new();
         // Text → its terms (a range of `text_terms`): tool sets repeat whole
         // descriptions and parameters (a third of the text of the 10,000-tool
         // corpus), and a repeated text is analysed once.
@@ -1154,8 +1165,8 @@ impl Analyzed {
             out.field_len.push(lens);
             out.name_keys.push(name_key(&doc.name));
             if let Some(model) = model {
-                out.vectors
-                    .extend(model.embed_cached(&semantic_text(doc), &mut word_tokens));
+                semantic_text(doc, &mut text);
+                model.embed_into(&text, &mut word_tokens, &mut out.vectors);
             }
         }
         out

@@ -264,48 +264,79 @@ impl EmbeddingModel {
     }
 
     /// [`EmbeddingModel::embed`] that remembers each word's tokens in
-    /// `cache`: embedding many documents tokenizes each distinct word once.
+    /// `cache`: embedding many texts tokenizes each distinct word once.
     pub(crate) fn embed_cached(&self, text: &str, cache: &mut WordTokens) -> Vec<f32> {
-        let mut ids = Vec::new();
-        let mut word = String::new();
+        let mut v = Vec::with_capacity(self.dims);
+        self.embed_into(text, cache, &mut v);
+        v
+    }
+
+    /// Appends the unit vector of `text` to `out`, tokenizing each distinct
+    /// word once per `cache` and reusing its buffers: embedding a batch of
+    /// documents allocates nothing per document.
+    pub(crate) fn embed_into(&self, text: &str, cache: &mut WordTokens, out: &mut Vec<f32>) {
+        let WordTokens {
+            words,
+            tokens,
+            ids,
+            word,
+        } = cache;
+        ids.clear();
         for w in text.split_whitespace() {
-            if let Some(t) = cache.get(w) {
-                ids.extend_from_slice(t);
+            if let Some(&(start, end)) = words.get(w) {
+                ids.extend_from_slice(&tokens[start as usize..end as usize]);
                 continue;
             }
             word.clear();
             word.push(SPACE_MARK);
             word.push_str(w);
-            let start = ids.len();
-            self.tokenize_word(&word, &mut ids);
-            cache.insert(w.into(), ids[start..].into());
+            let start = tokens.len();
+            self.tokenize_word(word, tokens);
+            ids.extend_from_slice(&tokens[start..]);
+            let span = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+            words.insert(w.into(), (span(start), span(tokens.len())));
         }
-        self.pool(&ids)
+        self.pool_into(ids, out);
     }
 
     /// The mean of the tokens' rows, scaled to unit length.
     fn pool(&self, ids: &[u32]) -> Vec<f32> {
-        let mut v = vec![0f32; self.dims];
+        let mut v = Vec::with_capacity(self.dims);
+        self.pool_into(ids, &mut v);
+        v
+    }
+
+    /// [`EmbeddingModel::pool`], appended to `out`.
+    fn pool_into(&self, ids: &[u32], out: &mut Vec<f32>) {
+        let at = out.len();
+        out.resize(at + self.dims, 0.0);
+        let v = &mut out[at..];
         for &id in ids {
-            let at = id as usize * self.dims;
-            if let Some(row) = self.table.get(at..at + self.dims) {
+            let row_at = id as usize * self.dims;
+            if let Some(row) = self.table.get(row_at..row_at + self.dims) {
                 for (x, r) in v.iter_mut().zip(row) {
                     *x += r;
                 }
             }
         }
-        let norm = dot(&v, &v).sqrt();
+        let norm = dot(v, v).sqrt();
         if norm > 0.0 {
-            for x in &mut v {
+            for x in v.iter_mut() {
                 *x /= norm;
             }
         }
-        v
     }
 }
 
-/// Word → its tokens, for [`EmbeddingModel::embed_cached`].
-pub(crate) type WordTokens = FxHashMap<Box<str>, Box<[u32]>>;
+/// Reusable state for embedding many texts: each distinct word's tokens
+/// (a range of `tokens`), and buffers for the text being embedded.
+#[derive(Default)]
+pub(crate) struct WordTokens {
+    words: FxHashMap<Box<str>, (u32, u32)>,
+    tokens: Vec<u32>,
+    ids: Vec<u32>,
+    word: String,
+}
 
 /// The dot product of two vectors (of the shorter length), written in eight
 /// lanes so that the compiler vectorises it.
@@ -436,7 +467,20 @@ mod tests {
         for text in ["ab aab", "aab é ab", ""] {
             assert_eq!(m.embed_cached(text, &mut cache), m.embed(text));
         }
-        assert_eq!(cache.len(), 3);
+        assert_eq!(cache.words.len(), 3);
+    }
+
+    #[test]
+    fn texts_embedded_into_one_buffer_are_each_their_embedding() {
+        let m = tiny();
+        let mut cache = WordTokens::default();
+        let mut all = Vec::new();
+        let texts = ["ab", "ab ba", "", "b a ab"];
+        for text in texts {
+            m.embed_into(text, &mut cache, &mut all);
+        }
+        let each: Vec<f32> = texts.iter().flat_map(|t| m.embed(t)).collect();
+        assert_eq!(all, each);
     }
 
     #[test]

@@ -214,7 +214,6 @@ where
                     policy,
                     profiles,
                     obligations,
-                    ..
                 } => {
                     record_policy_change(&log, &policies, &policy, &profiles);
                     (

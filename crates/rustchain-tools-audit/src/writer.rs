@@ -37,7 +37,8 @@ pub enum Durability {
     /// under concurrent load. A sync waits for as many records as the last
     /// one acknowledged (their appenders tend to come back together), at most
     /// as long as the last sync took and never over 1 ms, so that they share
-    /// one sync instead of two; a lone appender never waits.
+    /// one sync instead of two. An appender alone (the last sync released
+    /// at most one record) never waits.
     #[default]
     Group,
     /// Written to the operating system, never synced: fast, but a power loss
@@ -867,7 +868,8 @@ impl Syncer {
                     // alone would make the rest wait for a second sync.
                     // So wait for as many as were released, at most as
                     // long as a sync takes (which they would otherwise
-                    // wait anyway). A lone appender never waits.
+                    // wait anyway). After a sync that released at most
+                    // one, nothing waits.
                     if waiters < released {
                         let deadline = Instant::now() + took.min(MAX_GATHER);
                         while waiters < released {

@@ -668,7 +668,10 @@ fn input_schema_of(value: &Value) -> &Value {
 /// Opens (or starts) the audit log at `path` with its key at `path.key`,
 /// making the key (and `path.pub`) on first use. Returns the log and the
 /// secret the layer keys its digests of sensitive values with.
-fn open_audit_log(path: &std::path::Path) -> Result<(AuditLog, String)> {
+fn open_audit_log(log_path: &std::path::Path) -> Result<(AuditLog, String)> {
+    // A log that starts afresh records the configuration it starts with.
+    let fresh = !log_path.exists();
+    let path = log_path;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("could not create {}", dir.display()))?;
@@ -682,6 +685,9 @@ fn open_audit_log(path: &std::path::Path) -> Result<(AuditLog, String)> {
         Err(e) => return Err(e).with_context(|| format!("could not read {key_path}")),
     };
     let secret = key.to_private_string();
+    if fresh {
+        settings::forget_configuration(log_path)?;
+    }
     let log = AuditLog::open(AuditConfig::new(path, key))
         .with_context(|| format!("could not open the audit log {path}"))?;
     Ok((log, secret))

@@ -77,7 +77,7 @@ impl Settings {
         let config = match &config_path {
             Some(path) => match std::fs::read_to_string(path) {
                 Ok(text) => {
-                    config_digest = Some(hex(&Sha256::digest(text.as_bytes())));
+                    config_digest = Some(format!("{:x}", Sha256::digest(text.as_bytes())));
                     serde_json::from_str(&text).with_context(|| {
                         format!("the configuration file {} is not valid", path.display())
                     })?
@@ -143,10 +143,12 @@ impl Settings {
 impl Settings {
     /// Records `config_changed` in `log` when the configuration differs from
     /// the one this log last ran with (or the log has never recorded one),
-    /// then remembers it beside the log in `LOG.config`. That file only
-    /// saves re-recording: deleting it costs one more record, never one less.
+    /// then remembers it beside the log in [`config_seen_path`]. That file
+    /// only saves re-recording: deleting it costs one more record, and
+    /// [`forget_configuration`] deletes it when a log starts afresh. A
+    /// failure to remember is a warning: the record is already made.
     pub fn record_configuration(&self, log: &AuditLog, log_path: &Path) -> Result<()> {
-        let seen_path = PathBuf::from(format!("{}.config", log_path.display()));
+        let seen_path = config_seen_path(log_path);
         let current = self.config_digest.as_deref().unwrap_or("none");
         let previous = match std::fs::read_to_string(&seen_path) {
             Ok(text) => Some(text.trim().to_owned()),
@@ -180,14 +182,34 @@ impl Settings {
             seen_path.display(),
             std::process::id()
         ));
-        std::fs::write(&temporary, format!("{current}\n"))
+        if let Err(e) = std::fs::write(&temporary, format!("{current}\n"))
             .and_then(|()| std::fs::rename(&temporary, &seen_path))
-            .with_context(|| format!("could not write {}", seen_path.display()))
+        {
+            let _ = std::fs::remove_file(&temporary);
+            eprintln!(
+                "warning: could not write {} ({e}); the next command records the configuration again",
+                seen_path.display()
+            );
+        }
+        Ok(())
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Where the digest of the configuration a log last ran with is kept.
+pub fn config_seen_path(log_path: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.config", log_path.display()))
+}
+
+/// Forgets the configuration a log at `log_path` ran with, for a log that
+/// starts afresh (deleted or never made), so that it records its own.
+pub fn forget_configuration(log_path: &Path) -> Result<()> {
+    let seen_path = config_seen_path(log_path);
+    match std::fs::remove_file(&seen_path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("could not remove {}", seen_path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {

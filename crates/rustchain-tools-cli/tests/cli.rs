@@ -933,6 +933,17 @@ fn a_changed_configuration_is_recorded_once() {
     let seen = changes();
     assert_eq!(seen.len(), 3, "{seen:?}");
     assert_eq!(seen[2]["payload"]["previous"], change["digest"]);
+
+    // A log started afresh records the configuration it starts with.
+    std::fs::remove_file(&log).unwrap();
+    call();
+    let seen = changes();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(
+        seen[0]["payload"]["settings"]["limits"]["max_concurrent"],
+        4
+    );
+    call();
     let out = run_in(
         home.path(),
         &["audit", "verify", log.to_str().unwrap()],

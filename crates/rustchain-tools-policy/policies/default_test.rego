@@ -125,3 +125,8 @@ test_a_wildcard_host_stands_for_the_url_the_call_names if {
 	not authz.allow with input as with_args(with_principal(any_fetcher, "u", ["integrator"]), {"url": "http://example.com:8080/"})
 	not authz.allow with input as with_args(with_principal(any_fetcher, "u", ["integrator"]), {})
 }
+
+test_an_unexpected_permissions_field_changes_nothing if {
+	extra := {"fileRead": [], "fileWrite": [], "network": [], "commands": [], "other": ["x"]}
+	authz.allow with input as object.union(harmless, {"tool": object.union(harmless.tool, {"permissions": extra})})
+}

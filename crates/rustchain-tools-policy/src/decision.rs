@@ -68,8 +68,9 @@ impl Decision {
     }
 
     /// Reads the aggregate the generated `rustchain.decision` rule yields:
-    /// `{"allow": v, "deny": {pkg: set}, "unmet": set, "redact": {pkg: set},
-    /// "timeout_ms": {pkg: set}}`. Anything of the wrong type denies, naming
+    /// `{"allow": [v], "deny": {pkg: set}, "unmet": [set], "redact": {pkg: set},
+    /// "timeout_ms": {pkg: set}}`, where `[]` stands for an undefined `allow`
+    /// (false) or `unmet` (none). Anything of the wrong type denies, naming
     /// the rule and its package.
     pub(crate) fn from_value(value: &Value) -> Self {
         match read(value) {
@@ -85,10 +86,18 @@ fn read(value: &Value) -> Result<Decision, String> {
         Value::Undefined => return Err("the decision rule is undefined".into()),
         other => return Err(format!("the decision rule yielded {}", kind(other))),
     };
-    let field = |name: &str| object.get(&Value::from(name)).unwrap_or(&Value::Undefined);
-    let allow = match field("allow") {
-        Value::Bool(b) => *b,
-        other => {
+    // Looked up by scanning the five fields: a key `Value` per lookup would
+    // allocate on every decision.
+    let field = |name: &str| {
+        object
+            .iter()
+            .find(|(k, _)| k.as_string().is_ok_and(|k| k.as_ref() == name))
+            .map_or(&Value::Undefined, |(_, v)| v)
+    };
+    let allow = match optional(field("allow"), "allow")? {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
             return Err(format!(
                 "rule `allow` of package rustchain.authz yielded {}, not a boolean",
                 kind(other)
@@ -97,16 +106,19 @@ fn read(value: &Value) -> Result<Decision, String> {
     };
     let mut deny = Vec::new();
     for (package, v) in per_package(field("deny"))? {
-        deny.extend(strings(v, "deny", &package)?);
+        deny.extend(strings(v, "deny", package)?);
     }
-    let unmet = strings(field("unmet"), "unmet", "rustchain.authz")?;
+    let unmet = match optional(field("unmet"), "unmet")? {
+        None => Vec::new(),
+        Some(set) => strings(set, "unmet", "rustchain.authz")?,
+    };
     let mut redact = Vec::new();
     for (package, v) in per_package(field("redact"))? {
-        redact.extend(strings(v, "redact", &package)?);
+        redact.extend(strings(v, "redact", package)?);
     }
     let mut timeout: Option<Duration> = None;
     for (package, v) in per_package(field("timeout_ms"))? {
-        for n in members(v, "timeout_ms", &package)? {
+        members(v, "timeout_ms", package, |n| {
             let ms = match n {
                 Value::Number(n) => n.as_u64(),
                 _ => None,
@@ -119,7 +131,8 @@ fn read(value: &Value) -> Result<Decision, String> {
             })?;
             let t = Duration::from_millis(ms);
             timeout = Some(timeout.map_or(t, |old| old.min(t)));
-        }
+            Ok(())
+        })?;
     }
     deny.sort();
     deny.dedup();
@@ -134,20 +147,37 @@ fn read(value: &Value) -> Result<Decision, String> {
     })
 }
 
-fn per_package(value: &Value) -> Result<Vec<(String, &Value)>, String> {
+/// The value of a rule the aggregate reads as an array of zero values (the
+/// rule is undefined) or one.
+fn optional<'a>(value: &'a Value, rule: &str) -> Result<Option<&'a Value>, String> {
+    match value {
+        Value::Array(a) if a.len() <= 1 => Ok(a.first()),
+        other => Err(format!(
+            "the decision aggregate holds {} for rule `{rule}`",
+            kind(other)
+        )),
+    }
+}
+
+fn per_package(value: &Value) -> Result<impl Iterator<Item = (&str, &Value)>, String> {
     match value {
         Value::Object(o) => Ok(o
             .iter()
-            .map(|(k, v)| (k.as_string().map(|s| s.to_string()).unwrap_or_default(), v))
-            .collect()),
+            .map(|(k, v)| (k.as_string().map_or("", |s| s.as_ref()), v))),
         other => Err(format!("the decision aggregate holds {}", kind(other))),
     }
 }
 
-fn members<'a>(value: &'a Value, rule: &str, package: &str) -> Result<Vec<&'a Value>, String> {
+/// Calls `f` with each member of the set (or array) `value`.
+fn members(
+    value: &Value,
+    rule: &str,
+    package: &str,
+    mut f: impl FnMut(&Value) -> Result<(), String>,
+) -> Result<(), String> {
     match value {
-        Value::Set(s) => Ok(s.iter().collect()),
-        Value::Array(a) => Ok(a.iter().collect()),
+        Value::Set(s) => s.iter().try_for_each(&mut f),
+        Value::Array(a) => a.iter().try_for_each(&mut f),
         other => Err(format!(
             "rule `{rule}` of package {package} yielded {}, not a set",
             kind(other)
@@ -156,16 +186,18 @@ fn members<'a>(value: &'a Value, rule: &str, package: &str) -> Result<Vec<&'a Va
 }
 
 fn strings(value: &Value, rule: &str, package: &str) -> Result<Vec<String>, String> {
-    members(value, rule, package)?
-        .into_iter()
-        .map(|v| match v {
-            Value::String(s) => Ok(s.to_string()),
-            other => Err(format!(
-                "rule `{rule}` of package {package} holds {}, not a string",
-                kind(other)
-            )),
-        })
-        .collect()
+    let mut out = Vec::new();
+    members(value, rule, package, |v| match v {
+        Value::String(s) => {
+            out.push(s.to_string());
+            Ok(())
+        }
+        other => Err(format!(
+            "rule `{rule}` of package {package} holds {}, not a string",
+            kind(other)
+        )),
+    })?;
+    Ok(out)
 }
 
 fn kind(value: &Value) -> String {
@@ -199,7 +231,7 @@ mod tests {
     #[test]
     fn deny_wins_over_allow() {
         let d = Decision::from_value(&value(
-            r#"{"allow": true, "deny": {"rustchain.authz": ["b", "a", "b"]}, "unmet": [],
+            r#"{"allow": [true], "deny": {"rustchain.authz": ["b", "a", "b"]}, "unmet": [],
                 "redact": {}, "timeout_ms": {}}"#,
         ));
         assert!(!d.allowed);
@@ -209,16 +241,22 @@ mod tests {
     #[test]
     fn no_allow_is_a_denial_with_the_default_reason() {
         let d = Decision::from_value(&value(
-            r#"{"allow": false, "deny": {}, "unmet": [], "redact": {}, "timeout_ms": {}}"#,
+            r#"{"allow": [false], "deny": {}, "unmet": [], "redact": {}, "timeout_ms": {}}"#,
         ));
         assert!(!d.allowed);
         assert_eq!(d.reasons(), vec![DEFAULT_DENY]);
+        // An undefined `allow` (no rule matched) reads as false.
+        let d = Decision::from_value(&value(
+            r#"{"allow": [], "deny": {}, "unmet": [["needs a role"]], "redact": {}, "timeout_ms": {}}"#,
+        ));
+        assert!(!d.allowed && !d.allow);
+        assert_eq!(d.reasons(), vec!["needs a role"]);
     }
 
     #[test]
     fn the_smallest_timeout_wins() {
         let d = Decision::from_value(&value(
-            r#"{"allow": true, "deny": {}, "unmet": [], "redact": {"a": ["/x"]},
+            r#"{"allow": [true], "deny": {}, "unmet": [], "redact": {"a": ["/x"]},
                 "timeout_ms": {"a": [5000], "b": [200, 900]}}"#,
         ));
         assert!(d.allowed);
@@ -230,15 +268,15 @@ mod tests {
     fn wrong_types_fail_closed_naming_the_rule() {
         for (json, needle) in [
             (
-                r#"{"allow": "yes", "deny": {}, "unmet": [], "redact": {}, "timeout_ms": {}}"#,
+                r#"{"allow": ["yes"], "deny": {}, "unmet": [], "redact": {}, "timeout_ms": {}}"#,
                 "rule `allow` of package rustchain.authz yielded the string",
             ),
             (
-                r#"{"allow": true, "deny": {"rustchain.profiles.x": 3}, "unmet": [], "redact": {}, "timeout_ms": {}}"#,
+                r#"{"allow": [true], "deny": {"rustchain.profiles.x": 3}, "unmet": [], "redact": {}, "timeout_ms": {}}"#,
                 "rule `deny` of package rustchain.profiles.x yielded the number 3",
             ),
             (
-                r#"{"allow": true, "deny": {}, "unmet": [], "redact": {}, "timeout_ms": {"p": [-1]}}"#,
+                r#"{"allow": [true], "deny": {}, "unmet": [], "redact": {}, "timeout_ms": {"p": [-1]}}"#,
                 "not a whole number",
             ),
             ("7", "the decision rule yielded the number 7"),

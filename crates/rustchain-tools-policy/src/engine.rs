@@ -1,11 +1,11 @@
 //! The policy engine: policies parsed, checked and compiled once; decisions
-//! reuse them with no shared lock: regorus's interpreter on the compiled
-//! policy (`&self`, a fresh evaluation state per decision), or, when asked
-//! for, a per-thread copy of its compiled VM.
+//! reuse them with no shared lock: a per-thread copy of the prepared
+//! regorus interpreter, or, when asked for, of its compiled VM. Each thread
+//! also keeps the `tool` part of the input per tool.
 
 use std::{
     cell::RefCell,
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, HashMap},
     fmt::Write as _,
     path::PathBuf,
     sync::{Arc, Weak},
@@ -16,11 +16,11 @@ use regorus::{
     languages::rego::compiler::Compiler,
     rvm::{Program, vm::RegoVM},
 };
-use rustchain_tools_core::ToolRequest;
+use rustchain_tools_core::{RegisteredTool, ToolRequest};
 
 use crate::{
     Decision, PolicyError,
-    input::{self, Environment},
+    input::{self, Environment, InputBuilder},
     sources::{self, DEFAULT_POLICY_FILES, Kind, SHIPPED, SourceFile},
 };
 
@@ -135,6 +135,11 @@ impl PolicyConfig {
     pub fn with_shipped_tests(mut self) -> Self {
         self.shipped_tests = true;
         self
+    }
+
+    /// The directories [`policy_dir`](Self::policy_dir) added.
+    pub(crate) fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
     }
 
     /// The profiles asked for, normalised to package names.
@@ -255,9 +260,11 @@ struct Prepared {
     program: Option<Arc<Program>>,
     /// The interpreter's form, for that fallback and for error locations.
     compiled: CompiledPolicy,
+    /// The prepared interpreter each thread copies once: evaluating on a
+    /// kept engine saves the engine `compiled` makes and drops per decision.
+    interpreter: Engine,
     data: Value,
-    env: Environment,
-    env_value: Value,
+    input: InputBuilder,
     /// Why the VM is not used, when it is not.
     vm_unavailable: Option<String>,
     /// A digest of every source and the profiles: which policy decided.
@@ -267,7 +274,7 @@ struct Prepared {
 impl std::fmt::Debug for PolicyEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PolicyEngine")
-            .field("profiles", &self.inner.env.profiles)
+            .field("profiles", &self.inner.input.env.profiles)
             .field("vm", &self.inner.program.is_some())
             .finish_non_exhaustive()
     }
@@ -312,7 +319,8 @@ impl PolicyEngine {
             }
         }
         loaded.engine.set_strict_builtin_errors(true);
-        let aggregate = aggregate_module(&profiles, &rules);
+        let maybe_undefined = sources::maybe_undefined_rules(&mut loaded.engine);
+        let aggregate = aggregate_module(&profiles, &rules, &maybe_undefined);
         sources::add_module(
             &mut loaded.engine,
             &SourceFile::new("<generated>/decision.rego", aggregate),
@@ -343,9 +351,9 @@ impl PolicyEngine {
             inner: Arc::new(Prepared {
                 program,
                 compiled,
+                interpreter: loaded.engine,
                 data: loaded.data,
-                env_value: input::environment(&env),
-                env,
+                input: InputBuilder::new(env),
                 vm_unavailable,
                 revision,
             }),
@@ -373,7 +381,7 @@ impl PolicyEngine {
 
     /// The compliance profiles applied (as `input.environment.profiles`).
     pub fn profiles(&self) -> &[String] {
-        &self.inner.env.profiles
+        &self.inner.input.env.profiles
     }
 
     /// Why decisions run on regorus's interpreter rather than its compiled
@@ -384,7 +392,12 @@ impl PolicyEngine {
 
     /// Decides about a call on its way through the pipeline.
     pub fn decide(&self, request: &ToolRequest) -> Decision {
-        self.decide_value(input::from_request(request, &self.inner.env))
+        let input = &self.inner.input;
+        let tool = with_worker(&self.inner, |worker| {
+            worker.tool(&request.tool, || input.tool(request.tool.metadata()))
+        })
+        .unwrap_or_else(|| input.tool(request.tool.metadata()));
+        self.decide_value(input.document(request, tool))
     }
 
     /// Decides about an input document given as JSON (`policy eval`); an
@@ -394,7 +407,7 @@ impl PolicyEngine {
         if let Value::Object(object) = &mut value {
             let key = Value::from("environment");
             if !object.contains_key(&key) {
-                regorus::Rc::make_mut(object).insert(key, self.inner.env_value.clone());
+                regorus::Rc::make_mut(object).insert(key, self.inner.input.environment.clone());
             }
         } else {
             return Decision::broken("the input document must be a JSON object");
@@ -405,17 +418,27 @@ impl PolicyEngine {
     fn decide_value(&self, input: Value) -> Decision {
         let prepared = &self.inner;
         let result = match &prepared.program {
-            Some(program) => with_vm(&self.inner, program, |vm| {
+            Some(program) => with_worker(&self.inner, |worker| {
+                let vm = worker.vm(prepared, program)?;
                 vm.set_input(input.clone());
                 vm.execute().map_err(|e| e.to_string())
-            }),
-            None => prepared
-                .compiled
-                .eval_with_input(input.clone())
-                .map_err(|e| e.to_string()),
+            })
+            .unwrap_or_else(|| Err("policy evaluation re-entered on one thread".to_owned())),
+            None => with_worker(&self.inner, |worker| {
+                let engine = worker
+                    .interpreter
+                    .get_or_insert_with(|| prepared.interpreter.clone());
+                engine.set_input(input.clone());
+                engine.eval_rule(ENTRY.to_owned())
+            })
+            .unwrap_or_else(|| prepared.compiled.eval_with_input(input.clone()))
+            .map_err(|e| e.to_string()),
         };
         match result {
             Ok(value) => Decision::from_value(&value),
+            Err(message) if prepared.program.is_none() => {
+                Decision::broken(format!("evaluation failed: {message}"))
+            }
             Err(vm_error) => {
                 // The VM's errors carry no source position; the interpreter's
                 // do, and errors are rare enough to evaluate twice.
@@ -430,41 +453,82 @@ impl PolicyEngine {
 }
 
 thread_local! {
-    /// One VM per thread and engine: a VM holds per-execution state, and
-    /// sharing one would need a lock on every decision.
-    static VMS: RefCell<Vec<(Weak<Prepared>, RegoVM)>> = const { RefCell::new(Vec::new()) };
+    /// What each thread keeps per engine: a VM holds per-execution state,
+    /// and sharing one, or one cache of tool inputs, would need a lock on
+    /// every decision.
+    static WORKERS: RefCell<Vec<(Weak<Prepared>, Worker)>> = const { RefCell::new(Vec::new()) };
 }
 
-fn with_vm<R>(
-    prepared: &Arc<Prepared>,
-    program: &Arc<Program>,
-    f: impl FnOnce(&mut RegoVM) -> Result<R, String>,
-) -> Result<R, String> {
-    VMS.with(|cell| {
-        let Ok(mut vms) = cell.try_borrow_mut() else {
-            return Err("policy evaluation re-entered on one thread".to_owned());
-        };
-        let found = vms
+/// Past this many cached tool parts, entries of dropped tools are removed
+/// (and, if that is not enough, all): a bound for processes that register
+/// tools without end.
+const MAX_CACHED_TOOLS: usize = 1024;
+
+/// One thread's state for one engine.
+#[derive(Default)]
+struct Worker {
+    vm: Option<RegoVM>,
+    interpreter: Option<Engine>,
+    /// The `tool` part of the input by tool. The weak reference keeps the
+    /// allocation, so its address is not reused by another tool while the
+    /// entry exists; a registered tool's metadata never changes.
+    tools: HashMap<*const RegisteredTool, (Weak<RegisteredTool>, Value)>,
+}
+
+impl Worker {
+    fn tool(&mut self, tool: &Arc<RegisteredTool>, build: impl FnOnce() -> Value) -> Value {
+        let key = Arc::as_ptr(tool);
+        if let Some((_, value)) = self.tools.get(&key) {
+            return value.clone();
+        }
+        if self.tools.len() >= MAX_CACHED_TOOLS {
+            self.tools.retain(|_, (weak, _)| weak.strong_count() > 0);
+            if self.tools.len() >= MAX_CACHED_TOOLS {
+                self.tools.clear();
+            }
+        }
+        let value = build();
+        self.tools
+            .insert(key, (Arc::downgrade(tool), value.clone()));
+        value
+    }
+
+    fn vm(&mut self, prepared: &Prepared, program: &Arc<Program>) -> Result<&mut RegoVM, String> {
+        if self.vm.is_none() {
+            let mut vm = RegoVM::new();
+            vm.load_program(program.clone());
+            vm.set_max_instructions(MAX_INSTRUCTIONS);
+            // A builtin's error must not turn into `undefined`, where a
+            // `not` would flip it into a match: it fails the decision.
+            vm.set_strict_builtin_errors(true);
+            vm.set_data(prepared.data.clone())
+                .map_err(|e| e.to_string())?;
+            self.vm = Some(vm);
+        }
+        self.vm
+            .as_mut()
+            .ok_or_else(|| "the policy VM could not be made".to_owned())
+    }
+}
+
+/// Runs `f` with this thread's state for `prepared`; `None` when a decision
+/// is already running on this thread (a policy re-entering the engine).
+fn with_worker<R>(prepared: &Arc<Prepared>, f: impl FnOnce(&mut Worker) -> R) -> Option<R> {
+    WORKERS.with(|cell| {
+        let mut workers = cell.try_borrow_mut().ok()?;
+        let found = workers
             .iter()
             .position(|(weak, _)| std::ptr::eq(weak.as_ptr(), Arc::as_ptr(prepared)));
         let index = match found {
             Some(i) => i,
             None => {
-                // Engines dropped since (a reload) leave their VMs here; drop them.
-                vms.retain(|(weak, _)| weak.strong_count() > 0);
-                let mut vm = RegoVM::new();
-                vm.load_program(program.clone());
-                vm.set_max_instructions(MAX_INSTRUCTIONS);
-                // A builtin's error must not turn into `undefined`, where a
-                // `not` would flip it into a match: it fails the decision.
-                vm.set_strict_builtin_errors(true);
-                vm.set_data(prepared.data.clone())
-                    .map_err(|e| e.to_string())?;
-                vms.push((Arc::downgrade(prepared), vm));
-                vms.len() - 1
+                // Engines dropped since (a reload) leave their state here; drop it.
+                workers.retain(|(weak, _)| weak.strong_count() > 0);
+                workers.push((Arc::downgrade(prepared), Worker::default()));
+                workers.len() - 1
             }
         };
-        f(&mut vms[index].1)
+        Some(f(&mut workers[index].1))
     })
 }
 
@@ -472,31 +536,47 @@ fn with_vm<R>(
 /// value, so that a decision is one evaluation. Only rules some module
 /// declares are referenced (a reference to an undeclared rule costs a
 /// lookup on every decision); `unmet` is read only when nothing allowed the
-/// call. Types are checked in Rust.
-fn aggregate_module(profiles: &[String], declared: &[(String, String)]) -> String {
+/// call. A rule that may be undefined is read through a rule with a default
+/// (`[]`); one declared only by `contains` is read directly, which saves a
+/// rule evaluation per decision. Types are checked in Rust.
+fn aggregate_module(
+    profiles: &[String],
+    declared: &[(String, String)],
+    maybe_undefined: &[(String, String)],
+) -> String {
     let declares =
         |package: &str, rule: &str| declared.iter().any(|(p, r)| p == package && r == rule);
+    let may_be_undefined = |package: &str, rule: &str| {
+        maybe_undefined
+            .iter()
+            .any(|(p, r)| p == package && r == rule)
+    };
     let mut packages = vec!["rustchain.authz".to_owned()];
     packages.extend(profiles.iter().map(|p| format!("rustchain.profiles.{p}")));
-    let mut text = String::from(
-        "package rustchain.decision\n\nimport rego.v1\n\n\
-         default allow := false\n\nallow := data.rustchain.authz.allow\n\n\
-         default unmet := []\n",
-    );
-    if declares("rustchain.authz", "unmet") {
-        text.push_str("\nunmet := data.rustchain.authz.unmet if allow != true\n");
-    }
+    let mut text = String::from("package rustchain.decision\n\nimport rego.v1\n");
+    // `allow` and `unmet` as arrays of zero or one value (read in Rust): a
+    // comprehension costs the interpreter less than a rule with a default.
+    // Unification (`=`), not `:=`: regorus 0.14's VM lets `x := undefined`
+    // succeed inside a comprehension.
+    let allow = "[x | x = data.rustchain.authz.allow]";
+    let unmet = if declares("rustchain.authz", "unmet") {
+        "[x | not data.rustchain.authz.allow == true; x = data.rustchain.authz.unmet]"
+    } else {
+        "[]"
+    };
     let mut fields: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (i, package) in packages.iter().enumerate() {
         for rule in ["deny", "redact", "timeout_ms"] {
-            let value = if declares(package, rule) {
+            let value = if !declares(package, rule) {
+                "[]".to_owned()
+            } else if !may_be_undefined(package, rule) {
+                format!("data.{package}.{rule}")
+            } else {
                 let _ = write!(
                     text,
                     "\ndefault {rule}_{i} := []\n\n{rule}_{i} := data.{package}.{rule}\n"
                 );
                 format!("{rule}_{i}")
-            } else {
-                "[]".to_owned()
             };
             fields
                 .entry(rule)
@@ -504,7 +584,10 @@ fn aggregate_module(profiles: &[String], declared: &[(String, String)]) -> Strin
                 .push(format!("\"{package}\": {value}"));
         }
     }
-    text.push_str("\ndecision := {\n\t\"allow\": allow,\n\t\"unmet\": unmet,\n");
+    let _ = write!(
+        text,
+        "\ndecision := {{\n\t\"allow\": {allow},\n\t\"unmet\": {unmet},\n"
+    );
     for (rule, entries) in fields {
         let _ = writeln!(text, "\t\"{rule}\": {{{}}},", entries.join(", "));
     }
@@ -542,8 +625,14 @@ mod tests {
             ("rustchain.authz".to_owned(), "allow".to_owned()),
             ("rustchain.profiles.sox".to_owned(), "deny".to_owned()),
         ];
-        let text = aggregate_module(&["sox".into()], &declared);
+        let text = aggregate_module(&["sox".into()], &declared, &[]);
         assert!(text.contains("\"rustchain.authz\": []"), "{text}");
+        assert!(
+            text.contains("\"rustchain.profiles.sox\": data.rustchain.profiles.sox.deny"),
+            "{text}"
+        );
+        let maybe_undefined = vec![("rustchain.profiles.sox".to_owned(), "deny".to_owned())];
+        let text = aggregate_module(&["sox".into()], &declared, &maybe_undefined);
         assert!(
             text.contains("deny_1 := data.rustchain.profiles.sox.deny"),
             "{text}"

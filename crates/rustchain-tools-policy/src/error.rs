@@ -72,6 +72,12 @@ pub enum PolicyError {
         /// Every reference found, with file and line.
         findings: Vec<InputFinding>,
     },
+    /// The thread that watches policy files could not be started.
+    #[error("cannot watch the policy files: {message}")]
+    Watch {
+        /// What the operating system said.
+        message: String,
+    },
     /// regorus could not prepare the policies for evaluation.
     #[error("policies could not be prepared: {message}")]
     Prepare {

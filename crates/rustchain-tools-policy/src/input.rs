@@ -4,7 +4,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use regorus::Value;
-use rustchain_tools_core::{Permissions, ToolRequest};
+use rustchain_tools_core::{Permissions, ToolMetadata, ToolRequest};
 
 /// What the engine's configuration says about where calls run; the
 /// `environment` part of every input.
@@ -15,46 +15,119 @@ pub(crate) struct Environment {
     pub builtin_tools: Arc<std::collections::BTreeSet<String>>,
 }
 
-/// The input document of `request`: tool, call, principal, environment.
-pub(crate) fn from_request(request: &ToolRequest, env: &Environment) -> Value {
-    let meta = request.tool.metadata();
-    let hints = meta.hints();
-    let source = if env.builtin_tools.contains(meta.name().as_str()) {
-        "builtin"
-    } else {
-        "plugin"
-    };
-    let tool = object([
-        ("name", Value::from(meta.name().as_str())),
-        ("version", Value::from(meta.version().to_string())),
-        ("category", Value::from(meta.category())),
-        ("tags", strings(meta.tags())),
-        ("source", Value::from(source)),
-        ("permissions", permissions(meta.permissions())),
-        (
-            "hints",
-            object([
-                ("readOnly", Value::from(hints.read_only)),
-                ("destructive", Value::from(hints.destructive)),
-                ("idempotent", Value::from(hints.idempotent)),
-                ("openWorld", Value::from(hints.open_world)),
+/// Builds the input document of each call. Made once per engine: the
+/// environment part is built once, the tool part once per tool (see
+/// [`InputBuilder::tool`]), and a call fills a copy of a prepared object
+/// whose keys are already in place, so that a decision allocates little.
+pub(crate) struct InputBuilder {
+    pub env: Environment,
+    pub environment: Value,
+    /// `{"call": _, "environment": the environment, "principal": _, "tool": _}`.
+    document: Value,
+    /// `{"arguments": _, "id": _}`.
+    call: Value,
+    /// `{"id": _, "roles": _}`.
+    principal: Value,
+    keys: Keys,
+}
+
+struct Keys {
+    tool: Value,
+    call: Value,
+    principal: Value,
+    id: Value,
+    arguments: Value,
+    roles: Value,
+}
+
+impl InputBuilder {
+    pub fn new(env: Environment) -> Self {
+        let environment = environment(&env);
+        InputBuilder {
+            document: object([
+                ("tool", Value::Null),
+                ("call", Value::Null),
+                ("principal", Value::Null),
+                ("environment", environment.clone()),
             ]),
-        ),
-    ]);
-    let call = object([
-        ("id", Value::from(request.call.id.as_str())),
-        ("arguments", from_json(&request.call.arguments)),
-    ]);
-    let principal = object([
-        ("id", Value::from(request.call.principal.id.as_str())),
-        ("roles", strings(&request.call.principal.roles)),
-    ]);
-    object([
-        ("tool", tool),
-        ("call", call),
-        ("principal", principal),
-        ("environment", environment(env)),
-    ])
+            call: object([("id", Value::Null), ("arguments", Value::Null)]),
+            principal: object([("id", Value::Null), ("roles", Value::Null)]),
+            keys: Keys {
+                tool: Value::from("tool"),
+                call: Value::from("call"),
+                principal: Value::from("principal"),
+                id: Value::from("id"),
+                arguments: Value::from("arguments"),
+                roles: Value::from("roles"),
+            },
+            env,
+            environment,
+        }
+    }
+
+    /// The `tool` part of the input: it depends only on the tool's metadata
+    /// and the engine's configuration, so callers may keep it per tool.
+    pub fn tool(&self, meta: &ToolMetadata) -> Value {
+        let hints = meta.hints();
+        let source = if self.env.builtin_tools.contains(meta.name().as_str()) {
+            "builtin"
+        } else {
+            "plugin"
+        };
+        object([
+            ("name", Value::from(meta.name().as_str())),
+            ("version", Value::from(meta.version().to_string())),
+            ("category", Value::from(meta.category())),
+            ("tags", strings(meta.tags())),
+            ("source", Value::from(source)),
+            ("permissions", permissions(meta.permissions())),
+            (
+                "hints",
+                object([
+                    ("readOnly", Value::from(hints.read_only)),
+                    ("destructive", Value::from(hints.destructive)),
+                    ("idempotent", Value::from(hints.idempotent)),
+                    ("openWorld", Value::from(hints.open_world)),
+                ]),
+            ),
+        ])
+    }
+
+    /// The input document of `request` whose tool part is `tool`.
+    pub fn document(&self, request: &ToolRequest, tool: Value) -> Value {
+        let k = &self.keys;
+        let call = fill(
+            &self.call,
+            [
+                (&k.id, Value::from(request.call.id.as_str())),
+                (&k.arguments, from_json(&request.call.arguments)),
+            ],
+        );
+        let principal = fill(
+            &self.principal,
+            [
+                (&k.id, Value::from(request.call.principal.id.as_str())),
+                (&k.roles, strings(&request.call.principal.roles)),
+            ],
+        );
+        fill(
+            &self.document,
+            [(&k.tool, tool), (&k.call, call), (&k.principal, principal)],
+        )
+    }
+}
+
+/// A copy of the object `template` with the values of existing keys
+/// replaced: the copy keeps its compact sorted form, no map is rebuilt.
+fn fill<const N: usize>(template: &Value, fields: [(&Value, Value); N]) -> Value {
+    let mut out = template.clone();
+    if let Value::Object(object) = &mut out {
+        let object = regorus::Rc::make_mut(object);
+        for (key, value) in fields {
+            object.insert(key.clone(), value);
+        }
+    }
+    out
 }
 
 /// Converts JSON to a regorus value directly: regorus's own `From` goes

@@ -9,7 +9,8 @@
 //! - [`PolicyLayer`] puts it in the call pipeline, after validation and
 //!   before the deadline layer.
 //! - [`ReloadablePolicy`] swaps in reloaded policies while calls run, and
-//!   keeps the old ones when a reload fails.
+//!   keeps the old ones when a reload fails; [`ReloadablePolicy::watch`]
+//!   reloads when the policy files change.
 //! - [`check_policy_dir`] and [`run_policy_tests`] back `policy check` and
 //!   `policy test`.
 //!
@@ -42,6 +43,6 @@ pub use decision::{DEFAULT_DENY, Decision, Obligations};
 pub use engine::{PolicyConfig, PolicyEngine};
 pub use error::{InputFinding, PolicyError};
 pub use layer::{Policy, PolicyFuture, PolicyLayer};
-pub use reload::ReloadablePolicy;
+pub use reload::{MIN_WATCH_INTERVAL, PolicyWatch, ReloadablePolicy};
 pub use sources::SHIPPED;
 pub use testing::{CheckReport, TestOutcome, TestReport, check_policy_dir, run_policy_tests};

@@ -1,15 +1,23 @@
 //! Policies that can be reloaded while calls run: a reload that fails keeps
-//! the old policies and says why; calls already decided are unaffected.
+//! the old policies and says why; calls already decided are unaffected. A
+//! watcher reloads when the policy files change.
 
 use std::{
     cell::RefCell,
     sync::{
-        Arc, RwLock, Weak,
+        Arc, Mutex, PoisonError, RwLock, Weak,
         atomic::{AtomicU64, Ordering},
+        mpsc::{self, RecvTimeoutError},
     },
+    thread::JoinHandle,
+    time::Duration,
 };
 
-use crate::{PolicyConfig, PolicyEngine, PolicyError};
+use crate::{PolicyConfig, PolicyEngine, PolicyError, sources};
+
+/// The shortest poll interval [`ReloadablePolicy::watch`] uses: each poll
+/// reads every policy file.
+pub const MIN_WATCH_INTERVAL: Duration = Duration::from_millis(10);
 
 /// A [`PolicyEngine`] that [`reload`](Self::reload) replaces. Cheap to clone;
 /// every clone sees reloads. A decision reads one atomic counter and, only
@@ -23,6 +31,8 @@ struct Shared {
     config: PolicyConfig,
     generation: AtomicU64,
     current: RwLock<PolicyEngine>,
+    /// Why the last reload failed; `None` once one succeeds.
+    last_error: Mutex<Option<PolicyError>>,
 }
 
 impl std::fmt::Debug for ReloadablePolicy {
@@ -52,6 +62,7 @@ impl ReloadablePolicy {
                 config,
                 generation: AtomicU64::new(0),
                 current: RwLock::new(engine),
+                last_error: Mutex::new(None),
             }),
         })
     }
@@ -60,15 +71,88 @@ impl ReloadablePolicy {
     /// now on use them; on failure the old policies stay and the error says
     /// why.
     pub fn reload(&self) -> Result<(), PolicyError> {
-        let engine = PolicyEngine::load(&self.shared.config)?;
+        let loaded = PolicyEngine::load(&self.shared.config);
+        *self
+            .shared
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = loaded.as_ref().err().cloned();
+        let engine = loaded?;
         let mut current = self
             .shared
             .current
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner);
         *current = engine;
         self.shared.generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Why the last reload failed (the old policies are still in force);
+    /// `None` when it succeeded or none was tried.
+    pub fn last_reload_error(&self) -> Option<PolicyError> {
+        self.shared
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reloads whenever the files below the configured policy directories
+    /// change: a background thread reads them every `interval` (at least
+    /// [`MIN_WATCH_INTERVAL`]) and compares a digest of their paths and
+    /// contents with the last one. Each reload emits a tracing event
+    /// (`info` on success, `warn` with the reason on failure, when the old
+    /// policies stay and [`last_reload_error`](Self::last_reload_error)
+    /// says why). Watching stops when the returned guard is dropped.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use rustchain_tools_policy::{PolicyConfig, PolicyLayer, ReloadablePolicy};
+    ///
+    /// let policy = ReloadablePolicy::load(PolicyConfig::new().policy_dir("/etc/rustchain/policy"))?;
+    /// let _watch = policy.watch(Duration::from_secs(2))?; // keep it while serving
+    /// let layer = PolicyLayer::reloadable(policy);
+    /// # Ok::<(), rustchain_tools_policy::PolicyError>(())
+    /// ```
+    pub fn watch(&self, interval: Duration) -> Result<PolicyWatch, PolicyError> {
+        let interval = interval.max(MIN_WATCH_INTERVAL);
+        let dirs = self.shared.config.dirs().to_vec();
+        let mut seen = sources::fingerprint(&dirs);
+        let policy = self.clone();
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("policy-watch".into())
+            .spawn(move || {
+                // A message or the guard's sender dropped: stop.
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                    // The digest is taken before loading, so an edit made
+                    // while a reload reads the files is seen on the next poll.
+                    let now = sources::fingerprint(&dirs);
+                    if now == seen {
+                        continue;
+                    }
+                    seen = now;
+                    match policy.reload() {
+                        Ok(()) => tracing::info!(
+                            generation = policy.generation(),
+                            revision = policy.engine().revision(),
+                            "policy files changed; policies reloaded"
+                        ),
+                        Err(error) => tracing::warn!(
+                            %error,
+                            "policy files changed but do not load; the previous policies stay in force"
+                        ),
+                    }
+                }
+            })
+            .map_err(|e| PolicyError::Watch {
+                message: e.to_string(),
+            })?;
+        Ok(PolicyWatch {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
     }
 
     /// How many reloads succeeded.
@@ -96,7 +180,7 @@ impl ReloadablePolicy {
             .shared
             .current
             .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner)
             .clone();
         // The generation read before the lock may be older than the engine
         // read under it; the next call then fetches again, which is harmless.
@@ -110,5 +194,24 @@ impl ReloadablePolicy {
             }
         });
         engine
+    }
+}
+
+/// Watches policy files for [`ReloadablePolicy::watch`]; dropping it stops
+/// the watcher (waiting for a reload under way to finish).
+#[derive(Debug)]
+pub struct PolicyWatch {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for PolicyWatch {
+    fn drop(&mut self) {
+        // Dropping the sender wakes the watcher at once.
+        self.stop.take();
+        if let Some(thread) = self.thread.take() {
+            // A panic in the watcher has nothing left to clean up here.
+            let _ = thread.join();
+        }
     }
 }

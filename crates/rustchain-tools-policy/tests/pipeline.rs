@@ -307,3 +307,27 @@ async fn a_reload_applies_new_rules_and_a_broken_one_keeps_the_old() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The `tool` part of the input is kept per registered tool: a tool
+/// registered anew under the same name (a plugin reloaded, say) is judged by
+/// its own metadata, on the same thread and engine.
+#[test]
+fn each_registered_tool_is_judged_by_its_own_metadata() {
+    use std::sync::Arc;
+
+    use rustchain_tools_core::{RegisteredTool, ToolRequest, TypedTool};
+    use rustchain_tools_policy::PolicyEngine;
+
+    fn request<T: rustchain_tools_core::Tool>(tool: T) -> ToolRequest {
+        let executor = Arc::new(TypedTool::new(tool).unwrap());
+        let tool = Arc::new(RegisteredTool::new(executor).unwrap());
+        ToolRequest::new(call("files.write", json!({"path": "/tmp/x"}), &[]), tool)
+    }
+    let engine = PolicyEngine::load(&PolicyConfig::new()).unwrap();
+    let writer = request(common::WriteFile);
+    let harmless = request(common::HarmlessWriteFile);
+    for _ in 0..2 {
+        assert!(!engine.decide(&writer).allowed);
+        assert!(engine.decide(&harmless).allowed);
+    }
+}

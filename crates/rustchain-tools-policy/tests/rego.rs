@@ -1,8 +1,11 @@
-//! The Rego unit tests shipped in `policies/`, the typo check, and the
-//! property that no arguments make the read-only profile allow a writer.
+//! The Rego unit tests shipped in `policies/`, the typo check (also through
+//! local aliases), and the property that no arguments make the read-only
+//! profile allow a writer.
 
 use proptest::prelude::*;
-use rustchain_tools_policy::{PolicyConfig, PolicyEngine, check_policy_dir, run_policy_tests};
+use rustchain_tools_policy::{
+    PolicyConfig, PolicyEngine, PolicyError, check_policy_dir, run_policy_tests,
+};
 use serde_json::{Value, json};
 
 #[test]
@@ -70,6 +73,97 @@ fn check_finds_every_problem_in_a_directory() {
         "{all:#?}"
     );
     assert!(all.iter().any(|p| p.contains("data.json")), "{all:#?}");
+}
+
+#[test]
+fn loading_refuses_a_typo_through_an_alias_with_file_and_line() {
+    let config = PolicyConfig::new().file(
+        "mine.rego",
+        "package rustchain.authz\nimport rego.v1\n\ndeny contains \"no\" if {\n\tt := input.tool\n\tt.categroy == \"file\"\n}\n",
+    );
+    let err = PolicyEngine::load(&config).unwrap_err();
+    let PolicyError::UnknownInputFields { findings } = &err else {
+        panic!("expected unknown input fields, got {err}");
+    };
+    assert_eq!(findings.len(), 1, "{err}");
+    assert_eq!(
+        (findings[0].file.as_str(), findings[0].line),
+        ("mine.rego", 6)
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("mine.rego:6:") && text.contains("did you mean `category`"),
+        "{text}"
+    );
+}
+
+/// The objects of the documented input and their fields.
+const OBJECTS: &[(&str, &[&str])] = &[
+    (
+        "tool",
+        &[
+            "name",
+            "version",
+            "category",
+            "tags",
+            "source",
+            "permissions",
+            "hints",
+        ],
+    ),
+    (
+        "tool.permissions",
+        &["fileRead", "fileWrite", "network", "commands"],
+    ),
+    (
+        "tool.hints",
+        &["readOnly", "destructive", "idempotent", "openWorld"],
+    ),
+    ("call", &["id", "arguments"]),
+    ("principal", &["id", "roles"]),
+    ("environment", &["profiles", "labels"]),
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn through_an_alias_exactly_the_missing_fields_are_refused(
+        object in 0..OBJECTS.len(),
+        field in prop_oneof!["[a-zA-Z]{1,10}", (0..7usize).prop_map(|i| i.to_string())],
+        known in any::<bool>(),
+        assign in prop_oneof![Just(":="), Just("=")],
+    ) {
+        let (path, fields) = OBJECTS[object];
+        let field = if known {
+            fields[field.len() % fields.len()].to_owned()
+        } else {
+            field
+        };
+        // Digits and Rego keywords are no field names after a dot.
+        const KEYWORDS: &[&str] = &[
+            "as", "contains", "default", "else", "every", "false", "if", "import", "in",
+            "not", "null", "package", "some", "true", "with",
+        ];
+        let field = if field.chars().all(|c| c.is_ascii_digit()) || KEYWORDS.contains(&field.as_str()) {
+            format!("f{field}")
+        } else {
+            field
+        };
+        let text = format!(
+            "package rustchain.authz\nimport rego.v1\n\ndeny contains \"x\" if {{\n\tv {assign} input.{path}\n\tv.{field} == 1\n}}\n"
+        );
+        let result = PolicyEngine::load(&PolicyConfig::new().file("p.rego", text.clone()));
+        if fields.contains(&field.as_str()) {
+            prop_assert!(result.is_ok(), "{text}: {:?}", result.err());
+        } else {
+            let refused = matches!(
+                &result,
+                Err(PolicyError::UnknownInputFields { findings })
+                    if findings.len() == 1 && findings[0].line == 6
+            );
+            prop_assert!(refused, "{text}: {:?}", result.err());
+        }
+    }
 }
 
 fn writer(arguments: Value, roles: Vec<String>) -> Value {

@@ -4,7 +4,12 @@
 # data.rustchain.settings.sox (profiles/sox.json).
 package rustchain.profiles.sox
 
+# Imports by full path, and cheap guards on the input before references to
+# rules, keep the common path short (see default.rego).
 import data.rustchain.lib
+import data.rustchain.lib.argument_path
+import data.rustchain.lib.declared_commands
+import data.rustchain.lib.declared_network
 import rego.v1
 
 settings := data.rustchain.settings.sox
@@ -20,7 +25,8 @@ approved(path) if {
 }
 
 deny contains sprintf("sox: network access to `%s` is not to an internal host", [a]) if {
-	some a in lib.declared_network
+	input.tool.permissions.network != []
+	some a in declared_network
 	not internal(a)
 }
 
@@ -36,13 +42,15 @@ deny contains sprintf("sox: writing `%s` is outside the approved paths", [p]) if
 }
 
 deny contains sprintf("sox: writing `%s` is outside the approved paths", [p]) if {
-	p := lib.argument_path
-	count(input.tool.permissions.fileWrite) > 0
+	input.tool.permissions.fileWrite != []
+	is_string(input.call.arguments.path)
+	p := argument_path
 	not approved(p)
 }
 
 deny contains sprintf("sox: program `%s` is not allowlisted", [c]) if {
-	some c in lib.declared_commands
+	input.tool.permissions.commands != []
+	some c in declared_commands
 	not c in settings.allowedCommands
 }
 

@@ -75,6 +75,23 @@ impl Tool for WriteFile {
     }
 }
 
+/// A harmless tool registered under the name of [`WriteFile`].
+pub struct HarmlessWriteFile;
+
+#[async_trait]
+impl Tool for HarmlessWriteFile {
+    type Params = WriteParams;
+    type Output = String;
+    fn info(&self) -> ToolInfo {
+        ToolInfo::new("files.write", "2.0.0")
+            .category("file")
+            .hints(BehaviorHints::PURE)
+    }
+    async fn run(&self, p: WriteParams, _: &ToolContext) -> Result<String, ToolError> {
+        Ok(p.path)
+    }
+}
+
 /// A harmless tool that takes its time, to see deadlines lowered.
 pub struct Slow;
 

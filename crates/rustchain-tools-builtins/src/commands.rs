@@ -4,7 +4,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use rustchain_tools_core::{
-    BehaviorHints, Permissions, Tool, ToolContext, ToolError, ToolInfo, async_trait,
+    BehaviorHints, Permissions, Tool, ToolContext, ToolError, ToolInfo, ToolSource, async_trait,
 };
 use rustchain_tools_sandbox::process::{CommandRunner, CommandSpec, LimitHit};
 use schemars::JsonSchema;
@@ -69,6 +69,7 @@ impl Tool for CmdRun {
 
     fn info(&self) -> ToolInfo {
         ToolInfo::new("cmd_run", "1.0.0")
+            .source(ToolSource::Builtin)
             .title("Run a program")
             .description(
                 "Runs a program with an argument array (never a shell) in the sandbox root, \

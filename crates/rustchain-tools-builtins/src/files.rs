@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use rustchain_tools_core::{
-    BehaviorHints, Permissions, Tool, ToolContext, ToolError, ToolInfo, async_trait,
+    BehaviorHints, Permissions, Tool, ToolContext, ToolError, ToolInfo, ToolSource, async_trait,
 };
 use rustchain_tools_sandbox::fs::{FsRoot, Listing, SearchQuery, SearchResults, WriteOptions};
 use schemars::JsonSchema;
@@ -43,6 +43,7 @@ fn info(name: &str, title: &str, description: &str, root: &FsRoot, writes: bool)
         BehaviorHints::PURE
     };
     ToolInfo::new(name, VERSION)
+        .source(ToolSource::Builtin)
         .title(title)
         .description(description)
         .category("file")

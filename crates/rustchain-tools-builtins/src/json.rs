@@ -1,7 +1,7 @@
 //! JSON utilities (feature `json`).
 
 use rustchain_tools_core::{
-    BehaviorHints, Tool, ToolContext, ToolError, ToolInfo, Violation, async_trait,
+    BehaviorHints, Tool, ToolContext, ToolError, ToolInfo, ToolSource, Violation, async_trait,
 };
 use rustchain_tools_schema::CompiledSchema;
 use schemars::JsonSchema;
@@ -14,6 +14,7 @@ const VERSION: &str = "1.0.0";
 
 fn info(name: &str, title: &str, description: &str) -> ToolInfo {
     ToolInfo::new(name, VERSION)
+        .source(ToolSource::Builtin)
         .title(title)
         .description(description)
         .category("json")

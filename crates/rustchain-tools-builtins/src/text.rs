@@ -1,7 +1,7 @@
 //! Text utilities (feature `text`).
 
 use rustchain_tools_core::{
-    BehaviorHints, Tool, ToolContext, ToolError, ToolInfo, Violation, async_trait,
+    BehaviorHints, Tool, ToolContext, ToolError, ToolInfo, ToolSource, Violation, async_trait,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,7 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 fn info(name: &str, title: &str, description: &str) -> ToolInfo {
     ToolInfo::new(name, VERSION)
+        .source(ToolSource::Builtin)
         .title(title)
         .description(description)
         .category("text")

@@ -4,7 +4,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use rustchain_tools_core::{
-    BehaviorHints, Permissions, Tool, ToolContext, ToolError, ToolInfo, async_trait,
+    BehaviorHints, Permissions, Tool, ToolContext, ToolError, ToolInfo, ToolSource, async_trait,
 };
 use rustchain_tools_sandbox::net::{FetchRequest, HttpFetcher, Method};
 use schemars::JsonSchema;
@@ -75,6 +75,7 @@ impl Tool for HttpFetch {
 
     fn info(&self) -> ToolInfo {
         ToolInfo::new("http_fetch", "1.0.0")
+            .source(ToolSource::Builtin)
             .title("Fetch a URL")
             .description(
                 "Sends a GET or POST request and returns status, headers and body. Loopback, \

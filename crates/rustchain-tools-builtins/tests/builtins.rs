@@ -1,6 +1,6 @@
 //! Every built-in tool through a real pipeline.
 
-use rustchain_tools_core::{Runtime, ToolCall, ToolError, ValidationLayer};
+use rustchain_tools_core::{Runtime, ToolCall, ToolError, ToolSource, ValidationLayer};
 use serde_json::{Value, json};
 
 fn runtime() -> Runtime {
@@ -45,6 +45,7 @@ fn every_group_registers_itself_without_a_list() {
             m.name()
         );
         assert!(m.hints().read_only, "{} is a harmless built-in", m.name());
+        assert_eq!(m.source(), ToolSource::Builtin, "{}", m.name());
         assert!(m.permissions().is_empty());
     }
     assert_eq!(rustchain_tools_builtins::group("text").unwrap().len(), 4);

@@ -28,7 +28,9 @@ pub use error::ToolError;
 pub use events::{CallEvent, CallEvents};
 pub use executor::{ToolContext, ToolExecutor};
 pub use http::Extensions;
-pub use metadata::{BehaviorHints, Permissions, Rules, ToolInfo, ToolMetadata, ToolName};
+pub use metadata::{
+    BehaviorHints, Permissions, Rules, ToolInfo, ToolMetadata, ToolName, ToolSource,
+};
 pub use pipeline::{BoxToolFuture, BoxToolService, ExecuteTool, ToolRequest};
 pub use runtime::{RefusalListener, RefusedFuture, Runtime, RuntimeBuilder};
 pub use rustchain_tools_schema::{

@@ -160,12 +160,38 @@ pub struct ToolInfo {
     pub permissions: Permissions,
     /// How the tool behaves.
     pub hints: BehaviorHints,
+    /// Where the tool comes from.
+    pub source: ToolSource,
     /// How large and deep the arguments may be.
     pub argument_limits: ArgumentLimits,
     /// How the `uri` and `relative-path` formats are checked.
     pub formats: FormatOptions,
     /// Checks in Rust for what the schema cannot say.
     pub rules: Rules,
+}
+
+/// Where a tool comes from, which policies may weigh (`input.tool.source`):
+/// compiled into the program as one of the shipped built-ins, or anything
+/// else (a tool of the application, a manifest, a plugin). A tool is a
+/// plugin unless it says otherwise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolSource {
+    /// One of the built-in tools shipped with RustChain Tools.
+    Builtin,
+    /// Any other tool.
+    #[default]
+    Plugin,
+}
+
+impl ToolSource {
+    /// `builtin` or `plugin`, as policies see it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolSource::Builtin => "builtin",
+            ToolSource::Plugin => "plugin",
+        }
+    }
 }
 
 /// A tool's [`ArgumentRule`]s, run after its schema accepted the arguments.
@@ -212,6 +238,7 @@ impl ToolInfo {
             tags: Vec::new(),
             permissions: Permissions::default(),
             hints: BehaviorHints::default(),
+            source: ToolSource::default(),
             argument_limits: ArgumentLimits::default(),
             formats: FormatOptions::default(),
             rules: Rules::default(),
@@ -258,6 +285,12 @@ impl ToolInfo {
         self
     }
 
+    /// Sets where the tool comes from (by default a plugin).
+    pub fn source(mut self, source: ToolSource) -> Self {
+        self.source = source;
+        self
+    }
+
     /// Sets the URI schemes `format: uri` accepts (default: http, https).
     pub fn uri_schemes<I, S>(mut self, schemes: I) -> Self
     where
@@ -300,6 +333,7 @@ pub struct ToolMetadata {
     permissions: Permissions,
     #[serde(rename = "annotations")]
     hints: BehaviorHints,
+    source: ToolSource,
     argument_limits: ArgumentLimits,
     formats: FormatOptions,
     #[serde(skip)]
@@ -330,6 +364,7 @@ impl ToolMetadata {
             output_schema: output_schema.map(Arc::new),
             permissions: info.permissions,
             hints: info.hints,
+            source: info.source,
             argument_limits: info.argument_limits,
             formats: info.formats,
             rules: info.rules,
@@ -389,6 +424,11 @@ impl ToolMetadata {
     /// How the tool behaves.
     pub fn hints(&self) -> BehaviorHints {
         self.hints
+    }
+
+    /// Where the tool comes from.
+    pub fn source(&self) -> ToolSource {
+        self.source
     }
 
     /// How large and deep the arguments may be.

@@ -47,7 +47,6 @@ pub struct PolicyConfig {
     files: Vec<(String, String)>,
     profiles: Vec<String>,
     labels: BTreeMap<String, String>,
-    builtin_tools: BTreeSet<String>,
     compiled_vm: bool,
 }
 
@@ -67,7 +66,6 @@ impl PolicyConfig {
             files: Vec::new(),
             profiles: Vec::new(),
             labels: BTreeMap::new(),
-            builtin_tools: BTreeSet::new(),
             compiled_vm: false,
         }
     }
@@ -117,17 +115,6 @@ impl PolicyConfig {
     /// A deployment label, seen as `input.environment.labels[key]`.
     pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.labels.insert(key.into(), value.into());
-        self
-    }
-
-    /// Names of the built-in tools: their `input.tool.source` is `builtin`,
-    /// every other tool's is `plugin`.
-    pub fn builtin_tools<I, S>(mut self, names: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.builtin_tools.extend(names.into_iter().map(Into::into));
         self
     }
 
@@ -345,7 +332,6 @@ impl PolicyEngine {
         let env = Environment {
             profiles: profiles.iter().map(|p| p.replace('_', "-")).collect(),
             labels: config.labels.clone(),
-            builtin_tools: Arc::new(config.builtin_tools.clone()),
         };
         let engine = PolicyEngine {
             inner: Arc::new(Prepared {

@@ -1,7 +1,7 @@
 //! The input document every decision reads, and the map of its fields that
 //! the typo check compares `input.` references against.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::collections::BTreeMap;
 
 use regorus::Value;
 use rustchain_tools_core::{Permissions, ToolMetadata, ToolRequest};
@@ -12,7 +12,6 @@ use rustchain_tools_core::{Permissions, ToolMetadata, ToolRequest};
 pub(crate) struct Environment {
     pub profiles: Vec<String>,
     pub labels: BTreeMap<String, String>,
-    pub builtin_tools: Arc<std::collections::BTreeSet<String>>,
 }
 
 /// Builds the input document of each call. Made once per engine: the
@@ -69,17 +68,12 @@ impl InputBuilder {
     /// and the engine's configuration, so callers may keep it per tool.
     pub fn tool(&self, meta: &ToolMetadata) -> Value {
         let hints = meta.hints();
-        let source = if self.env.builtin_tools.contains(meta.name().as_str()) {
-            "builtin"
-        } else {
-            "plugin"
-        };
         object([
             ("name", Value::from(meta.name().as_str())),
             ("version", Value::from(meta.version().to_string())),
             ("category", Value::from(meta.category())),
             ("tags", strings(meta.tags())),
-            ("source", Value::from(source)),
+            ("source", Value::from(meta.source().as_str())),
             ("permissions", permissions(meta.permissions())),
             (
                 "hints",

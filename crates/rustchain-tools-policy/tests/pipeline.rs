@@ -191,6 +191,22 @@ async fn without_any_allow_the_call_is_denied_by_default() {
     assert_eq!(reasons, vec![DEFAULT_DENY]);
 }
 
+/// `input.tool.source` comes from the tool's metadata, not its name: a tool
+/// named like a built-in is still a plugin unless it says otherwise.
+#[tokio::test]
+async fn a_name_alone_does_not_make_a_tool_builtin() {
+    let config = PolicyConfig::new().without_default_policy().file(
+        "builtins_only.rego",
+        "package rustchain.authz\nimport rego.v1\nallow if input.tool.source == \"builtin\"\n",
+    );
+    let (rt, _) = runtime(&config);
+    let reasons = denied(
+        rt.call(call("text.word_count", json!({"text": "a"}), &[]))
+            .await,
+    );
+    assert_eq!(reasons, vec![DEFAULT_DENY]);
+}
+
 /// Every kind of broken policy denies every call, saying why and where.
 #[tokio::test]
 async fn broken_policies_fail_closed_with_file_and_line() {

@@ -128,7 +128,6 @@ impl RuntimeBuilderExt for RuntimeBuilder {
         }
         builder = builder.layer(ValidationLayer::new());
         if let Some(policy) = config.policy {
-            let policy = policy.builtin_tools(builtin_names());
             builder = builder.layer(PolicyLayer::load(&policy));
         }
         builder = match LimitsLayer::new(config.limits) {
@@ -137,21 +136,6 @@ impl RuntimeBuilderExt for RuntimeBuilder {
         };
         builder.layer(DeadlineLayer::new().with_default_timeout(config.timeout))
     }
-}
-
-/// The names of the built-in tools compiled in, the sandboxed ones included.
-pub fn builtin_names() -> Vec<String> {
-    let mut names: Vec<String> = rustchain_tools_builtins::all()
-        .map(|tools| {
-            tools
-                .iter()
-                .map(|t| t.metadata().name().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    #[cfg(feature = "builtins-sandbox")]
-    names.extend(builtins::SANDBOXED_TOOLS.iter().map(|n| n.to_string()));
-    names
 }
 
 /// A runtime with every built-in tool and the default stack.

@@ -9,8 +9,9 @@ use std::{
 };
 
 use rustchain_tools::{
-    Principal, Runtime, RuntimeBuilderExt, StackConfig, ToolCall, ToolError,
-    builtins::SandboxConfig, policy::PolicyConfig,
+    Principal, Runtime, RuntimeBuilderExt, StackConfig, ToolCall, ToolError, ToolSource,
+    builtins::{self, SandboxConfig},
+    policy::PolicyConfig,
 };
 use serde_json::{Value, json};
 
@@ -39,6 +40,21 @@ fn temp_root() -> tempfile::TempDir {
         .prefix("sandboxed-")
         .tempdir_in("/tmp")
         .unwrap()
+}
+
+#[test]
+fn every_sandboxed_tool_is_a_builtin_to_policies() {
+    let dir = temp_root();
+    let rt = runtime(SandboxConfig::new(dir.path()));
+    let sandboxed: Vec<_> = rt
+        .tools()
+        .iter()
+        .filter(|t| builtins::SANDBOXED_TOOLS.contains(&t.metadata().name().as_str()))
+        .collect();
+    assert_eq!(sandboxed.len(), builtins::SANDBOXED_TOOLS.len());
+    for tool in sandboxed {
+        assert_eq!(tool.metadata().source(), ToolSource::Builtin);
+    }
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 use std::fmt;
 
 pub use rustchain_tools_core::Permissions;
+use rustchain_tools_schema::CompiledSchema;
 use semver::Version;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -91,15 +92,8 @@ impl Manifest {
     /// Validators are not compiled here but on the tool's first use.
     pub fn check(&self) -> Result<(), String> {
         check_name(&self.name)?;
-        match self.input_schema.get("type") {
-            Some(Value::String(t)) if t == "object" => {}
-            other => {
-                return Err(format!(
-                    "inputSchema: a tool's input schema must have \"type\": \"object\", not {}",
-                    other.map_or_else(|| "no type".to_owned(), Value::to_string)
-                ));
-            }
-        }
+        CompiledSchema::check_input_object(&self.input_schema)
+            .map_err(|e| format!("inputSchema: {e}"))?;
         check_schema(&self.input_schema).map_err(|e| format!("inputSchema: {e}"))?;
         if let Some(output) = &self.output_schema {
             check_schema(output).map_err(|e| format!("outputSchema: {e}"))?;

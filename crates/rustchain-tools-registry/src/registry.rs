@@ -5,7 +5,7 @@
 use std::{
     collections::HashSet,
     fs::{self, File},
-    io::{self, Write},
+    io,
     path::{Path, PathBuf},
     sync::{
         Arc, Mutex, MutexGuard,
@@ -27,7 +27,7 @@ use crate::{
     lazy_search::LazySearch,
     lock::{self, Stamp},
     snapshot::{Entry, SearchResult, document},
-    store::{CacheCounters, Counters, INDEX_FILE, Store, io_error},
+    store::{CacheCounters, Counters, INDEX_FILE, Store, io_error, sync_dir, write_synced},
 };
 
 /// Bumped whenever the index layout changes; an index of another layout is
@@ -167,24 +167,6 @@ fn new_name(file: &str) -> String {
     format!("{file}{NEW_SUFFIX}")
 }
 
-/// Syncs a directory so that renames in it are durable.
-fn sync_dir(dir: &Path) -> Result<(), RegistryError> {
-    #[cfg(unix)]
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_error("syncing", dir))?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
-}
-
-/// Writes `bytes` to `path` and syncs it.
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
-    let mut file = File::create(path).map_err(io_error("creating", path))?;
-    file.write_all(bytes).map_err(io_error("writing", path))?;
-    file.sync_all().map_err(io_error("syncing", path))
-}
-
 /// Finishes an interrupted compaction (its marker exists: both new files
 /// were complete) or clears the leftovers of one that never committed.
 /// Called only under the writer lock.
@@ -261,10 +243,10 @@ fn load(
             }
             continue;
         }
-        let stamp = Stamp::of(dir);
+        let stamp = Stamp::of(dir)?;
         let bytes = read_index(dir)?;
         let store = Arc::new(Store::open(dir, options.cache_bytes, counters.clone())?);
-        if dir.join(COMPACT_MARKER).exists() || Stamp::of(dir) != stamp {
+        if dir.join(COMPACT_MARKER).exists() || Stamp::of(dir)? != stamp {
             continue;
         }
         let snapshot = decode(dir, bytes, store.clone(), options.model.clone())?;
@@ -320,11 +302,12 @@ fn decode(
 
 /// What the writer of a registry holds: the store that new snapshots use,
 /// the cross-process lock while this process has unsaved writes, and the
-/// stamp of the index file this process last read or wrote.
+/// stamp of the index this process last read or wrote (`None`: unknown, so
+/// the next write reloads from disk).
 struct Writer {
     store: Arc<Store>,
     lock: Option<File>,
-    seen: Stamp,
+    seen: Option<Stamp>,
 }
 
 /// A persistent registry of tool definitions.
@@ -388,7 +371,7 @@ impl Registry {
             writer: Mutex::new(Writer {
                 store,
                 lock: None,
-                seen,
+                seen: Some(seen),
             }),
             counters,
             options: options.clone(),
@@ -428,21 +411,31 @@ impl Registry {
         }
         let lock = lock::acquire(&self.dir, self.options.lock_wait)?;
         recover(&self.dir)?;
-        if Stamp::of(&self.dir) != writer.seen {
+        if writer.seen != Some(Stamp::of(&self.dir)?) {
             let (store, snapshot, seen) = load(&self.dir, &self.options, &self.counters)?;
             self.current.store(Arc::new(snapshot));
             writer.store = store;
-            writer.seen = seen;
+            writer.seen = Some(seen);
         }
         writer.lock = Some(lock);
         Ok(())
     }
 
-    /// Marks the index written: the lock goes, and the stamp is the new index's.
+    /// Marks the index written: the lock goes, and the stamp is the new
+    /// index's (unknown if it cannot be read, which makes the next write
+    /// reload).
     fn end_write(&self, writer: &mut Writer) {
-        writer.seen = Stamp::of(&self.dir);
+        writer.seen = Stamp::of(&self.dir).ok();
         writer.lock = None;
         self.dirty.store(false, Ordering::Release);
+    }
+
+    /// Lets go of the writer lock when this process has nothing unsaved
+    /// (a write that changed nothing need not keep other processes out).
+    fn release_if_clean(&self, writer: &mut Writer) {
+        if !self.dirty.load(Ordering::Acquire) {
+            writer.lock = None;
+        }
     }
 
     /// Imports the definitions in the file at `path`; see [`Registry::import_str`].
@@ -596,7 +589,9 @@ impl Registry {
             .filter(|t| version.is_none_or(|v| t.version() == v))
             .map(|t| t.slot())
             .collect();
-        if !doomed.is_empty() {
+        if doomed.is_empty() {
+            self.release_if_clean(&mut writer);
+        } else {
             self.remove_slots(&writer, &current, &doomed);
         }
         Ok(doomed.len())
@@ -608,6 +603,7 @@ impl Registry {
         self.begin_write(&mut writer)?;
         let current = self.current.load_full();
         let Some(slot) = current.slot_of(key) else {
+            self.release_if_clean(&mut writer);
             return Ok(false);
         };
         self.remove_slots(&writer, &current, &[slot]);
@@ -633,6 +629,7 @@ impl Registry {
             &current.search,
         )?;
         writer.store.sync_manifests()?;
+        lock::bump_generation(&self.dir)?;
         writer.store.write_index(&bytes)?;
         self.end_write(&mut writer);
         Ok(())
@@ -647,20 +644,27 @@ impl Registry {
     /// marker file commits them and they are renamed into place; a crash
     /// before the marker leaves the old registry, after it the next opening
     /// finishes the renames. Snapshots taken before keep reading the old
-    /// manifests file. Unsaved changes are saved with it.
+    /// manifests file. Unsaved changes are saved with it. An error after the
+    /// commit leaves this registry's readers on the old state and its next
+    /// write finishing the commit and reloading, so nothing is appended to a
+    /// replaced file. Without a model, stored embeddings are not carried
+    /// over: semantic search stays off until tools are imported with one.
     pub fn compact(&self) -> Result<u64, RegistryError> {
         let mut writer = self.lock();
         self.begin_write(&mut writer)?;
         let current = self.current.load_full();
         let old_len = writer.store.manifests_len()?;
-        let mut manifests = Vec::with_capacity(old_len as usize);
+        let mut manifests = Vec::new();
         let mut strings = Interner::default();
         let mut entries = Vec::with_capacity(current.len());
         let mut documents = Vec::with_capacity(current.len());
         for tool in current.iter() {
-            let manifest = tool.manifest()?;
             let (offset, len) = tool.span();
+            // Read once: the bytes are both parsed and copied as they are.
             let raw = writer.store.raw(offset, len)?;
+            let manifest = writer
+                .store
+                .parse(&raw, offset, &|| tool.key().to_string())?;
             entries.push(Some(Arc::new(Entry::new(
                 &manifest,
                 &mut strings,
@@ -676,14 +680,25 @@ impl Registry {
         write_synced(&self.dir.join(new_name(MANIFESTS_FILE)), &manifests)?;
         write_synced(&self.dir.join(new_name(INDEX_FILE)), &index)?;
         sync_dir(&self.dir)?;
+        lock::bump_generation(&self.dir)?;
         write_synced(&self.dir.join(COMPACT_MARKER), b"")?;
-        sync_dir(&self.dir)?;
-        recover(&self.dir)?;
-        let store = Arc::new(Store::open(
-            &self.dir,
-            self.options.cache_bytes,
-            self.counters.clone(),
-        )?);
+        // From here the new files are committed: the old manifests file may
+        // already be renamed over, so on an error this process must not go
+        // on appending to it. It forgets its writer state instead; the next
+        // write takes the lock again, finishes the renames and reloads.
+        let store = sync_dir(&self.dir)
+            .and_then(|()| recover(&self.dir))
+            .and_then(|()| Store::open(&self.dir, self.options.cache_bytes, self.counters.clone()));
+        let store = match store {
+            Ok(store) => Arc::new(store),
+            Err(e) => {
+                writer.lock = None;
+                writer.seen = None;
+                // Everything unsaved is in the committed files.
+                self.dirty.store(false, Ordering::Release);
+                return Err(e);
+            }
+        };
         self.current.store(Arc::new(Snapshot::build(
             strings,
             entries,

@@ -4,7 +4,7 @@
 
 use std::{
     fs::{self, File, OpenOptions},
-    io::{self, Read, Seek, Write},
+    io::{self, Write},
     path::{Path, PathBuf},
     sync::{
         Arc, Mutex,
@@ -25,6 +25,10 @@ pub const MANIFESTS_FILE: &str = "manifests.jsonl";
 /// The name of the file holding the cache counters of every process that
 /// used the registry (JSON), merged under a lock on it.
 pub const CACHE_STATS_FILE: &str = "cache-stats.json";
+/// The lock file that serializes the processes updating [`CACHE_STATS_FILE`].
+pub(crate) const CACHE_STATS_LOCK: &str = "cache-stats.lock";
+/// The suffix of a file being written before it is renamed into place.
+const TEMP_SUFFIX: &str = ".tmp";
 
 /// A loaded tool's approximate heap bytes per byte of its stored manifest:
 /// the parsed schema and the compiled validator together, measured on the
@@ -121,20 +125,19 @@ impl Counters {
     }
 
     /// The counters persisted in `dir` plus this process's not yet persisted.
+    /// The file is only ever replaced whole (renamed into place), so a read
+    /// sees either the old totals or the new ones; a missing file is none.
     pub(crate) fn all_processes(&self, dir: &Path) -> Result<CacheCounters, RegistryError> {
-        let path = dir.join(CACHE_STATS_FILE);
-        let mut total = match fs::read(&path) {
-            Ok(bytes) => parse_counters(&bytes, &path)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => CacheCounters::default(),
-            Err(e) => return Err(io_error("reading", &path)(e)),
-        };
+        let mut total = read_counters(dir)?;
         total.add(&self.now().minus(&self.flushed()));
         Ok(total)
     }
 
     /// Adds this process's counts since the last flush to the file in `dir`,
-    /// under an exclusive lock on it, so that processes flushing at the same
-    /// time add up.
+    /// under an exclusive lock on [`CACHE_STATS_LOCK`], so that processes
+    /// flushing at the same time add up. The new totals are written to a
+    /// temporary file and renamed over the old one: a crash at any point
+    /// leaves the old totals or the new ones, never none.
     pub(crate) fn flush(&self, dir: &Path) -> Result<(), RegistryError> {
         let mut flushed = self.flushed();
         let now = self.now();
@@ -142,36 +145,39 @@ impl Counters {
         if delta == CacheCounters::default() {
             return Ok(());
         }
-        let path = dir.join(CACHE_STATS_FILE);
-        let mut file = OpenOptions::new()
-            .read(true)
+        // The lock is on a file of its own: the counters file is replaced
+        // by each flush, and a lock on a replaced file serializes nothing.
+        let lock_path = dir.join(CACHE_STATS_LOCK);
+        let lock = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(false)
-            .open(&path)
-            .map_err(io_error("opening", &path))?;
-        file.lock().map_err(io_error("locking", &path))?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)
-            .map_err(io_error("reading", &path))?;
-        let mut total = if bytes.is_empty() {
-            CacheCounters::default()
-        } else {
-            parse_counters(&bytes, &path)?
-        };
+            .open(&lock_path)
+            .map_err(io_error("opening", &lock_path))?;
+        lock.lock().map_err(io_error("locking", &lock_path))?;
+        let mut total = read_counters(dir)?;
         total.add(&delta);
+        let path = dir.join(CACHE_STATS_FILE);
         let text = serde_json::to_vec(&total).map_err(|e| RegistryError::Io {
             action: "encoding the counters for",
             path: path.clone(),
             source: e.into(),
         })?;
-        file.set_len(0)
-            .and_then(|()| file.rewind())
-            .and_then(|()| file.write_all(&text))
-            .map_err(io_error("writing", &path))?;
+        replace_file(dir, CACHE_STATS_FILE, &text)?;
         // The lock goes with the file handle.
+        drop(lock);
         *flushed = now;
         Ok(())
+    }
+}
+
+/// The totals in the counters file of `dir` (none when there is no file).
+fn read_counters(dir: &Path) -> Result<CacheCounters, RegistryError> {
+    let path = dir.join(CACHE_STATS_FILE);
+    match fs::read(&path) {
+        Ok(bytes) => parse_counters(&bytes, &path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(CacheCounters::default()),
+        Err(e) => Err(io_error("reading", &path)(e)),
     }
 }
 
@@ -332,7 +338,22 @@ impl Store {
         let bytes = self
             .read_at(offset, len)
             .map_err(|e| corrupt(e.to_string()))?;
-        serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))
+        self.parse(&bytes, offset, key)
+    }
+
+    /// Parses the manifest `bytes` read at `offset`.
+    pub(crate) fn parse(
+        &self,
+        bytes: &[u8],
+        offset: u64,
+        key: &dyn Fn() -> String,
+    ) -> Result<Manifest, RegistryError> {
+        serde_json::from_slice(bytes).map_err(|e| RegistryError::CorruptManifest {
+            tool: key(),
+            path: self.manifests_path.clone(),
+            offset,
+            reason: e.to_string(),
+        })
     }
 
     /// The raw manifest line stored at `offset` (without its newline).
@@ -383,21 +404,91 @@ impl Store {
         Ok(tool)
     }
 
-    /// Replaces the index: written to a temporary file, synced, renamed over
-    /// the old one, and the directory synced, so a crash leaves either the
-    /// old index or the new one.
+    /// Replaces the index; see [`replace_file`].
     pub(crate) fn write_index(&self, bytes: &[u8]) -> Result<(), RegistryError> {
-        let path = self.dir.join(INDEX_FILE);
-        let temp = self.dir.join(format!("{INDEX_FILE}.tmp"));
-        let mut file = File::create(&temp).map_err(io_error("creating", &temp))?;
-        file.write_all(bytes).map_err(io_error("writing", &temp))?;
-        file.sync_all().map_err(io_error("syncing", &temp))?;
-        drop(file);
-        fs::rename(&temp, &path).map_err(io_error("replacing", &path))?;
-        #[cfg(unix)]
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_error("syncing", &self.dir))?;
-        Ok(())
+        replace_file(&self.dir, INDEX_FILE, bytes)
+    }
+}
+
+/// Syncs a directory so that renames in it are durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), RegistryError> {
+    #[cfg(unix)]
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error("syncing", dir))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Writes `bytes` to `path` (created or truncated) and syncs it.
+pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
+    let mut file = File::create(path).map_err(io_error("creating", path))?;
+    file.write_all(bytes).map_err(io_error("writing", path))?;
+    file.sync_all().map_err(io_error("syncing", path))
+}
+
+/// Replaces the file `name` of `dir` with `bytes`: written to a temporary
+/// file, synced, renamed over the old one, and the directory synced, so a
+/// crash leaves either the old file or the new one. Callers serialize
+/// writers of the same file (the temporary name is fixed).
+pub(crate) fn replace_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), RegistryError> {
+    let path = dir.join(name);
+    let temp = dir.join(format!("{name}{TEMP_SUFFIX}"));
+    write_synced(&temp, bytes)?;
+    fs::rename(&temp, &path).map_err(io_error("replacing", &path))?;
+    sync_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn totals(lookups: u64) -> CacheCounters {
+        CacheCounters {
+            lookups,
+            hits: lookups,
+            misses: 0,
+            evictions: 0,
+        }
+    }
+
+    #[test]
+    fn a_missing_counters_file_is_zero() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let counters = Counters::default();
+        assert_eq!(
+            counters.all_processes(dir.path()).expect("readable"),
+            CacheCounters::default()
+        );
+    }
+
+    #[test]
+    fn a_flush_interrupted_after_its_temporary_file_leaves_the_old_totals() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let old = serde_json::to_vec(&totals(7)).expect("encode");
+        fs::write(dir.path().join(CACHE_STATS_FILE), &old).expect("write totals");
+        // What a crash after writing the temporary file leaves behind.
+        let torn = format!("{CACHE_STATS_FILE}{TEMP_SUFFIX}");
+        fs::write(dir.path().join(&torn), b"{\"lookups\":99").expect("write temp");
+
+        let counters = Counters::default();
+        assert_eq!(
+            counters.all_processes(dir.path()).expect("readable"),
+            totals(7)
+        );
+
+        counters.hits.fetch_add(2, Ordering::Relaxed);
+        counters.flush(dir.path()).expect("flush");
+        assert_eq!(read_counters(dir.path()).expect("readable"), totals(9));
+        assert!(
+            !dir.path().join(torn).exists(),
+            "the temporary file was renamed"
+        );
+        // Flushed counts are not added twice.
+        assert_eq!(
+            counters.all_processes(dir.path()).expect("readable"),
+            totals(9)
+        );
     }
 }

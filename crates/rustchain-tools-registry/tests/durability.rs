@@ -302,3 +302,120 @@ fn a_crash_during_compaction_loses_nothing() -> Result {
     }
     Ok(())
 }
+
+/// A compaction whose commit fails after its marker (the index cannot be
+/// renamed into place: a directory holds its name) reports the error and
+/// leaves this process writing nothing until the commit can be finished;
+/// then the next write finishes it, reloads, and loses nothing.
+#[cfg(unix)]
+#[test]
+fn an_io_error_after_the_compaction_commits_loses_no_write() -> Result {
+    if role().is_some() {
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let d = dir.path();
+    let registry = Registry::open(d)?;
+    import(&registry, &[("keep", "1.0.0"), ("gone", "1.0.0")])?;
+    assert_eq!(registry.remove("gone", None)?, 1);
+    // Nothing saved yet, so the index's name is free for a directory that
+    // no rename can replace.
+    let blocker = d.join(INDEX_FILE);
+    fs::create_dir(&blocker)?;
+    fs::write(blocker.join("in-the-way"), b"")?;
+
+    let error = registry.compact().expect_err("the index cannot be renamed");
+    assert!(error.to_string().contains(INDEX_FILE), "{error}");
+    // Readers of this registry go on with the state they had.
+    assert!(registry.snapshot().contains("keep"));
+    // The old manifests file is already replaced: a write must not append
+    // to it, and cannot go on while the commit cannot be finished.
+    assert!(import(&registry, &[("refused", "1.0.0")]).is_err());
+
+    fs::remove_file(blocker.join("in-the-way"))?;
+    fs::remove_dir(&blocker)?;
+    import(&registry, &[("after", "1.0.0")])?;
+    registry.save()?;
+    drop(registry);
+
+    let reopened = Registry::open(d)?.snapshot();
+    assert_eq!(reopened.len(), 2);
+    assert!(!reopened.contains("gone") && !reopened.contains("refused"));
+    for name in ["keep", "after"] {
+        let tool = reopened.get(name).ok_or(name)?;
+        assert_eq!(tool.manifest()?.name, name);
+        assert!(
+            tool.load()?
+                .input
+                .validate(&json!({"city": "Oslo"}))
+                .is_ok()
+        );
+    }
+    assert_eq!(
+        fs::read_to_string(d.join(MANIFESTS_FILE))?.lines().count(),
+        2
+    );
+    Ok(())
+}
+
+#[test]
+fn a_writer_sees_two_quick_saves_by_another_registry() -> Result {
+    if role().is_some() {
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let first = Registry::open(dir.path())?;
+    import(&first, &[("one", "1.0.0")])?;
+    first.save()?;
+    let other = Registry::open(dir.path())?;
+    let late = Registry::open(dir.path())?;
+    import(&other, &[("two", "1.0.0")])?;
+    other.save()?;
+    import(&other, &[("three", "1.0.0")])?;
+    other.save()?;
+    // `late` read the index before both saves; its write starts from theirs.
+    import(&late, &[("four", "1.0.0")])?;
+    late.save()?;
+    for snapshot in [late.snapshot(), Registry::open(dir.path())?.snapshot()] {
+        assert_eq!(snapshot.len(), 4);
+        for name in ["one", "two", "three", "four"] {
+            assert_eq!(snapshot.get(name).ok_or(name)?.manifest()?.name, name);
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_removal_that_finds_nothing_lets_go_of_the_lock() -> Result {
+    if role().is_some() {
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let quick = RegistryOptions {
+        lock_wait: Duration::from_millis(50),
+        ..RegistryOptions::default()
+    };
+    let a = Registry::open_with(dir.path(), &quick)?;
+    let b = Registry::open_with(dir.path(), &quick)?;
+    import(&a, &[("kept", "1.0.0")])?;
+    a.save()?;
+    let mut missing = a.snapshot().get("kept").ok_or("kept")?.key();
+    missing.name = "missing".to_owned();
+
+    assert_eq!(a.remove("missing", None)?, 0);
+    assert!(!a.remove_key(&missing)?);
+    import(&b, &[("by-b", "1.0.0")])?;
+    b.save()?;
+
+    // With unsaved changes the lock stays, whatever the removal found.
+    import(&a, &[("unsaved", "1.0.0")])?;
+    assert_eq!(a.remove("missing", None)?, 0);
+    assert!(matches!(
+        b.remove("kept", None),
+        Err(RegistryError::Locked { .. })
+    ));
+    a.save()?;
+    let all = Registry::open(dir.path())?.snapshot();
+    assert!(all.contains("kept") && all.contains("by-b") && all.contains("unsaved"));
+    Ok(())
+}

@@ -53,8 +53,24 @@ impl CompiledSchema {
 
     /// Compiles the input schema of a tool, which must describe an object.
     pub fn compile_input(schema: Arc<Value>, formats: &FormatOptions) -> Result<Self, SchemaError> {
+        Self::check_input_object(&schema)?;
+        Self::compile_with(schema, formats)
+    }
+
+    /// Checks, without compiling, that a tool's input schema describes an
+    /// object (`"type": "object"` at its root), as [`Self::compile_input`]
+    /// requires.
+    ///
+    /// ```
+    /// use rustchain_tools_schema::{CompiledSchema, SchemaError};
+    ///
+    /// assert!(CompiledSchema::check_input_object(&serde_json::json!({"type": "object"})).is_ok());
+    /// let refused = CompiledSchema::check_input_object(&serde_json::json!({"type": "string"}));
+    /// assert!(matches!(refused, Err(SchemaError::NotAnObject { found }) if found == "\"string\""));
+    /// ```
+    pub fn check_input_object(schema: &Value) -> Result<(), SchemaError> {
         match schema.get("type") {
-            Some(Value::String(t)) if t == "object" => Self::compile_with(schema, formats),
+            Some(Value::String(t)) if t == "object" => Ok(()),
             other => Err(SchemaError::NotAnObject {
                 found: other.map_or_else(|| "no type".to_owned(), Value::to_string),
             }),

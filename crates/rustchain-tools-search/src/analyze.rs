@@ -5,6 +5,7 @@
 use std::sync::LazyLock;
 
 use rust_stemmers::{Algorithm, Stemmer};
+use rustc_hash::FxHashMap;
 
 /// Words longer than this (in bytes) are dropped: they are hashes, base64 or
 /// other noise that no query matches, and they would bloat the vocabulary.
@@ -290,6 +291,51 @@ pub fn terms(text: &str) -> Vec<String> {
     out
 }
 
+/// A map from words to small values, for remembering what each distinct
+/// word of a batch of texts became. Short words (nearly all) are keyed
+/// inline, which spares the lookup a pointer chase and a `memcmp`.
+pub(crate) struct WordMap<V> {
+    short: FxHashMap<[u8; SHORT_WORD], V>,
+    long: FxHashMap<Box<str>, V>,
+}
+
+impl<V> Default for WordMap<V> {
+    fn default() -> Self {
+        Self {
+            short: FxHashMap::default(),
+            long: FxHashMap::default(),
+        }
+    }
+}
+
+/// Words up to `SHORT_WORD - 1` bytes are keyed inline (the last byte holds the length).
+const SHORT_WORD: usize = 24;
+
+impl<V: Copy> WordMap<V> {
+    /// The value of `w`, made by `new` the first time `w` is seen.
+    #[inline]
+    pub(crate) fn get_or_insert_with(&mut self, w: &str, new: impl FnOnce(&str) -> V) -> V {
+        if w.len() < SHORT_WORD {
+            let mut key = [0u8; SHORT_WORD];
+            key[..w.len()].copy_from_slice(w.as_bytes());
+            key[SHORT_WORD - 1] = w.len() as u8;
+            *self.short.entry(key).or_insert_with(|| new(w))
+        } else if let Some(&v) = self.long.get(w) {
+            v
+        } else {
+            let v = new(w);
+            self.long.insert(w.into(), v);
+            v
+        }
+    }
+
+    /// The number of distinct words.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.short.len() + self.long.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +360,21 @@ mod tests {
             ["find", "nearest", "restaur"]
         );
         assert!(terms("the of and").is_empty());
+    }
+
+    #[test]
+    fn word_map_makes_each_value_once() {
+        let mut map = WordMap::default();
+        let long = "x".repeat(SHORT_WORD + 3);
+        let mut made = 0;
+        for w in ["a", "bb", "a", &long, "bb", &long, ""] {
+            let v = map.get_or_insert_with(w, |w| {
+                made += 1;
+                w.len()
+            });
+            assert_eq!(v, w.len());
+        }
+        assert_eq!((made, map.len()), (4, 4));
     }
 
     #[test]

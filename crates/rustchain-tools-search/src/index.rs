@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::analyze;
+use crate::analyze::{self, WordMap};
 use crate::error::SearchError;
 use crate::semantic::{EmbeddingModel, WordTokens};
 
@@ -339,9 +339,26 @@ fn quantize(v: &[f32], out: &mut Vec<i8>) -> f32 {
         return 0.0;
     }
     let k = 127.0 / max;
-    // In range by construction: |x| * k <= 127.
-    out.extend(v.iter().map(|x| (x * k).round() as i8));
+    out.extend(v.iter().map(|x| round_to_i8(x * k)));
     max / 127.0
+}
+
+/// `y.round() as i8` (halves away from zero, saturating) without the call
+/// to `roundf` that `f32::round` compiles to on baseline x86-64: the
+/// integer part by conversion, then the fraction, which is exact, decides.
+#[inline]
+fn round_to_i8(y: f32) -> i8 {
+    let t = y as i32;
+    let fraction = y - t as f32;
+    let r = if fraction >= 0.5 {
+        t.saturating_add(1)
+    } else if fraction <= -0.5 {
+        t.saturating_sub(1)
+    } else {
+        t
+    };
+    // In range after the clamp.
+    r.clamp(-128, 127) as i8
 }
 
 /// Appends the cosine of `q` with each of the `dims`-long rows of `docs`.
@@ -449,33 +466,59 @@ impl std::fmt::Debug for SearchIndex {
     }
 }
 
-/// Writes the text a document is embedded from into `text`: its name split
-/// into words, its description, its tags and its parameters (names split
-/// into words, and descriptions).
-fn semantic_text(doc: &Document, text: &mut String) {
-    text.clear();
-    let join_words = |text: &mut String, source: &str| {
-        let mut first = true;
-        analyze::for_each_word(source, |w| {
-            if !first {
-                text.push(' ');
-            }
-            first = false;
-            text.push_str(w);
-        });
-    };
-    join_words(text, &doc.name);
-    text.push_str(". ");
-    text.push_str(&doc.description);
-    for tag in &doc.tags {
-        text.push(' ');
-        text.push_str(tag);
+/// Writes the words of `source` into `out`, separated by spaces.
+fn join_words(out: &mut String, source: &str) {
+    out.clear();
+    analyze::for_each_word(source, |w| {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    });
+}
+
+/// The token ids of documents, for their embeddings. A document is
+/// embedded from its name split into words (ended by "."), its
+/// description, its tags, and its parameters (names split into words, and
+/// descriptions), all split at white space. Tool sets repeat whole
+/// descriptions, and a repeated one is split and looked up once.
+#[derive(Default)]
+struct DocTokens<'a> {
+    words: WordTokens,
+    /// Text → its token ids (a range of `text_ids`).
+    texts: FxHashMap<&'a str, (usize, usize)>,
+    text_ids: Vec<u32>,
+    ids: Vec<u32>,
+    joined: String,
+}
+
+impl<'a> DocTokens<'a> {
+    /// The token ids of `doc`, in order.
+    fn of(&mut self, model: &EmbeddingModel, doc: &'a Document) -> &[u32] {
+        self.ids.clear();
+        join_words(&mut self.joined, &doc.name);
+        self.joined.push('.');
+        model.word_ids(&self.joined, &mut self.words, &mut self.ids);
+        self.text(model, &doc.description);
+        for tag in &doc.tags {
+            self.text(model, tag);
+        }
+        for p in &doc.parameters {
+            join_words(&mut self.joined, &p.name);
+            model.word_ids(&self.joined, &mut self.words, &mut self.ids);
+            self.text(model, &p.description);
+        }
+        &self.ids
     }
-    for p in &doc.parameters {
-        text.push(' ');
-        join_words(text, &p.name);
-        text.push(' ');
-        text.push_str(&p.description);
+
+    /// Appends the token ids of `text` to `self.ids`.
+    fn text(&mut self, model: &EmbeddingModel, text: &'a str) {
+        let (start, end) = *self.texts.entry(text).or_insert_with(|| {
+            let start = self.text_ids.len();
+            model.word_ids(text, &mut self.words, &mut self.text_ids);
+            (start, self.text_ids.len())
+        });
+        self.ids.extend_from_slice(&self.text_ids[start..end]);
     }
 }
 
@@ -593,6 +636,11 @@ impl SearchIndex {
                     .collect()
             })
         };
+        // Sized once: growing these by doubling copied and zeroed them again
+        // (the vectors are megabytes).
+        let sum = |len: fn(&Analyzed) -> usize| parts.iter().map(len).sum::<usize>();
+        self.entries.reserve(sum(|p| p.entries.len()));
+        self.semantic.vectors.reserve(sum(|p| p.vectors.len()));
         for part in parts {
             let global: Vec<u32> = part
                 .vocab
@@ -1061,36 +1109,6 @@ impl SearchIndex {
     }
 }
 
-/// Word → term (None for a stop word), so that each distinct word is stemmed
-/// once. Short words (nearly all) are keyed inline, which spares the lookup
-/// a pointer chase and a `memcmp` per token.
-#[derive(Default)]
-struct WordCache {
-    short: FxHashMap<[u8; SHORT_WORD], Option<u32>>,
-    long: FxHashMap<Box<str>, Option<u32>>,
-}
-
-/// Words up to `SHORT_WORD - 1` bytes are keyed inline (the last byte holds the length).
-const SHORT_WORD: usize = 24;
-
-impl WordCache {
-    #[inline]
-    fn term(&mut self, w: &str, new: impl FnOnce(&str) -> Option<u32>) -> Option<u32> {
-        if w.len() < SHORT_WORD {
-            let mut key = [0u8; SHORT_WORD];
-            key[..w.len()].copy_from_slice(w.as_bytes());
-            key[SHORT_WORD - 1] = w.len() as u8;
-            *self.short.entry(key).or_insert_with(|| new(w))
-        } else if let Some(t) = self.long.get(w) {
-            *t
-        } else {
-            let t = new(w);
-            self.long.insert(w.into(), t);
-            t
-        }
-    }
-}
-
 /// Batches at least this large are analysed on several threads.
 const PARALLEL_FROM: usize = 1024;
 const MAX_THREADS: usize = 4;
@@ -1111,28 +1129,34 @@ struct Analyzed {
 impl Analyzed {
     fn of<'a>(docs: &'a [Document], model: Option<&EmbeddingModel>) -> Analyzed {
         let mut out = Analyzed {
-            doc_start: vec![0],
+            doc_start: Vec::with_capacity(docs.len() + 1),
+            field_len: Vec::with_capacity(docs.len()),
+            name_keys: Vec::with_capacity(docs.len()),
+            vectors: Vec::with_capacity(model.map_or(0, |m| docs.len() * m.dims())),
             ..Analyzed::default()
         };
+        out.doc_start.push(0);
         let mut term_ids: FxHashMap<Box<str>, u32> = FxHashMap::default();
-        let mut words = WordCache::default();
-        let mut word_tokens = WordTokens::default();
-        let mut text = String::new();
+        // Word → term (None for a stop word): each distinct word is stemmed once.
+        let mut words: WordMap<Option<u32>> = WordMap::default();
+        let mut doc_tokens = DocTokens::default();
         // Text → its terms (a range of `text_terms`): tool sets repeat whole
         // descriptions and parameters (a third of the text of the 10,000-tool
         // corpus), and a repeated text is analysed once.
         let mut texts: FxHashMap<&str, (usize, usize)> =
             FxHashMap::with_capacity_and_hasher(docs.len() * 4, Default::default());
         let mut text_terms: Vec<u32> = Vec::new();
-        let mut tokens: Vec<(u32, u8)> = Vec::new();
+        // (term << 8 | field) per token: one integer sorts faster than a pair,
+        // in the same order.
+        let mut tokens: Vec<u64> = Vec::new();
         for doc in docs {
             tokens.clear();
             let mut lens = [0u32; FIELD_COUNT];
-            let mut add = |text: &'a str, field: u8, tokens: &mut Vec<(u32, u8)>| {
+            let mut add = |text: &'a str, field: u8, tokens: &mut Vec<u64>| {
                 let (start, end) = *texts.entry(text).or_insert_with(|| {
                     let start = text_terms.len();
                     analyze::for_each_word(text, |w| {
-                        let term = words.term(w, |w| {
+                        let term = words.get_or_insert_with(w, |w| {
                             (!analyze::is_stop_word(w))
                                 .then(|| intern(&mut out.vocab, &mut term_ids, &analyze::stem(w)))
                         });
@@ -1140,7 +1164,11 @@ impl Analyzed {
                     });
                     (start, text_terms.len())
                 });
-                tokens.extend(text_terms[start..end].iter().map(|&t| (t, field)));
+                tokens.extend(
+                    text_terms[start..end]
+                        .iter()
+                        .map(|&t| u64::from(t) << 8 | u64::from(field)),
+                );
                 lens[usize::from(field)] += (end - start) as u32;
             };
             add(&doc.name, 0, &mut tokens);
@@ -1155,8 +1183,9 @@ impl Analyzed {
             tokens.sort_unstable();
             for run in tokens.chunk_by(|a, b| a == b) {
                 out.entries.push(Entry {
-                    term: run[0].0,
-                    field: run[0].1,
+                    // Both in range by construction: a u32 term above a u8 field.
+                    term: (run[0] >> 8) as u32,
+                    field: run[0] as u8,
                     tf: u16::try_from(run.len()).unwrap_or(u16::MAX),
                 });
             }
@@ -1165,8 +1194,7 @@ impl Analyzed {
             out.field_len.push(lens);
             out.name_keys.push(name_key(&doc.name));
             if let Some(model) = model {
-                semantic_text(doc, &mut text);
-                model.embed_into(&text, &mut word_tokens, &mut out.vectors);
+                model.pool_into(doc_tokens.of(model, doc), &mut out.vectors);
             }
         }
         out
@@ -1575,6 +1603,24 @@ mod tests {
     }
 
     #[test]
+    fn documents_are_embedded_from_their_words() {
+        let m = model(1);
+        let docs = corpus();
+        let index = SearchIndex::build(&docs, Some(m.clone()));
+        let texts = [
+            "get weather. Current weather conditions for a city. city the city",
+            "math factorial. Computes the factorial of a number. math n the n",
+            "send email. Sends an email message to a recipient. mail to the to subject the subject",
+            "forecast. Weather forecast for the next days. weather location the location days the days",
+        ];
+        let dims = m.dims();
+        for (d, text) in texts.iter().enumerate() {
+            let stored = &index.semantic.vectors[d * dims..(d + 1) * dims];
+            assert_eq!(stored, m.embed(text).as_slice(), "{text}");
+        }
+    }
+
+    #[test]
     fn added_documents_are_embedded() {
         let docs = corpus();
         let index = SearchIndex::build(&docs[..2], Some(model(1)));
@@ -1685,6 +1731,33 @@ mod tests {
         let hits = index.search(query, 5, &|d| d >= 6);
         assert_eq!(hits.len(), 5);
         assert_eq!(hits[0].doc, 22);
+    }
+
+    #[test]
+    fn rounding_to_i8_is_f32_round() {
+        let mut values: Vec<f32> = (-300..=300).map(|h| h as f32 / 2.0).collect();
+        for v in values.clone() {
+            values.extend([v.next_up(), v.next_down()]);
+        }
+        values.extend([
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1e9,
+            -1e9,
+            0.0,
+            -0.0,
+        ]);
+        // A spread of bit patterns, both signs, from tiny to past the range.
+        values.extend((0..0x4400_0000u32).step_by(4099).map(f32::from_bits));
+        values.extend(
+            (0..0x4400_0000u32)
+                .step_by(4099)
+                .map(|b| -f32::from_bits(b)),
+        );
+        for y in values {
+            assert_eq!(round_to_i8(y), y.round() as i8, "{y:?}");
+        }
     }
 
     #[test]

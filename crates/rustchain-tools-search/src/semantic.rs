@@ -12,9 +12,11 @@
 use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 
+use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
 use rustc_hash::{FxHashMap, FxHasher};
 use serde::Deserialize;
 
+use crate::analyze::WordMap;
 use crate::error::SearchError;
 
 /// The word-boundary mark of SentencePiece vocabularies.
@@ -24,11 +26,18 @@ const SPACE_MARK: char = '\u{2581}';
 pub struct EmbeddingModel {
     name: String,
     dims: usize,
-    table: Vec<f32>,
+    /// IEEE half floats (bits), `rows × dims`, as in the file: half the
+    /// memory of f32, so pooling reads half as many bytes; converting a
+    /// half to f32 is exact.
+    table: Vec<u16>,
     vocab: FxHashMap<String, u32>,
     /// (left, right) → (rank, merged token).
     merges: FxHashMap<(u32, u32), (u32, u32)>,
     byte_tokens: [Option<u32>; 256],
+    /// The token of each ASCII character and of the word-boundary mark, so
+    /// that tokenizing a word looks its characters up without hashing.
+    ascii_tokens: [Option<u32>; 128],
+    space_token: Option<u32>,
     unk: Option<u32>,
     fingerprint: u64,
 }
@@ -118,9 +127,9 @@ impl EmbeddingModel {
         let mut hasher = FxHasher::default();
         hasher.write(&bytes);
         hasher.write_usize(meta.dims);
-        let table: Vec<f32> = bytes
+        let table: Vec<u16> = bytes
             .chunks_exact(2)
-            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
             .collect();
         Self::from_parts(
             meta.name,
@@ -135,7 +144,7 @@ impl EmbeddingModel {
     fn from_parts(
         name: String,
         dims: usize,
-        table: Vec<f32>,
+        table: Vec<u16>,
         bpe: BpeModel,
         fingerprint: u64,
         tok_path: &Path,
@@ -174,6 +183,14 @@ impl EmbeddingModel {
             merges.entry((l, r)).or_insert((rank as u32, m));
         }
         let byte_tokens = std::array::from_fn(|b| bpe.vocab.get(&format!("<0x{b:02X}>")).copied());
+        let ascii_tokens = std::array::from_fn(|b| {
+            let c = char::from(b as u8);
+            bpe.vocab.get(c.encode_utf8(&mut [0; 4]) as &str).copied()
+        });
+        let space_token = bpe
+            .vocab
+            .get(SPACE_MARK.encode_utf8(&mut [0; 4]) as &str)
+            .copied();
         let unk = bpe
             .unk_token
             .as_ref()
@@ -186,6 +203,8 @@ impl EmbeddingModel {
             vocab: bpe.vocab,
             merges,
             byte_tokens,
+            ascii_tokens,
+            space_token,
             unk,
             fingerprint,
         })
@@ -211,50 +230,80 @@ impl EmbeddingModel {
     pub fn tokenize(&self, text: &str) -> Vec<u32> {
         let mut out = Vec::new();
         let mut word = String::new();
+        let mut scratch = BpeScratch::default();
         for w in text.split_whitespace() {
             word.clear();
             word.push(SPACE_MARK);
             word.push_str(w);
-            self.tokenize_word(&word, &mut out);
+            self.tokenize_word(&word, &mut out, &mut scratch);
         }
         out
     }
 
-    fn tokenize_word(&self, word: &str, out: &mut Vec<u32>) {
+    /// Appends the tokens of `word` to `out`; `scratch` holds buffers
+    /// reused from word to word.
+    fn tokenize_word(&self, word: &str, out: &mut Vec<u32>, scratch: &mut BpeScratch) {
+        let BpeScratch { symbols, pairs } = scratch;
         // Symbols: a token id, or None for a character the vocabulary lacks
-        // (it never merges, and falls back to byte tokens).
-        let mut symbols: Vec<(Option<u32>, &str)> = Vec::with_capacity(word.len());
-        let mut buf = [0u8; 4];
+        // (it never merges, and falls back to byte tokens), and the byte
+        // range of `word` it covers.
+        symbols.clear();
         for (i, c) in word.char_indices() {
-            let s = &word[i..i + c.len_utf8()];
-            symbols.push((self.vocab.get(c.encode_utf8(&mut buf) as &str).copied(), s));
+            let end = i + c.len_utf8();
+            symbols.push((self.char_token(c, &word[i..end]), i, end));
         }
+        // The merge of each neighbouring pair, kept up to date as pairs
+        // merge: a merge changes only the pairs beside it, so each step
+        // looks up two pairs instead of all of them.
+        let pair = |a: Option<u32>, b: Option<u32>| match (a, b) {
+            (Some(a), Some(b)) => self.merges.get(&(a, b)).copied(),
+            _ => None,
+        };
+        pairs.clear();
+        pairs.extend(symbols.windows(2).map(|p| pair(p[0].0, p[1].0)));
         loop {
-            let best = symbols
-                .windows(2)
-                .enumerate()
-                .filter_map(|(i, p)| match (p[0].0, p[1].0) {
-                    (Some(a), Some(b)) => self.merges.get(&(a, b)).map(|&(rank, m)| (rank, i, m)),
-                    _ => None,
-                })
-                .min();
+            // The lowest rank, the leftmost pair on ties (equal ranks are
+            // the same merge).
+            let mut best: Option<(u32, usize, u32)> = None;
+            for (i, p) in pairs.iter().enumerate() {
+                if let Some((rank, merged)) = *p
+                    && best.is_none_or(|(r, _, _)| rank < r)
+                {
+                    best = Some((rank, i, merged));
+                }
+            }
             let Some((_, i, merged)) = best else { break };
-            let start = symbols[i].1.as_ptr() as usize - word.as_ptr() as usize;
-            let end = start + symbols[i].1.len() + symbols[i + 1].1.len();
-            symbols[i] = (Some(merged), &word[start..end]);
+            symbols[i] = (Some(merged), symbols[i].1, symbols[i + 1].2);
             symbols.remove(i + 1);
+            pairs.remove(i);
+            if i > 0 {
+                pairs[i - 1] = pair(symbols[i - 1].0, symbols[i].0);
+            }
+            if i + 1 < symbols.len() {
+                pairs[i] = pair(symbols[i].0, symbols[i + 1].0);
+            }
         }
-        for (id, s) in symbols {
+        for &(id, start, end) in symbols.iter() {
             match id {
                 Some(id) => out.push(id),
                 None => {
-                    for b in s.bytes() {
+                    for &b in &word.as_bytes()[start..end] {
                         if let Some(t) = self.byte_tokens[usize::from(b)].or(self.unk) {
                             out.push(t);
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// The token of the character `c` (`s` is its text), if the vocabulary has one.
+    #[inline]
+    fn char_token(&self, c: char, s: &str) -> Option<u32> {
+        match u8::try_from(c) {
+            Ok(b) if b < 0x80 => self.ascii_tokens[usize::from(b)],
+            _ if c == SPACE_MARK => self.space_token,
+            _ => self.vocab.get(s).copied(),
         }
     }
 
@@ -275,28 +324,35 @@ impl EmbeddingModel {
     /// word once per `cache` and reusing its buffers: embedding a batch of
     /// documents allocates nothing per document.
     pub(crate) fn embed_into(&self, text: &str, cache: &mut WordTokens, out: &mut Vec<f32>) {
+        let mut ids = std::mem::take(&mut cache.ids);
+        ids.clear();
+        self.word_ids(text, cache, &mut ids);
+        self.pool_into(&ids, out);
+        cache.ids = ids;
+    }
+
+    /// Appends the token ids of the words of `text` (split at white space)
+    /// to `ids`, tokenizing each distinct word once per `cache`.
+    pub(crate) fn word_ids(&self, text: &str, cache: &mut WordTokens, ids: &mut Vec<u32>) {
         let WordTokens {
             words,
             tokens,
-            ids,
             word,
+            bpe,
+            ..
         } = cache;
-        ids.clear();
         for w in text.split_whitespace() {
-            if let Some(&(start, end)) = words.get(w) {
-                ids.extend_from_slice(&tokens[start as usize..end as usize]);
-                continue;
-            }
-            word.clear();
-            word.push(SPACE_MARK);
-            word.push_str(w);
-            let start = tokens.len();
-            self.tokenize_word(word, tokens);
-            ids.extend_from_slice(&tokens[start..]);
-            let span = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-            words.insert(w.into(), (span(start), span(tokens.len())));
+            let (start, end) = words.get_or_insert_with(w, |w| {
+                word.clear();
+                word.push(SPACE_MARK);
+                word.push_str(w);
+                let start = tokens.len();
+                self.tokenize_word(word, tokens, bpe);
+                let span = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+                (span(start), span(tokens.len()))
+            });
+            ids.extend_from_slice(&tokens[start as usize..end as usize]);
         }
-        self.pool_into(ids, out);
     }
 
     /// The mean of the tokens' rows, scaled to unit length.
@@ -307,18 +363,11 @@ impl EmbeddingModel {
     }
 
     /// [`EmbeddingModel::pool`], appended to `out`.
-    fn pool_into(&self, ids: &[u32], out: &mut Vec<f32>) {
+    pub(crate) fn pool_into(&self, ids: &[u32], out: &mut Vec<f32>) {
         let at = out.len();
         out.resize(at + self.dims, 0.0);
         let v = &mut out[at..];
-        for &id in ids {
-            let row_at = id as usize * self.dims;
-            if let Some(row) = self.table.get(row_at..row_at + self.dims) {
-                for (x, r) in v.iter_mut().zip(row) {
-                    *x += r;
-                }
-            }
-        }
+        add_rows(&self.table, self.dims, ids, v);
         let norm = dot(v, v).sqrt();
         if norm > 0.0 {
             for x in v.iter_mut() {
@@ -328,14 +377,40 @@ impl EmbeddingModel {
     }
 }
 
+/// Adds the `dims`-long rows `ids` of the half-float `table` to `v`, in
+/// order (ids past the table add nothing). `half` converts each row with
+/// F16C where the CPU has it, exactly, so the sums do not depend on it.
+fn add_rows(table: &[u16], dims: usize, ids: &[u32], v: &mut [f32]) {
+    let mut row_f32 = vec![0f32; dims];
+    for &id in ids {
+        let row_at = id as usize * dims;
+        if let Some(row) = table.get(row_at..row_at + dims) {
+            row.reinterpret_cast::<half::f16>()
+                .convert_to_f32_slice(&mut row_f32);
+            for (x, &y) in v.iter_mut().zip(&row_f32) {
+                *x += y;
+            }
+        }
+    }
+}
+
 /// Reusable state for embedding many texts: each distinct word's tokens
 /// (a range of `tokens`), and buffers for the text being embedded.
 #[derive(Default)]
 pub(crate) struct WordTokens {
-    words: FxHashMap<Box<str>, (u32, u32)>,
+    words: WordMap<(u32, u32)>,
     tokens: Vec<u32>,
     ids: Vec<u32>,
     word: String,
+    bpe: BpeScratch,
+}
+
+/// Buffers of [`EmbeddingModel::tokenize_word`]: the symbols of the word
+/// (token, start, end) and the merge of each neighbouring pair.
+#[derive(Default)]
+struct BpeScratch {
+    symbols: Vec<(Option<u32>, usize, usize)>,
+    pairs: Vec<Option<(u32, u32)>>,
 }
 
 /// The dot product of two vectors (of the shorter length), written in eight
@@ -362,6 +437,15 @@ pub fn default_model_dir(workspace_root: &Path) -> PathBuf {
 
 /// The name of the model `cargo xtask fetch-model` installs.
 pub const DEFAULT_MODEL: &str = "wordllama-l2-supercat-256";
+
+/// The half-float bits of `values`, for test tables.
+#[cfg(test)]
+fn halves(values: &[f32]) -> Vec<u16> {
+    values
+        .iter()
+        .map(|&x| half::f16::from_f32(x).to_bits())
+        .collect()
+}
 
 /// A small model for tests: whole words (each given a vector) built by
 /// merging a word's prefix with its next character; other text falls back to
@@ -402,7 +486,7 @@ pub(crate) fn test_model(words: &[(&str, &[f32])], fingerprint: u64) -> Embeddin
             id(&prefix, last.then_some(*v), &mut vocab, &mut rows);
         }
     }
-    let table = rows.concat();
+    let table = halves(&rows.concat());
     let bpe = BpeModel {
         vocab,
         merges,
@@ -447,7 +531,8 @@ mod tests {
             ],
             unk_token: None,
         };
-        EmbeddingModel::from_parts("tiny".into(), dims, table, bpe, 1, Path::new("t")).unwrap()
+        EmbeddingModel::from_parts("tiny".into(), dims, halves(&table), bpe, 1, Path::new("t"))
+            .unwrap()
     }
 
     #[test]
@@ -455,6 +540,8 @@ mod tests {
         let m = tiny();
         assert_eq!(m.tokenize("ab"), [4]);
         assert_eq!(m.tokenize("aab"), [0, 1, 3]);
+        // Both "a b" pairs merge, then the mark with the first.
+        assert_eq!(m.tokenize("abab"), [4, 3]);
         // "é" is not in the vocabulary: its two UTF-8 bytes.
         assert_eq!(m.tokenize("é"), [0, 5 + 0xC3, 5 + 0xA9]);
         assert!(m.tokenize("  ").is_empty());
@@ -504,6 +591,27 @@ mod tests {
         assert_eq!(m.embed("rain"), [1.0, 0.0]);
         assert_eq!(m.embed("mail zzz"), [0.0, 1.0]);
         assert_eq!(m.fingerprint(), 7);
+    }
+
+    #[test]
+    fn pooling_adds_the_rows_in_order_exactly() {
+        // 20 dims: two steps of eight and a tail of four.
+        let dims = 20;
+        let values: Vec<f32> = (0..5 * dims)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+            .collect();
+        let table = halves(&values);
+        let ids = [3, 0, 3, 9, 4, 1];
+        let mut plain = vec![0f32; dims];
+        add_rows(&table, dims, &ids, &mut plain);
+        let want: Vec<f32> = (0..dims)
+            .map(|j| {
+                ids.iter().filter(|&&id| id < 5).fold(0f32, |acc, &id| {
+                    acc + half::f16::from_bits(table[id as usize * dims + j]).to_f32()
+                })
+            })
+            .collect();
+        assert_eq!(plain, want);
     }
 
     #[test]

@@ -173,7 +173,9 @@ pub struct ToolInfo {
 /// Where a tool comes from, which policies may weigh (`input.tool.source`):
 /// compiled into the program as one of the shipped built-ins, or anything
 /// else (a tool of the application, a manifest, a plugin). A tool is a
-/// plugin unless it says otherwise.
+/// plugin unless it says otherwise; only compiled-in code can say so (code
+/// that runs in the process anyway), while tools described from outside
+/// carry no such field and stay plugins.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ToolSource {

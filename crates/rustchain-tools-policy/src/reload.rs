@@ -31,8 +31,18 @@ struct Shared {
     config: PolicyConfig,
     generation: AtomicU64,
     current: RwLock<PolicyEngine>,
+    /// Held across a whole reload (read, check, swap), so that two reloads
+    /// at once cannot leave the one that read older files in force.
+    reloading: Mutex<Loaded>,
+}
+
+/// What the last reload read, and how it went.
+struct Loaded {
+    /// The digest of the policy files taken before they were read: an edit
+    /// made while they were read differs from it and is loaded next.
+    fingerprint: [u8; 32],
     /// Why the last reload failed; `None` once one succeeds.
-    last_error: Mutex<Option<PolicyError>>,
+    error: Option<PolicyError>,
 }
 
 impl std::fmt::Debug for ReloadablePolicy {
@@ -56,13 +66,17 @@ impl ReloadablePolicy {
     /// Loads `config` now; [`reload`](Self::reload) loads it again (its
     /// directories are read anew).
     pub fn load(config: PolicyConfig) -> Result<Self, PolicyError> {
+        let fingerprint = sources::fingerprint(config.dirs());
         let engine = PolicyEngine::load(&config)?;
         Ok(ReloadablePolicy {
             shared: Arc::new(Shared {
                 config,
                 generation: AtomicU64::new(0),
                 current: RwLock::new(engine),
-                last_error: Mutex::new(None),
+                reloading: Mutex::new(Loaded {
+                    fingerprint,
+                    error: None,
+                }),
             }),
         })
     }
@@ -71,12 +85,10 @@ impl ReloadablePolicy {
     /// now on use them; on failure the old policies stay and the error says
     /// why.
     pub fn reload(&self) -> Result<(), PolicyError> {
+        let mut state = self.loaded();
+        state.fingerprint = sources::fingerprint(self.shared.config.dirs());
         let loaded = PolicyEngine::load(&self.shared.config);
-        *self
-            .shared
-            .last_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = loaded.as_ref().err().cloned();
+        state.error = loaded.as_ref().err().cloned();
         let engine = loaded?;
         let mut current = self
             .shared
@@ -88,20 +100,27 @@ impl ReloadablePolicy {
         Ok(())
     }
 
+    fn loaded(&self) -> std::sync::MutexGuard<'_, Loaded> {
+        self.shared
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Why the last reload failed (the old policies are still in force);
     /// `None` when it succeeded or none was tried.
     pub fn last_reload_error(&self) -> Option<PolicyError> {
-        self.shared
-            .last_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.loaded().error.clone()
     }
 
     /// Reloads whenever the files below the configured policy directories
     /// change: a background thread reads them every `interval` (at least
     /// [`MIN_WATCH_INTERVAL`]) and compares a digest of their paths and
-    /// contents with the last one. Each reload emits a tracing event
+    /// contents with that of the files last read. A change is loaded once
+    /// two polls in a row see the same files, so that a file being written
+    /// (or a change across several files) is not loaded half done; replace
+    /// files by renaming a finished copy into place to be sure of it. Each
+    /// reload emits a tracing event
     /// (`info` on success, `warn` with the reason on failure, when the old
     /// policies stay and [`last_reload_error`](Self::last_reload_error)
     /// says why). Watching stops when the returned guard is dropped.
@@ -118,21 +137,27 @@ impl ReloadablePolicy {
     pub fn watch(&self, interval: Duration) -> Result<PolicyWatch, PolicyError> {
         let interval = interval.max(MIN_WATCH_INTERVAL);
         let dirs = self.shared.config.dirs().to_vec();
-        let mut seen = sources::fingerprint(&dirs);
         let policy = self.clone();
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("policy-watch".into())
             .spawn(move || {
+                // Files seen changed on the last poll, waiting to settle.
+                let mut settling = None;
                 // A message or the guard's sender dropped: stop.
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
-                    // The digest is taken before loading, so an edit made
-                    // while a reload reads the files is seen on the next poll.
                     let now = sources::fingerprint(&dirs);
-                    if now == seen {
+                    // Files a reload already read are not read again, even
+                    // when they failed to load, until they change.
+                    if now == policy.loaded().fingerprint {
+                        settling = None;
                         continue;
                     }
-                    seen = now;
+                    if settling != Some(now) {
+                        settling = Some(now);
+                        continue;
+                    }
+                    settling = None;
                     match policy.reload() {
                         Ok(()) => tracing::info!(
                             generation = policy.generation(),

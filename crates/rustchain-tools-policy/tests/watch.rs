@@ -70,7 +70,9 @@ fn a_changed_file_is_reloaded_and_engines_in_use_keep_deciding_as_before() {
     drop(watch);
     std::fs::remove_file(dir.path().join("more.rego")).unwrap();
     std::fs::write(&rule, "package rustchain.authz\nimport rego.v1\n").unwrap();
-    // Nothing to wait for: the watcher thread has been joined.
+    // The watcher thread has been joined; give a watcher that had not
+    // stopped many polls (and two for the change to settle) to show it.
+    std::thread::sleep(Duration::from_millis(200));
     assert_eq!(policy.generation(), 2);
     assert_eq!(reasons(&policy.engine()), vec!["frozen", "more"]);
 }
@@ -113,4 +115,18 @@ fn a_broken_edit_keeps_the_old_policies_and_says_why_until_it_is_fixed() {
     eventually("the fix is loaded", || policy.generation() == 1);
     assert!(policy.last_reload_error().is_none());
     assert!(reasons(&policy.engine()).is_empty());
+}
+
+#[test]
+fn a_change_made_before_watching_starts_is_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = dir.path().join("mine.rego");
+    std::fs::write(&rule, "package rustchain.authz\nimport rego.v1\n").unwrap();
+    let policy = ReloadablePolicy::load(PolicyConfig::new().policy_dir(dir.path())).unwrap();
+    // Changed after loading, before the watcher starts: the watcher compares
+    // with what was loaded, not with what it first sees.
+    std::fs::write(&rule, FROZEN).unwrap();
+    let _watch = policy.watch(Duration::from_millis(10)).unwrap();
+    eventually("the earlier change is loaded", || policy.generation() == 1);
+    assert_eq!(reasons(&policy.engine()), vec!["frozen"]);
 }

@@ -722,8 +722,8 @@ impl Registry {
     }
 
     /// Adds this process's cache counters (since the last flush) to the
-    /// directory's [`crate::CACHE_STATS_FILE`], under a lock on that file so
-    /// that processes flushing together add up. Dropping the registry does
+    /// directory's [`crate::CACHE_STATS_FILE`], under a lock on its own lock
+    /// file so that processes flushing together add up. Dropping the registry does
     /// it too (ignoring errors, which it cannot report).
     pub fn flush_stats(&self) -> Result<(), RegistryError> {
         self.counters.flush(&self.dir)

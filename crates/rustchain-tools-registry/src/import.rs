@@ -218,8 +218,31 @@ impl Parsed {
     }
 }
 
+/// `f` of each of a few large items (runs of definitions), each on a
+/// thread of its own, results in order.
+pub(crate) fn par_map_each<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if items.len() < 2 {
+        return items.iter().map(f).collect();
+    }
+    let f = &f;
+    thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .iter()
+            .map(|item| scope.spawn(move || f(item)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(result) => result,
+                // `f` does not panic on any input; if it did, re-raise it here.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
 /// `f` over `items` on every core, in order: for the per-definition work
-/// of a large import (converting, checking, encoding, search documents).
+/// of a large import (converting, checking, search documents).
 pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let workers = thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = items.len().div_ceil(workers).max(256);

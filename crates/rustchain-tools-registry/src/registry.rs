@@ -3,7 +3,6 @@
 //! processes by a lock file).
 
 use std::{
-    collections::HashSet,
     fs::{self, File},
     io,
     path::{Path, PathBuf},
@@ -16,6 +15,7 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
+use rustc_hash::FxHashSet;
 use rustchain_tools_search::{EmbeddingModel, SearchIndex};
 use semver::Version;
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,7 @@ use crate::{
     intern::Interner,
     lazy_search::LazySearch,
     lock::{self, Stamp},
-    snapshot::{Entry, SearchResult, document},
+    snapshot::{Entry, SearchDoc, SearchResult},
     store::{CacheCounters, Counters, INDEX_FILE, Store, io_error, sync_dir, write_synced},
 };
 
@@ -483,13 +483,21 @@ impl Registry {
     /// (a problem's `line` is the manifest's 1-based position in `manifests`).
     pub fn register(&self, manifests: &[Manifest]) -> Result<ImportReport, RegistryError> {
         let mut problems = Vec::new();
-        let mut seen = HashSet::new();
+        // Keys borrowed from the manifests: nothing is copied to find repeats.
+        let mut seen: FxHashSet<(&str, &Version, Option<&str>)> =
+            FxHashSet::with_capacity_and_hasher(manifests.len(), Default::default());
         let mut good = Vec::with_capacity(manifests.len());
         let checks = par_map(manifests, Manifest::check);
         for (i, (manifest, check)) in manifests.iter().zip(checks).enumerate() {
             let problem = match check {
                 Err(reason) => Some(reason),
-                Ok(()) if !seen.insert(manifest.key()) => {
+                Ok(())
+                    if !seen.insert((
+                        &manifest.name,
+                        &manifest.version,
+                        manifest.id.as_deref(),
+                    )) =>
+                {
                     Some(format!("`{}` is given twice", manifest.key()))
                 }
                 Ok(()) => None,
@@ -541,7 +549,7 @@ impl Registry {
             ))));
             added.push(key);
         }
-        let documents = par_map(manifests, |m| document(m));
+        let documents = par_map(manifests, |m| SearchDoc::of(m));
         let mut search = current
             .search
             .get()
@@ -549,7 +557,7 @@ impl Registry {
                 path: self.dir.join(INDEX_FILE),
                 reason,
             })?
-            .with_added(&documents);
+            .with_added_from(&documents);
         search.attach_model(self.options.model.clone());
         self.current.store(Arc::new(Snapshot::build(
             strings,
@@ -657,7 +665,7 @@ impl Registry {
         let mut manifests = Vec::new();
         let mut strings = Interner::default();
         let mut entries = Vec::with_capacity(current.len());
-        let mut documents = Vec::with_capacity(current.len());
+        let mut parsed = Vec::with_capacity(current.len());
         for tool in current.iter() {
             let (offset, len) = tool.span();
             // Read once: the bytes are both parsed and copied as they are.
@@ -673,9 +681,12 @@ impl Registry {
             ))));
             manifests.extend_from_slice(&raw);
             manifests.push(b'\n');
-            documents.push(document(&manifest));
+            parsed.push(manifest);
         }
-        let search = LazySearch::ready(SearchIndex::build(&documents, self.options.model.clone()));
+        let documents: Vec<SearchDoc> = parsed.iter().map(SearchDoc::of).collect();
+        let search = LazySearch::ready(
+            SearchIndex::build(&[], self.options.model.clone()).with_added_from(&documents),
+        );
         let index = encode_index(&self.dir, &strings, &entries, &search)?;
         write_synced(&self.dir.join(new_name(MANIFESTS_FILE)), &manifests)?;
         write_synced(&self.dir.join(new_name(INDEX_FILE)), &index)?;

@@ -6,7 +6,7 @@ use std::{cmp::Ordering, mem::size_of, sync::Arc};
 
 use fastbloom::BloomFilter;
 use rustc_hash::FxHashMap as HashMap;
-use rustchain_tools_search::{Document, Parameter};
+use rustchain_tools_search::Indexable;
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
 
@@ -133,37 +133,60 @@ pub struct SearchResult {
     pub why: Vec<String>,
 }
 
-/// The search document of a manifest: name, description, the input
-/// schema's top-level parameters, tags and category.
-pub(crate) fn document(manifest: &Manifest) -> Document {
-    let mut tags = manifest.tags.clone();
-    tags.extend(manifest.category.iter().cloned());
-    Document {
-        // The index numbers documents by slot and never reads the id.
-        id: String::new(),
-        name: manifest.name.clone(),
-        description: manifest.description.clone(),
-        parameters: parameters(&manifest.input_schema),
-        tags,
+/// The search document of a manifest, borrowed from it (nothing is copied):
+/// name, description, the input schema's top-level parameters with their
+/// descriptions, tags and category.
+pub(crate) struct SearchDoc<'a> {
+    manifest: &'a Manifest,
+    parameters: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> SearchDoc<'a> {
+    pub(crate) fn of(manifest: &'a Manifest) -> Self {
+        let parameters = manifest
+            .input_schema
+            .get("properties")
+            .and_then(serde_json::Value::as_object)
+            .map(|properties| {
+                properties
+                    .iter()
+                    .map(|(name, property)| {
+                        let description = property
+                            .get("description")
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or_default();
+                        (name.as_str(), description)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        SearchDoc {
+            manifest,
+            parameters,
+        }
     }
 }
 
-/// The top-level properties of an object schema, with their descriptions.
-fn parameters(schema: &serde_json::Value) -> Vec<Parameter> {
-    let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) else {
-        return Vec::new();
-    };
-    properties
-        .iter()
-        .map(|(name, property)| Parameter {
-            name: name.clone(),
-            description: property
-                .get("description")
-                .and_then(|d| d.as_str())
-                .unwrap_or_default()
-                .to_owned(),
-        })
-        .collect()
+impl Indexable for SearchDoc<'_> {
+    fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    fn description(&self) -> &str {
+        &self.manifest.description
+    }
+
+    fn parameters(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.parameters.iter().copied()
+    }
+
+    fn tags(&self) -> impl Iterator<Item = &str> {
+        self.manifest
+            .tags
+            .iter()
+            .map(String::as_str)
+            .chain(self.manifest.category.as_deref())
+    }
 }
 
 /// Orders versions for "newest": any release before any pre-release, then
@@ -675,6 +698,52 @@ pub(crate) fn first_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustchain_tools_search::{Document, Parameter, SearchIndex};
+    use serde_json::json;
+
+    #[test]
+    fn a_manifest_indexes_as_its_document() {
+        let mut with_all = Manifest::new(
+            "weather.getForecast",
+            Version::new(1, 0, 0),
+            "Gets the forecast for a city.",
+            json!({"type": "object", "properties": {
+                "city_name": {"type": "string", "description": "The city's name"},
+                "days": {"type": "integer"}
+            }}),
+        );
+        with_all.tags = vec!["weather".into(), "geo".into()];
+        with_all.category = Some("web".into());
+        let bare = Manifest::new("x", Version::new(1, 0, 0), "", json!({"type": "object"}));
+        let documents = [
+            Document {
+                id: String::new(),
+                name: "weather.getForecast".into(),
+                description: "Gets the forecast for a city.".into(),
+                parameters: vec![
+                    Parameter {
+                        name: "city_name".into(),
+                        description: "The city's name".into(),
+                    },
+                    Parameter {
+                        name: "days".into(),
+                        description: String::new(),
+                    },
+                ],
+                tags: vec!["weather".into(), "geo".into(), "web".into()],
+            },
+            Document {
+                name: "x".into(),
+                ..Document::default()
+            },
+        ];
+        let empty = SearchIndex::build(&[], None);
+        let borrowed = [SearchDoc::of(&with_all), SearchDoc::of(&bare)];
+        let encode = |index: &SearchIndex| postcard::to_allocvec(index).unwrap_or_default();
+        let from_manifests = encode(&empty.with_added_from(&borrowed));
+        assert!(!from_manifests.is_empty());
+        assert_eq!(from_manifests, encode(&empty.with_added(&documents)));
+    }
 
     #[test]
     fn releases_come_before_pre_releases() {

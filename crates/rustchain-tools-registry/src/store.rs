@@ -256,28 +256,41 @@ impl Store {
             .metadata()
             .map_err(io_error("reading the size of", path))?
             .len();
-        // Encoding is a fifth of a large registration; it runs on every core.
-        let encoded = crate::import::par_map(manifests, serde_json::to_vec);
-        let mut buffer = Vec::with_capacity(manifests.len() * 1024);
+        // Encoding is a fifth of a large registration; it runs on every
+        // core, each thread writing its run of manifests into one buffer
+        // (no buffer per manifest to grow and copy again).
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = manifests.len().div_ceil(workers).max(256);
+        let runs: Vec<&[&Manifest]> = manifests.chunks(chunk).collect();
+        let encoded = crate::import::par_map_each(&runs, |run| encode_lines(run));
         let mut spans = Vec::with_capacity(manifests.len());
-        for line in encoded {
-            let at = buffer.len();
-            buffer.extend_from_slice(&line.map_err(|e| RegistryError::Io {
+        let mut buffers = Vec::with_capacity(encoded.len());
+        let mut at = start;
+        for run in encoded {
+            let (buffer, ends) = run.map_err(|e| RegistryError::Io {
                 action: "encoding a manifest for",
                 path: path.clone(),
                 source: e.into(),
-            })?);
-            buffer.push(b'\n');
-            let len = u32::try_from(buffer.len() - at - 1).map_err(|_| RegistryError::Io {
-                action: "appending to",
-                path: path.clone(),
-                source: io::Error::new(io::ErrorKind::InvalidInput, "a manifest over 4 GiB"),
             })?;
-            spans.push((start + at as u64, len));
+            let mut line_start = 0;
+            for end in ends {
+                let len = u32::try_from(end - line_start).map_err(|_| RegistryError::Io {
+                    action: "appending to",
+                    path: path.clone(),
+                    source: io::Error::new(io::ErrorKind::InvalidInput, "a manifest over 4 GiB"),
+                })?;
+                spans.push((at + line_start as u64, len));
+                // Past the newline.
+                line_start = end + 1;
+            }
+            at += buffer.len() as u64;
+            buffers.push(buffer);
         }
-        (&self.manifests)
-            .write_all(&buffer)
-            .map_err(io_error("appending to", path))?;
+        let mut file = &self.manifests;
+        for buffer in &buffers {
+            file.write_all(buffer)
+                .map_err(io_error("appending to", path))?;
+        }
         Ok(spans)
     }
 
@@ -438,6 +451,19 @@ pub(crate) fn replace_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), R
     write_synced(&temp, bytes)?;
     fs::rename(&temp, &path).map_err(io_error("replacing", &path))?;
     sync_dir(dir)
+}
+
+/// `manifests` as JSON lines in one buffer, with where each line ends
+/// (at its newline).
+fn encode_lines(manifests: &[&Manifest]) -> Result<(Vec<u8>, Vec<usize>), serde_json::Error> {
+    let mut buffer = Vec::with_capacity(manifests.len() * 1024);
+    let mut ends = Vec::with_capacity(manifests.len());
+    for manifest in manifests {
+        serde_json::to_writer(&mut buffer, manifest)?;
+        ends.push(buffer.len());
+        buffer.push(b'\n');
+    }
+    Ok((buffer, ends))
 }
 
 #[cfg(test)]

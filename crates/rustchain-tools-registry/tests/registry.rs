@@ -246,6 +246,41 @@ fn the_real_corpus_keeps_ids_and_repeated_names() -> Result {
 }
 
 #[test]
+fn every_manifest_of_large_batches_reads_back() -> Result {
+    // Batches over a thousand are encoded in runs on several threads; the
+    // second batch is appended after the first.
+    let dir = tempfile::tempdir()?;
+    let batch = |from: usize| -> Vec<Manifest> {
+        (from..from + 1300)
+            .map(|i| {
+                let mut m = Manifest::new(
+                    format!("bulk.tool{i}"),
+                    Version::new(1, 0, i as u64 % 4),
+                    "x".repeat(i % 50),
+                    json!({"type": "object", "properties": {"n": {"type": "integer"}}}),
+                );
+                m.tags = vec![format!("t{}", i % 9)];
+                m
+            })
+            .collect()
+    };
+    let (first, second) = (batch(0), batch(1300));
+    {
+        let registry = Registry::open(dir.path())?;
+        assert!(registry.register(&first)?.problems.is_empty());
+        assert!(registry.register(&second)?.problems.is_empty());
+        registry.save()?;
+    }
+    let registry = Registry::open(dir.path())?;
+    let snapshot = registry.snapshot();
+    for m in first.iter().chain(&second) {
+        let tool = snapshot.get(&m.name).ok_or("registered")?;
+        assert_eq!(&tool.manifest()?, m);
+    }
+    Ok(())
+}
+
+#[test]
 fn a_saved_registry_opens_with_the_same_tools_and_search() -> Result {
     let dir = tempfile::tempdir()?;
     let text: Vec<String> = (0..200)

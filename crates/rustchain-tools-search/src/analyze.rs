@@ -197,20 +197,34 @@ fn class(c: char) -> Option<Class> {
 /// `emit` gets a reused buffer, so splitting allocates nothing per word.
 pub fn for_each_word(text: &str, mut emit: impl FnMut(&str)) {
     let mut lower = String::new();
-    let mut emit_word = |word: &str| {
+    for_each_raw_word(text, |word| {
+        lowercase_into(word, &mut lower);
+        emit(&lower);
+    });
+}
+
+/// Writes `word` lowercased into `out` (replacing its contents).
+pub(crate) fn lowercase_into(word: &str, out: &mut String) {
+    out.clear();
+    if word.is_ascii() {
+        out.push_str(word);
+        out.make_ascii_lowercase();
+    } else {
+        for c in word.chars() {
+            out.extend(c.to_lowercase());
+        }
+    }
+}
+
+/// Calls `emit` with each word of `text` as it is written (not lowercased),
+/// split as [`for_each_word`] splits. Index building keys its caches on
+/// these slices, so a word is copied and lowercased only when first seen.
+pub(crate) fn for_each_raw_word<'t>(text: &'t str, mut emit: impl FnMut(&'t str)) {
+    let mut emit_word = |word: &'t str| {
         if word.is_empty() || word.len() > MAX_WORD_BYTES {
             return;
         }
-        lower.clear();
-        if word.is_ascii() {
-            lower.push_str(word);
-            lower.make_ascii_lowercase();
-        } else {
-            for c in word.chars() {
-                lower.extend(c.to_lowercase());
-            }
-        }
-        emit(&lower);
+        emit(word);
     };
     // The current word is text[start..i]; `last` is where its last character starts.
     let mut start = 0;

@@ -29,6 +29,40 @@ pub struct Document {
     pub tags: Vec<String>,
 }
 
+/// What the index reads of a tool definition. [`Document`] is one; a
+/// caller that holds its definitions in another form implements it to index
+/// them without copying their text ([`SearchIndex::with_added_from`]).
+pub trait Indexable: Sync {
+    /// The tool's name.
+    fn name(&self) -> &str;
+    /// What the tool does.
+    fn description(&self) -> &str;
+    /// Each parameter's name and description, in order.
+    fn parameters(&self) -> impl Iterator<Item = (&str, &str)>;
+    /// The tags, in order.
+    fn tags(&self) -> impl Iterator<Item = &str>;
+}
+
+impl Indexable for Document {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn description(&self) -> &str {
+        &self.description
+    }
+
+    fn parameters(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.parameters
+            .iter()
+            .map(|p| (p.name.as_str(), p.description.as_str()))
+    }
+
+    fn tags(&self) -> impl Iterator<Item = &str> {
+        self.tags.iter().map(String::as_str)
+    }
+}
+
 /// One parameter of a tool.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Parameter {
@@ -494,19 +528,19 @@ struct DocTokens<'a> {
 
 impl<'a> DocTokens<'a> {
     /// The token ids of `doc`, in order.
-    fn of(&mut self, model: &EmbeddingModel, doc: &'a Document) -> &[u32] {
+    fn of(&mut self, model: &EmbeddingModel, doc: &'a impl Indexable) -> &[u32] {
         self.ids.clear();
-        join_words(&mut self.joined, &doc.name);
+        join_words(&mut self.joined, doc.name());
         self.joined.push('.');
         model.word_ids(&self.joined, &mut self.words, &mut self.ids);
-        self.text(model, &doc.description);
-        for tag in &doc.tags {
+        self.text(model, doc.description());
+        for tag in doc.tags() {
             self.text(model, tag);
         }
-        for p in &doc.parameters {
-            join_words(&mut self.joined, &p.name);
+        for (name, description) in doc.parameters() {
+            join_words(&mut self.joined, name);
             model.word_ids(&self.joined, &mut self.words, &mut self.ids);
-            self.text(model, &p.description);
+            self.text(model, description);
         }
         &self.ids
     }
@@ -565,6 +599,11 @@ impl SearchIndex {
     /// from [`SearchIndex::len`] on). New documents are embedded with the
     /// attached model; without a usable model the new index is lexical only.
     pub fn with_added(&self, docs: &[Document]) -> SearchIndex {
+        self.with_added_from(docs)
+    }
+
+    /// [`SearchIndex::with_added`] of definitions in any [`Indexable`] form.
+    pub fn with_added_from<D: Indexable>(&self, docs: &[D]) -> SearchIndex {
         let mut index = self.clone();
         if index.semantic.active().is_none() {
             index.semantic.vectors.clear();
@@ -610,58 +649,95 @@ impl SearchIndex {
         self.vocab.len()
     }
 
-    fn append(&mut self, docs: &[Document]) {
+    /// Analyses `docs` and appends their forward entries (and embeddings).
+    ///
+    /// Three steps, so that each distinct word is lowercased, checked and
+    /// stemmed once per batch however many threads split it: the documents'
+    /// words are collected in parallel as local word numbers ([`Tokenized`]);
+    /// then, in one pass in document order, each chunk's distinct words are
+    /// turned into term ids of the index (new terms numbered in order of
+    /// first occurrence, as a sequential pass would); then, in parallel
+    /// again, each document's words become sorted (term, field) entries.
+    fn append<D: Indexable>(&mut self, docs: &[D]) {
         let model = self.semantic.active().and(self.semantic.model.clone());
         let model = model.as_deref();
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(MAX_THREADS);
-        // Analysis is independent per document: large batches are split
-        // across threads, each with its own term numbering, merged below.
-        let parts = if threads < 2 || docs.len() < PARALLEL_FROM {
-            vec![Analyzed::of(docs, model)]
+        let workers = if threads < 2 || docs.len() < PARALLEL_FROM {
+            1
         } else {
-            let size = docs.len().div_ceil(threads);
-            std::thread::scope(|scope| {
-                let running: Vec<_> = docs
-                    .chunks(size)
-                    .map(|chunk| scope.spawn(move || Analyzed::of(chunk, model)))
-                    .collect();
-                running
-                    .into_iter()
-                    .map(|t| {
-                        t.join()
-                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            threads
+        };
+        let chunks: Vec<&[D]> = docs.chunks(docs.len().div_ceil(workers).max(1)).collect();
+        let parts = in_parallel(&chunks, |chunk| Tokenized::of(chunk, model));
+        // Each distinct word of the batch once, in order of first occurrence.
+        let mut numbers: WordMap<u32> = WordMap::default();
+        let mut distinct: Vec<&str> = Vec::new();
+        let global: Vec<Vec<u32>> = parts
+            .iter()
+            .map(|part| {
+                part.words
+                    .iter()
+                    .map(|&w| {
+                        numbers.get_or_insert_with(w, |_| {
+                            distinct.push(w);
+                            u32::try_from(distinct.len() - 1).unwrap_or(u32::MAX)
+                        })
                     })
                     .collect()
             })
-        };
+            .collect();
+        // Lowercasing, stop words and stemming depend on the word alone: the
+        // distinct words are split across threads; None for a stop word.
+        let runs: Vec<&[&str]> = distinct
+            .chunks(distinct.len().div_ceil(workers).max(1))
+            .collect();
+        let stems = in_parallel(&runs, |run| {
+            let mut lower = String::new();
+            run.iter()
+                .map(|w| {
+                    analyze::lowercase_into(w, &mut lower);
+                    (!analyze::is_stop_word(&lower)).then(|| analyze::stem(&lower))
+                })
+                .collect::<Vec<_>>()
+        });
+        // Interned in order of first occurrence, as a sequential pass would.
+        let term_of: Vec<Option<u32>> = stems
+            .iter()
+            .flatten()
+            .map(|stem| {
+                stem.as_deref()
+                    .map(|s| intern(&mut self.vocab, &mut self.term_ids, s))
+            })
+            .collect();
+        let terms: Vec<Vec<Option<u32>>> = global
+            .iter()
+            .map(|ids| ids.iter().map(|&d| term_of[d as usize]).collect())
+            .collect();
+        let work: Vec<(&Tokenized, &[Option<u32>])> =
+            parts.iter().zip(terms.iter().map(Vec::as_slice)).collect();
+        let analyzed = in_parallel(&work, |&(part, terms)| part.entries(terms));
         // Sized once: growing these by doubling copied and zeroed them again
         // (the vectors are megabytes).
-        let sum = |len: fn(&Analyzed) -> usize| parts.iter().map(len).sum::<usize>();
-        self.entries.reserve(sum(|p| p.entries.len()));
-        self.semantic.vectors.reserve(sum(|p| p.vectors.len()));
-        for part in parts {
-            let global: Vec<u32> = part
-                .vocab
-                .iter()
-                .map(|t| intern(&mut self.vocab, &mut self.term_ids, t))
-                .collect();
+        self.entries
+            .reserve(analyzed.iter().map(|a| a.entries.len()).sum::<usize>());
+        self.semantic
+            .vectors
+            .reserve(parts.iter().map(|p| p.vectors.len()).sum::<usize>());
+        for (part, analyzed) in parts.iter().zip(analyzed) {
             let base = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
-            // Renumbering keeps each document's entries grouped by term.
-            self.entries.extend(part.entries.iter().map(|e| Entry {
-                term: global[e.term as usize],
-                ..*e
-            }));
+            self.entries.extend_from_slice(&analyzed.entries);
             self.doc_start.extend(
-                part.doc_start
+                analyzed
+                    .doc_start
                     .iter()
                     .skip(1)
                     .map(|&s| base.saturating_add(s)),
             );
-            self.field_len.extend(part.field_len);
-            self.name_keys.extend(part.name_keys);
-            self.semantic.vectors.extend(part.vectors);
+            self.field_len.extend(analyzed.field_len);
+            self.name_keys.extend_from_slice(&part.name_keys);
+            self.semantic.vectors.extend_from_slice(&part.vectors);
         }
     }
 
@@ -1113,72 +1189,131 @@ impl SearchIndex {
 const PARALLEL_FROM: usize = 1024;
 const MAX_THREADS: usize = 4;
 
-/// The analysed form of a run of documents, with its own term numbering.
-#[derive(Default)]
+/// `f` of each item, the items on threads of their own when there are
+/// several (results in item order).
+fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if items.len() < 2 {
+        return items.iter().map(f).collect();
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let running: Vec<_> = items
+            .iter()
+            .map(|item| scope.spawn(move || f(item)))
+            .collect();
+        running
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+/// A run of documents split into words, each distinct word (as written)
+/// numbered in order of first occurrence; not yet stemmed.
+struct Tokenized<'a> {
+    /// Local word number → the word.
+    words: Vec<&'a str>,
+    /// The local word numbers of each distinct text, one after another.
+    text_words: Vec<u32>,
+    /// Per document, its range in `spans` (`doc_spans[d]..doc_spans[d + 1]`).
+    doc_spans: Vec<u32>,
+    /// (start, end, field): a run of `text_words` in one field.
+    spans: Vec<(u32, u32, u8)>,
+    name_keys: Vec<u64>,
+    vectors: Vec<f32>,
+}
+
+/// The forward entries of a run of documents, in the index's term ids.
 struct Analyzed {
-    vocab: Vec<Box<str>>,
     /// Starts with 0; one more entry than documents.
     doc_start: Vec<u32>,
     /// Per document, sorted by (term, field).
     entries: Vec<Entry>,
     field_len: Vec<[u32; FIELD_COUNT]>,
-    name_keys: Vec<u64>,
-    vectors: Vec<f32>,
 }
 
-impl Analyzed {
-    fn of<'a>(docs: &'a [Document], model: Option<&EmbeddingModel>) -> Analyzed {
-        let mut out = Analyzed {
-            doc_start: Vec::with_capacity(docs.len() + 1),
-            field_len: Vec::with_capacity(docs.len()),
+impl<'a> Tokenized<'a> {
+    fn of<D: Indexable>(docs: &'a [D], model: Option<&EmbeddingModel>) -> Tokenized<'a> {
+        let mut out = Tokenized {
+            words: Vec::new(),
+            text_words: Vec::new(),
+            doc_spans: Vec::with_capacity(docs.len() + 1),
+            spans: Vec::with_capacity(docs.len() * 8),
             name_keys: Vec::with_capacity(docs.len()),
             vectors: Vec::with_capacity(model.map_or(0, |m| docs.len() * m.dims())),
-            ..Analyzed::default()
+        };
+        out.doc_spans.push(0);
+        let mut numbers: WordMap<u32> = WordMap::default();
+        let mut doc_tokens = DocTokens::default();
+        // Text → its words (a range of `text_words`): tool sets repeat whole
+        // descriptions and parameters (a third of the text of the 10,000-tool
+        // corpus), and a repeated text is split once.
+        let mut texts: FxHashMap<&str, (u32, u32)> =
+            FxHashMap::with_capacity_and_hasher(docs.len() * 4, Default::default());
+        for doc in docs {
+            let mut add = |text: &'a str, field: u8| {
+                let (start, end) = *texts.entry(text).or_insert_with(|| {
+                    let start = out.text_words.len();
+                    analyze::for_each_raw_word(text, |w| {
+                        let number = numbers.get_or_insert_with(w, |_| {
+                            out.words.push(w);
+                            u32::try_from(out.words.len() - 1).unwrap_or(u32::MAX)
+                        });
+                        out.text_words.push(number);
+                    });
+                    let at = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
+                    (at(start), at(out.text_words.len()))
+                });
+                if start < end {
+                    out.spans.push((start, end, field));
+                }
+            };
+            add(doc.name(), 0);
+            add(doc.description(), 1);
+            for (name, description) in doc.parameters() {
+                add(name, 2);
+                add(description, 3);
+            }
+            for tag in doc.tags() {
+                add(tag, 4);
+            }
+            out.doc_spans
+                .push(u32::try_from(out.spans.len()).unwrap_or(u32::MAX));
+            out.name_keys.push(name_key(doc.name()));
+            if let Some(model) = model {
+                model.pool_into(doc_tokens.of(model, doc), &mut out.vectors);
+            }
+        }
+        out
+    }
+
+    /// The entries of these documents, given the term of each local word.
+    fn entries(&self, terms: &[Option<u32>]) -> Analyzed {
+        let docs = self.doc_spans.len().saturating_sub(1);
+        let mut out = Analyzed {
+            doc_start: Vec::with_capacity(docs + 1),
+            entries: Vec::with_capacity(self.text_words.len()),
+            field_len: Vec::with_capacity(docs),
         };
         out.doc_start.push(0);
-        let mut term_ids: FxHashMap<Box<str>, u32> = FxHashMap::default();
-        // Word → term (None for a stop word): each distinct word is stemmed once.
-        let mut words: WordMap<Option<u32>> = WordMap::default();
-        let mut doc_tokens = DocTokens::default();
-        // Text → its terms (a range of `text_terms`): tool sets repeat whole
-        // descriptions and parameters (a third of the text of the 10,000-tool
-        // corpus), and a repeated text is analysed once.
-        let mut texts: FxHashMap<&str, (usize, usize)> =
-            FxHashMap::with_capacity_and_hasher(docs.len() * 4, Default::default());
-        let mut text_terms: Vec<u32> = Vec::new();
         // (term << 8 | field) per token: one integer sorts faster than a pair,
         // in the same order.
         let mut tokens: Vec<u64> = Vec::new();
-        for doc in docs {
+        for w in self.doc_spans.windows(2) {
             tokens.clear();
             let mut lens = [0u32; FIELD_COUNT];
-            let mut add = |text: &'a str, field: u8, tokens: &mut Vec<u64>| {
-                let (start, end) = *texts.entry(text).or_insert_with(|| {
-                    let start = text_terms.len();
-                    analyze::for_each_word(text, |w| {
-                        let term = words.get_or_insert_with(w, |w| {
-                            (!analyze::is_stop_word(w))
-                                .then(|| intern(&mut out.vocab, &mut term_ids, &analyze::stem(w)))
-                        });
-                        text_terms.extend(term);
-                    });
-                    (start, text_terms.len())
-                });
+            for &(start, end, field) in &self.spans[w[0] as usize..w[1] as usize] {
+                let before = tokens.len();
                 tokens.extend(
-                    text_terms[start..end]
+                    self.text_words[start as usize..end as usize]
                         .iter()
-                        .map(|&t| u64::from(t) << 8 | u64::from(field)),
+                        .filter_map(|&n| terms[n as usize])
+                        .map(|t| u64::from(t) << 8 | u64::from(field)),
                 );
-                lens[usize::from(field)] += (end - start) as u32;
-            };
-            add(&doc.name, 0, &mut tokens);
-            add(&doc.description, 1, &mut tokens);
-            for p in &doc.parameters {
-                add(&p.name, 2, &mut tokens);
-                add(&p.description, 3, &mut tokens);
-            }
-            for tag in &doc.tags {
-                add(tag, 4, &mut tokens);
+                lens[usize::from(field)] += (tokens.len() - before) as u32;
             }
             tokens.sort_unstable();
             for run in tokens.chunk_by(|a, b| a == b) {
@@ -1192,10 +1327,6 @@ impl Analyzed {
             out.doc_start
                 .push(u32::try_from(out.entries.len()).unwrap_or(u32::MAX));
             out.field_len.push(lens);
-            out.name_keys.push(name_key(&doc.name));
-            if let Some(model) = model {
-                model.pool_into(doc_tokens.of(model, doc), &mut out.vectors);
-            }
         }
         out
     }
@@ -1803,6 +1934,15 @@ mod tests {
             .with_added(&docs[500..1000])
             .with_added(&docs[1000..]);
         assert_eq!(whole.len(), pieces.len());
+        // Terms are numbered in order of first occurrence and each
+        // document's entries sorted by term, however the batch was split,
+        // so even the persisted form is the same.
+        let whole_bytes = postcard::to_allocvec(&whole).unwrap_or_default();
+        assert!(!whole_bytes.is_empty());
+        assert_eq!(
+            whole_bytes,
+            postcard::to_allocvec(&pieces).unwrap_or_default()
+        );
         for q in ["weather data", "invoice 42", "calendar storage id", "tool7"] {
             assert_eq!(
                 whole.search(q, 20, &|_| true),

@@ -56,7 +56,7 @@ mod index;
 mod semantic;
 
 pub use error::SearchError;
-pub use index::{Document, FieldParams, Hit, Parameter, SearchConfig, SearchIndex};
+pub use index::{Document, FieldParams, Hit, Indexable, Parameter, SearchConfig, SearchIndex};
 pub use semantic::{DEFAULT_MODEL, EmbeddingModel, default_model_dir, dot};
 
 #[cfg(test)]

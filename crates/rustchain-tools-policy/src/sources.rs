@@ -285,6 +285,18 @@ impl References<'_> {
         }
     }
 
+    /// The names that the `some` or `every` at token `keyword` binds
+    /// (`some k, v in ...`).
+    fn bound_after(&self, keyword: usize) -> Vec<&str> {
+        let mut names = Vec::new();
+        let mut k = keyword + 1;
+        while self.is_ident(k) && self.text(k) != Some("in") {
+            names.extend(self.text(k));
+            k += if self.text(k + 1) == Some(",") { 2 } else { 1 };
+        }
+        names
+    }
+
     /// The names `some`, `every` and `:=` bind in the comprehension that
     /// opens at token `open`; none when it is not a comprehension.
     fn comprehension_bindings(&self, open: usize) -> Vec<&str> {
@@ -297,13 +309,7 @@ impl References<'_> {
                 Some("}" | "]" | ")") if depth == 0 => break,
                 Some("}" | "]" | ")") => depth -= 1,
                 Some("|") if depth == 0 => comprehension = true,
-                Some("some" | "every") => {
-                    let mut k = j + 1;
-                    while self.is_ident(k) && self.text(k) != Some("in") {
-                        names.extend(self.text(k));
-                        k += if self.text(k + 1) == Some(",") { 2 } else { 1 };
-                    }
-                }
+                Some("some" | "every") => names.extend(self.bound_after(j)),
                 Some(":=") if self.is_ident(j - 1) => names.extend(self.text(j - 1)),
                 _ => {}
             }
@@ -339,14 +345,12 @@ impl References<'_> {
             let name = token.1.text();
             // Variables that `some` and `every` bind hide aliases of their names.
             if matches!(name, "some" | "every") {
-                let mut j = i + 1;
-                while self.is_ident(j) && self.text(j) != Some("in") {
+                for bound in self.bound_after(i) {
                     aliases.push(Alias {
-                        name: self.text(j).unwrap_or_default().to_owned(),
+                        name: bound.to_owned(),
                         path: None,
                         depth,
                     });
-                    j += if self.text(j + 1) == Some(",") { 2 } else { 1 };
                 }
                 continue;
             }

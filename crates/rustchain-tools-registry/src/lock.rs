@@ -24,12 +24,7 @@ const RETRY: Duration = Duration::from_millis(5);
 /// lock lasts as long as the returned file is open.
 pub(crate) fn acquire(dir: &Path, wait: Duration) -> Result<File, RegistryError> {
     let path = dir.join(LOCK_FILE);
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(io_error("opening the lock file", &path))?;
+    let file = open_lock_file(&path)?;
     let start = Instant::now();
     loop {
         match file.try_lock() {
@@ -44,6 +39,17 @@ pub(crate) fn acquire(dir: &Path, wait: Duration) -> Result<File, RegistryError>
             Err(TryLockError::Error(e)) => return Err(io_error("locking", &path)(e)),
         }
     }
+}
+
+/// Opens (making it if need be) a file that only serves to be locked; its
+/// content is never read or written.
+pub(crate) fn open_lock_file(path: &Path) -> Result<File, RegistryError> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io_error("opening the lock file", path))
 }
 
 /// Takes the writer lock of `dir` if no one holds it.

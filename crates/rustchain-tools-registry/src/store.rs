@@ -148,12 +148,7 @@ impl Counters {
         // The lock is on a file of its own: the counters file is replaced
         // by each flush, and a lock on a replaced file serializes nothing.
         let lock_path = dir.join(CACHE_STATS_LOCK);
-        let lock = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .map_err(io_error("opening", &lock_path))?;
+        let lock = crate::lock::open_lock_file(&lock_path)?;
         lock.lock().map_err(io_error("locking", &lock_path))?;
         let mut total = read_counters(dir)?;
         total.add(&delta);

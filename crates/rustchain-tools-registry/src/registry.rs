@@ -644,9 +644,11 @@ impl Registry {
     }
 
     /// Rewrites the manifests file and the index without the removed and
-    /// replaced tools (renumbering the tools, whose search index is rebuilt,
-    /// embedding them again with the registry's model). Returns the bytes
-    /// the manifests file shrank by.
+    /// replaced tools, renumbering the tools. Their search entries and
+    /// stored embeddings are kept as they are (with or without a model);
+    /// only when the registry has a model and the stored embeddings are
+    /// missing or from another model are the tools embedded again with it.
+    /// Returns the bytes the manifests file shrank by.
     ///
     /// Both new files are written and synced beside the old ones, then a
     /// marker file commits them and they are renamed into place; a crash
@@ -655,8 +657,7 @@ impl Registry {
     /// manifests file. Unsaved changes are saved with it. An error after the
     /// commit leaves this registry's readers on the old state and its next
     /// write finishing the commit and reloading, so nothing is appended to a
-    /// replaced file. Without a model, stored embeddings are not carried
-    /// over: semantic search stays off until tools are imported with one.
+    /// replaced file.
     pub fn compact(&self) -> Result<u64, RegistryError> {
         let mut writer = self.lock();
         self.begin_write(&mut writer)?;
@@ -683,10 +684,23 @@ impl Registry {
             manifests.push(b'\n');
             parsed.push(manifest);
         }
-        let documents: Vec<SearchDoc> = parsed.iter().map(SearchDoc::of).collect();
-        let search = LazySearch::ready(
-            SearchIndex::build(&[], self.options.model.clone()).with_added_from(&documents),
-        );
+        let live: Vec<bool> = current.entries.iter().map(Option::is_some).collect();
+        let model = &self.options.model;
+        // A search index that cannot be decoded is rebuilt from the
+        // manifests, which are the source of truth.
+        let retained = current.search.get().ok().map(|index| {
+            let mut kept = index.retain(&live);
+            kept.attach_model(model.clone());
+            kept
+        });
+        let search = match retained {
+            Some(kept) if model.is_none() || kept.has_semantic() => kept,
+            _ => {
+                let documents: Vec<SearchDoc> = parsed.iter().map(SearchDoc::of).collect();
+                SearchIndex::build(&[], model.clone()).with_added_from(&documents)
+            }
+        };
+        let search = LazySearch::ready(search);
         let index = encode_index(&self.dir, &strings, &entries, &search)?;
         write_synced(&self.dir.join(new_name(MANIFESTS_FILE)), &manifests)?;
         write_synced(&self.dir.join(new_name(INDEX_FILE)), &index)?;

@@ -390,6 +390,11 @@ fn a_corrupt_index_is_an_error_not_a_panic() -> Result {
         registry.search("a", &Filters::none(), 3),
         Err(RegistryError::CorruptIndex { .. })
     ));
+    // Compaction rebuilds the search index from the manifests.
+    registry.compact()?;
+    assert_eq!(registry.search("tool", &Filters::none(), 3)?.len(), 1);
+    let reopened = Registry::open(dir.path())?;
+    assert_eq!(reopened.search("tool", &Filters::none(), 3)?.len(), 1);
     Ok(())
 }
 
@@ -703,5 +708,57 @@ fn semantic_search_survives_a_round_trip_when_the_model_is_installed() -> Result
     assert!(!Registry::open(dir.path())?.stats().semantic_search);
     let hits = registry.search("will it rain tomorrow", &Filters::none(), 2)?;
     assert!(!hits.is_empty());
+    Ok(())
+}
+
+/// Compacting keeps the stored embeddings of the tools that stay, even in a
+/// process without the model: opened with the model again, search ranks as
+/// in a registry that embedded only those tools. Needs the installed model
+/// (as above).
+#[test]
+fn compaction_without_the_model_keeps_the_embeddings() -> Result {
+    let model_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models")
+        .join(rustchain_tools_registry::DEFAULT_MODEL);
+    if !model_dir.join("model.json").exists() {
+        eprintln!("no model at {}: not checked", model_dir.display());
+        return Ok(());
+    }
+    let model = Arc::new(rustchain_tools_registry::EmbeddingModel::load(&model_dir)?);
+    let options = rustchain_tools_registry::RegistryOptions {
+        model: Some(model),
+        ..Default::default()
+    };
+    let forecast = manifest_line("forecast.get", "1.0.0", "weather", &[]);
+    let invoice = manifest_line("invoice.send", "1.0.0", "billing", &[]);
+    let doomed = manifest_line("ledger.close", "1.0.0", "billing", &[]);
+    let dir = tempfile::tempdir()?;
+    {
+        let registry = Registry::open_with(dir.path(), &options)?;
+        import(
+            &registry,
+            &[doomed, forecast.clone(), invoice.clone()].join("\n"),
+        )?;
+        assert_eq!(registry.remove("ledger.close", None)?, 1);
+        registry.save()?;
+    }
+    {
+        let registry = Registry::open(dir.path())?;
+        assert!(registry.compact()? > 0);
+    }
+    let compacted = Registry::open_with(dir.path(), &options)?;
+    assert!(compacted.stats().semantic_search);
+    let fresh_dir = tempfile::tempdir()?;
+    let fresh = Registry::open_with(fresh_dir.path(), &options)?;
+    import(&fresh, &[forecast, invoice].join("\n"))?;
+    for query in ["will it rain tomorrow", "send a bill to a customer"] {
+        let ranked = |r: &Registry| -> Result<Vec<(String, u32)>> {
+            Ok(r.search(query, &Filters::none(), 5)?
+                .into_iter()
+                .map(|hit| (hit.key.to_string(), hit.score.to_bits()))
+                .collect())
+        };
+        assert_eq!(ranked(&compacted)?, ranked(&fresh)?, "{query}");
+    }
     Ok(())
 }

@@ -615,6 +615,79 @@ impl SearchIndex {
         index
     }
 
+    /// A new index of the documents whose flag in `keep` is set (one flag
+    /// per document; a missing flag drops the document), renumbered from 0
+    /// in their order. Their words and embeddings are kept as stored:
+    /// nothing is analyzed or embedded again, so a registry compacted
+    /// without the model keeps its semantic search. Terms no kept document
+    /// uses are dropped.
+    pub fn retain(&self, keep: &[bool]) -> SearchIndex {
+        let kept: Vec<usize> = (0..self.len())
+            .filter(|&d| keep.get(d).copied().unwrap_or(false))
+            .collect();
+        let mut used = vec![false; self.vocab.len()];
+        for &d in &kept {
+            for e in self.doc_entries(d) {
+                used[e.term as usize] = true;
+            }
+        }
+        let mut new_id = vec![0u32; self.vocab.len()];
+        let mut vocab = Vec::with_capacity(used.iter().filter(|&&u| u).count());
+        for (term, _) in self.vocab.iter().enumerate().filter(|&(t, _)| used[t]) {
+            new_id[term] = u32::try_from(vocab.len()).unwrap_or(u32::MAX);
+            vocab.push(self.vocab[term].clone());
+        }
+        let term_ids = vocab
+            .iter()
+            .enumerate()
+            .map(|(id, term)| (term.clone(), u32::try_from(id).unwrap_or(u32::MAX)))
+            .collect();
+        let mut doc_start = Vec::with_capacity(kept.len() + 1);
+        doc_start.push(0);
+        let mut entries = Vec::new();
+        for &d in &kept {
+            entries.extend(self.doc_entries(d).iter().map(|e| Entry {
+                term: new_id[e.term as usize],
+                ..*e
+            }));
+            doc_start.push(u32::try_from(entries.len()).unwrap_or(u32::MAX));
+        }
+        let dims = self.semantic.dims;
+        // Vectors (and the model they came from) are kept only when every
+        // document has one, as `with_added_from` leaves them.
+        let complete = dims > 0 && self.semantic.vectors.len() == self.len() * dims;
+        let vectors = if complete {
+            kept.iter()
+                .flat_map(|&d| &self.semantic.vectors[d * dims..(d + 1) * dims])
+                .copied()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut index = SearchIndex {
+            config: self.config.clone(),
+            vocab,
+            term_ids,
+            doc_start,
+            entries,
+            field_len: kept.iter().map(|&d| self.field_len[d]).collect(),
+            name_keys: kept.iter().map(|&d| self.name_keys[d]).collect(),
+            postings: Postings::default(),
+            semantic: Semantic {
+                dims,
+                fingerprint: self.semantic.fingerprint.filter(|_| complete),
+                vectors,
+                mean: Vec::new(),
+                quantized: Vec::new(),
+                scales: Vec::new(),
+                model: self.semantic.model.clone(),
+            },
+        };
+        index.rebuild_postings();
+        index.semantic.rebuild();
+        index
+    }
+
     /// Attaches the model that embeds queries (after deserializing, or to
     /// turn semantic search off with `None`). Semantic search is on only
     /// when the model is the one the stored document embeddings came from.
@@ -1731,6 +1804,50 @@ mod tests {
         index.attach_model(None);
         assert!(!index.has_semantic());
         assert_eq!(index.search("weather", 1, &|_| true)[0].doc, 0);
+    }
+
+    #[test]
+    fn retained_documents_rank_as_a_fresh_build_of_them() {
+        let docs = corpus();
+        let keep = [true, false, true, true];
+        let kept: Vec<Document> = docs
+            .iter()
+            .zip(keep)
+            .filter(|&(_, k)| k)
+            .map(|(d, _)| d.clone())
+            .collect();
+        for m in [None, Some(model(1))] {
+            let retained = SearchIndex::build(&docs, m.clone()).retain(&keep);
+            let fresh = SearchIndex::build(&kept, m.clone());
+            assert_eq!(retained.len(), 3);
+            assert_eq!(retained.has_semantic(), m.is_some());
+            // "factorial" was only in the dropped document.
+            assert_eq!(retained.term_count(), fresh.term_count());
+            for query in ["weather in the city", "letter", "factorial", "email days"] {
+                assert_eq!(
+                    retained.search(query, 10, &|_| true),
+                    fresh.search(query, 10, &|_| true),
+                    "{query}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn retain_keeps_embeddings_without_the_model() {
+        let docs = corpus();
+        let mut index = SearchIndex::build(&docs, Some(model(1)));
+        index.attach_model(None);
+        let mut retained = index.retain(&[false, true, true, true]);
+        assert!(!retained.has_semantic());
+        retained.attach_model(Some(model(1)));
+        assert!(retained.has_semantic());
+        // Only the embedding matches "letter": the stored vector survived.
+        assert_eq!(retained.search("letter", 1, &|_| true)[0].doc, 1);
+        // Flags past the end drop nothing that exists; missing flags drop.
+        assert_eq!(index.retain(&[true; 9]).len(), 4);
+        assert_eq!(index.retain(&[true]).len(), 1);
+        assert!(index.retain(&[]).is_empty());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Properties: text analysis never panics on any Unicode, and search never
 //! panics, returns at most `limit` hits, only documents the filter accepts,
 //! each once, best first (also for requests of several sentences); a stored
-//! index round-trips and arbitrary bytes are refused without panicking.
+//! index round-trips and arbitrary bytes are refused without panicking; an
+//! index retaining some documents ranks as one built of just those.
 
 use proptest::prelude::*;
 use rustchain_tools_search::analyze::{for_each_word, terms, words};
@@ -79,6 +80,25 @@ proptest! {
             prop_assert!(seen.insert(h.doc));
         }
         prop_assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+    }
+
+    #[test]
+    fn retaining_documents_ranks_as_building_them(
+        docs in proptest::collection::vec(document(), 0..10),
+        keep in proptest::collection::vec(any::<bool>(), 0..12),
+        query in "[a-zA-Z ]{0,30}",
+    ) {
+        let kept: Vec<Document> = docs
+            .iter()
+            .zip(&keep)
+            .filter(|&(_, &k)| k)
+            .map(|(d, _)| d.clone())
+            .collect();
+        let retained = SearchIndex::build(&docs, None).retain(&keep);
+        let fresh = SearchIndex::build(&kept, None);
+        prop_assert_eq!(retained.len(), kept.len());
+        prop_assert_eq!(retained.term_count(), fresh.term_count());
+        prop_assert_eq!(retained.search(&query, 10, &|_| true), fresh.search(&query, 10, &|_| true));
     }
 
     #[test]

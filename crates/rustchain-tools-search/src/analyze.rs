@@ -270,6 +270,20 @@ pub(crate) fn for_each_raw_word<'t>(text: &'t str, mut emit: impl FnMut(&'t str)
         prev2 = prev;
         prev = Some(cls);
         i += width;
+        // Nothing splits a run of lowercase ASCII letters or of ASCII digits,
+        // which is most of the text: skip to its end, leaving the state as
+        // the steps above would have left it.
+        let rest = &bytes[i..];
+        let run = match cls {
+            Class::Lower => rest.iter().take_while(|b| b.is_ascii_lowercase()).count(),
+            Class::Digit => rest.iter().take_while(|b| b.is_ascii_digit()).count(),
+            Class::Upper => 0,
+        };
+        if run > 0 {
+            i += run;
+            last = i - 1;
+            prev2 = prev;
+        }
     }
     if prev.is_some() {
         emit_word(&text[start..]);
@@ -365,6 +379,13 @@ mod tests {
         assert_eq!(words("XMLHttpRequest"), ["xml", "http", "request"]);
         assert_eq!(words("base64Encode"), ["base", "64", "encode"]);
         assert_eq!(words("ÉtéCafé naïve"), ["été", "café", "naïve"]);
+        // Runs of lowercase letters and digits next to other classes.
+        assert_eq!(words("abcÉtéx12ab"), ["abc", "étéx", "12", "ab"]);
+        assert_eq!(
+            words("a1b2C3dEF4gh"),
+            ["a", "1", "b", "2", "c", "3", "d", "ef", "4", "gh"]
+        );
+        assert_eq!(words("x٣٤y"), ["x", "٣٤", "y"]);
     }
 
     #[test]

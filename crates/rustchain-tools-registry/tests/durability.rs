@@ -1,6 +1,7 @@
 //! The registry across processes and crashes: the writer lock, cache
-//! counters that add up over processes, and compaction (including its
-//! recovery after a crash at each step).
+//! counters that add up over processes, compaction (including its
+//! recovery after a crash at each step), and writers killed while they
+//! import, save or compact.
 //!
 //! The tests that need a second process run this test binary again with
 //! `REGISTRY_CHILD` set; the child runs one named role and exits.
@@ -417,5 +418,107 @@ fn a_removal_that_finds_nothing_lets_go_of_the_lock() -> Result {
     a.save()?;
     let all = Registry::open(dir.path())?.snapshot();
     assert!(all.contains("kept") && all.contains("by-b") && all.contains("unsaved"));
+    Ok(())
+}
+
+/// How many tools each cycle of the churning child imports.
+const CHURN_BATCH: usize = 200;
+
+/// Checks what a registry directory must hold whatever moment a writer
+/// died at: it opens, every anchor is there, every registered tool's
+/// manifest reads back under its name and its validator compiles, search
+/// works, and a compaction here keeps exactly the same tools. Returns the
+/// number of tools.
+fn assert_whole(dir: &Path, anchors: &[String]) -> Result<usize> {
+    let registry = Registry::open(dir)?;
+    let snapshot = registry.snapshot();
+    for anchor in anchors {
+        assert!(snapshot.contains(anchor), "{anchor} lost");
+    }
+    let mut names: Vec<String> = snapshot.iter().map(|t| t.name().to_owned()).collect();
+    for tool in snapshot.iter() {
+        assert_eq!(tool.manifest()?.name, tool.name());
+        tool.load()?;
+    }
+    assert!(
+        !registry
+            .search("weather reports", &Filters::none(), 5)?
+            .is_empty()
+    );
+    registry.compact()?;
+    let mut after: Vec<String> = Registry::open(dir)?
+        .snapshot()
+        .iter()
+        .map(|t| t.name().to_owned())
+        .collect();
+    names.sort();
+    after.sort();
+    assert_eq!(names, after, "compaction changed the tools");
+    Ok(names.len())
+}
+
+/// Writers killed (SIGKILL) at moments spread over their work — appending
+/// manifests, writing the index, compacting — lose nothing saved before
+/// and leave a registry that opens whole. The child churns until killed:
+/// each cycle imports a batch (versions of one new name), saves, removes
+/// the previous batches, saves and compacts.
+#[test]
+fn writers_killed_at_any_moment_lose_nothing_saved() -> Result {
+    if let Some((role, dir)) = role() {
+        if role == "churn" {
+            let registry = Registry::open(&dir)?;
+            fs::write(dir.join("churning"), b"")?;
+            for cycle in 0.. {
+                // One name, many versions: the previous batch goes in one removal.
+                let name = format!("churn.{}.{cycle}", std::process::id());
+                let versions: Vec<String> = (0..CHURN_BATCH).map(|i| format!("1.0.{i}")).collect();
+                let pairs: Vec<(&str, &str)> = versions
+                    .iter()
+                    .map(|v| (name.as_str(), v.as_str()))
+                    .collect();
+                import(&registry, &pairs)?;
+                registry.save()?;
+                let older: Vec<String> = registry
+                    .snapshot()
+                    .prefix("churn.")
+                    .iter()
+                    .map(|t| t.name().to_owned())
+                    .filter(|n| *n != name)
+                    .collect();
+                for name in &older {
+                    registry.remove(name, None)?;
+                }
+                registry.save()?;
+                registry.compact()?;
+            }
+        }
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let anchors: Vec<String> = (0..300).map(|i| format!("anchor.{i}")).collect();
+    {
+        let registry = Registry::open(dir.path())?;
+        let pairs: Vec<(&str, &str)> = anchors.iter().map(|n| (n.as_str(), "1.0.0")).collect();
+        import(&registry, &pairs)?;
+        registry.save()?;
+    }
+    let churning = dir.path().join("churning");
+    // Delays after the child starts churning, spread over several cycles
+    // so that kills land in every step.
+    for kill in 0..14u64 {
+        let _ = fs::remove_file(&churning);
+        let mut churn = child(
+            "writers_killed_at_any_moment_lose_nothing_saved",
+            "churn",
+            dir.path(),
+        )?;
+        wait_for(&churning)?;
+        thread::sleep(Duration::from_millis(7 + kill * 53 % 400));
+        churn.kill()?;
+        churn.wait()?;
+        let tools = assert_whole(dir.path(), &anchors)?;
+        // Each save is all or nothing: only whole batches are there.
+        assert_eq!((tools - anchors.len()) % CHURN_BATCH, 0, "{tools} tools");
+    }
     Ok(())
 }

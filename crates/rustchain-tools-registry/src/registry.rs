@@ -522,6 +522,11 @@ impl Registry {
     }
 
     /// Appends checked manifests and swaps in the snapshot holding them.
+    ///
+    /// The two halves of the work overlap: one thread writes the manifests
+    /// and builds the entries and lookup indices while this one builds the
+    /// search index (each half also splits its heaviest steps over cores),
+    /// so that either half's sequential steps run while the other computes.
     fn add(&self, manifests: &[&Manifest]) -> Result<(Vec<ToolKey>, usize), RegistryError> {
         if manifests.is_empty() {
             return Ok((Vec::new(), 0));
@@ -529,42 +534,35 @@ impl Registry {
         let mut writer = self.lock();
         self.begin_write(&mut writer)?;
         let current = self.current.load_full();
-        let spans = writer.store.append(manifests)?;
-        self.dirty.store(true, Ordering::Release);
-        let mut strings = current.strings.clone();
-        let mut entries = current.entries.clone();
-        let mut replaced = 0;
-        let mut added = Vec::with_capacity(manifests.len());
-        for (manifest, (offset, len)) in manifests.iter().zip(spans) {
-            let key = manifest.key();
-            if let Some(old) = current.slot_of(&key) {
-                entries[old as usize] = None;
-                replaced += 1;
-            }
-            entries.push(Some(Arc::new(Entry::new(
-                manifest,
-                &mut strings,
-                offset,
-                len,
-            ))));
-            added.push(key);
-        }
-        let documents = par_map(manifests, |m| SearchDoc::of(m));
-        let mut search = current
+        let base = current
             .search
             .get()
             .map_err(|reason| RegistryError::CorruptIndex {
                 path: self.dir.join(INDEX_FILE),
                 reason,
-            })?
-            .with_added_from(&documents);
-        search.attach_model(self.options.model.clone());
-        self.current.store(Arc::new(Snapshot::build(
-            strings,
-            entries,
-            writer.store.clone(),
-            Arc::new(LazySearch::ready(search)),
-        )));
+            })?;
+        let store = writer.store.clone();
+        let (stored, search) = thread::scope(|scope| {
+            let stored = scope.spawn(|| {
+                let spans = store.append(manifests)?;
+                // The file has grown: a later save must write the index.
+                self.dirty.store(true, Ordering::Release);
+                Ok::<_, RegistryError>(with_entries(&current, manifests, spans, store.clone()))
+            });
+            let documents = par_map(manifests, |m| SearchDoc::of(m));
+            let mut search = base.with_added_from(&documents);
+            search.attach_model(self.options.model.clone());
+            let stored = match stored.join() {
+                Ok(result) => result,
+                // Nothing in it panics on any input; if it did, re-raise it here.
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            (stored, search)
+        });
+        let (snapshot, added, replaced) = stored?;
+        self.current.store(Arc::new(
+            snapshot.with_search(Arc::new(LazySearch::ready(search))),
+        ));
         Ok((added, replaced))
     }
 
@@ -778,6 +776,37 @@ impl Registry {
             semantic_search: snapshot.has_semantic(),
         }
     }
+}
+
+/// `current` with `manifests` added at `spans` of the manifests file (the
+/// search index still `current`'s), the keys added, and how many
+/// registered tools they replace.
+fn with_entries(
+    current: &Snapshot,
+    manifests: &[&Manifest],
+    spans: Vec<(u64, u32)>,
+    store: Arc<Store>,
+) -> (Snapshot, Vec<ToolKey>, usize) {
+    let mut strings = current.strings.clone();
+    let mut entries = current.entries.clone();
+    let mut replaced = 0;
+    let mut added = Vec::with_capacity(manifests.len());
+    for (manifest, (offset, len)) in manifests.iter().zip(spans) {
+        let key = manifest.key();
+        if let Some(old) = current.slot_of(&key) {
+            entries[old as usize] = None;
+            replaced += 1;
+        }
+        entries.push(Some(Arc::new(Entry::new(
+            manifest,
+            &mut strings,
+            offset,
+            len,
+        ))));
+        added.push(key);
+    }
+    let snapshot = Snapshot::build(strings, entries, store, current.search.clone());
+    (snapshot, added, replaced)
 }
 
 impl Drop for Registry {

@@ -287,6 +287,11 @@ impl Snapshot {
         }
     }
 
+    /// This snapshot with `search` as its search index.
+    pub(crate) fn with_search(self, search: Arc<LazySearch>) -> Self {
+        Snapshot { search, ..self }
+    }
+
     /// How many tools are registered (every version counted).
     pub fn len(&self) -> usize {
         self.live

@@ -299,6 +299,13 @@ pub fn registry(command: &RegistryCommand, settings: &Settings) -> Result<u8> {
                     report.problems.len()
                 );
                 report_problems(file, &report);
+                if report.embeddings_dropped {
+                    eprintln!(
+                        "warning: {file} was imported without the embedding model the registry's \
+                         tools were embedded with, so their embeddings were dropped and search \
+                         is lexical; `registry compact` with the model embeds them again"
+                    );
+                }
             }
             registry.save().context("the registry could not be saved")?;
             record_admin(

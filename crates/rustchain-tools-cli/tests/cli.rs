@@ -1101,3 +1101,63 @@ fn a_large_file_imported_in_parts_refuses_a_duplicate_from_an_earlier_part() {
         stderr(&out)
     );
 }
+
+/// A registry whose tools were embedded, imported into without the model
+/// (`--lexical`), says so and turns lexical; `registry compact` with the
+/// model embeds the tools again. Needs the model `cargo xtask fetch-model`
+/// installs (as `.ci/run` does); without it there is nothing to check.
+#[test]
+fn a_lexical_import_that_drops_embeddings_says_so_and_compaction_restores_them() {
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    let installed = std::fs::read_dir(&models)
+        .map(|dir| dir.flatten().any(|e| e.path().join("model.json").exists()))
+        .unwrap_or(false);
+    if !installed {
+        eprintln!("no model under {}: not checked", models.display());
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let tools = |name: &str, description: &str| {
+        let file = home.path().join(format!("{name}.jsonl"));
+        let line = serde_json::json!({
+            "name": name, "version": "1.0.0", "description": description,
+            "inputSchema": {"type": "object", "properties": {"city": {"type": "string"}}},
+        });
+        std::fs::write(&file, line.to_string()).unwrap();
+        file.to_str().unwrap().to_owned()
+    };
+    let run = |args: &[&str]| run_in(home.path(), args, None);
+    let semantic = || -> bool {
+        let out = run(&["registry", "stats", "--json"]);
+        let stats: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        stats["semanticSearch"].as_bool().unwrap()
+    };
+
+    let out = run(&[
+        "registry",
+        "import",
+        &tools("forecast", "Weather forecast for a city."),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(semantic());
+    let out = run(&[
+        "registry",
+        "import",
+        &tools("invoice", "Sends an invoice."),
+        "--lexical",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("embeddings were dropped"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!semantic());
+    let out = run(&["registry", "compact"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(semantic());
+    // Nothing is announced when there was nothing to drop.
+    let out = run(&["registry", "import", &tools("ledger", "Closes the books.")]);
+    assert!(!stderr(&out).contains("dropped"), "{}", stderr(&out));
+    assert!(semantic());
+}

@@ -78,6 +78,11 @@ pub struct ImportReport {
     pub problems: Vec<ImportProblem>,
     /// How many names were sanitized.
     pub renamed: usize,
+    /// True when every registered tool had an embedding for semantic
+    /// search and this registration, made without the model they came
+    /// from, dropped them all (search is lexical from now on).
+    /// [`Registry::compact`] with the model embeds the tools again.
+    pub embeddings_dropped: bool,
 }
 
 /// The counts and sizes of a registry.
@@ -469,13 +474,14 @@ impl Registry {
     /// again): for sources read in parts, joined with [`Parsed::append`].
     pub fn import_parsed(&self, parsed: Parsed) -> Result<ImportReport, RegistryError> {
         let manifests: Vec<&Manifest> = parsed.manifests.iter().map(|(_, m)| m).collect();
-        let (added, replaced) = self.add(&manifests)?;
+        let added = self.add(&manifests)?;
         Ok(ImportReport {
             format: parsed.format,
-            added,
-            replaced,
+            added: added.keys,
+            replaced: added.replaced,
             problems: parsed.problems,
             renamed: parsed.renamed,
+            embeddings_dropped: added.embeddings_dropped,
         })
     }
 
@@ -511,13 +517,14 @@ impl Registry {
                 None => good.push(manifest),
             }
         }
-        let (added, replaced) = self.add(&good)?;
+        let added = self.add(&good)?;
         Ok(ImportReport {
             format: Format::Manifests,
-            added,
-            replaced,
+            added: added.keys,
+            replaced: added.replaced,
             problems,
             renamed: 0,
+            embeddings_dropped: added.embeddings_dropped,
         })
     }
 
@@ -527,9 +534,9 @@ impl Registry {
     /// and builds the entries and lookup indices while this one builds the
     /// search index (each half also splits its heaviest steps over cores),
     /// so that either half's sequential steps run while the other computes.
-    fn add(&self, manifests: &[&Manifest]) -> Result<(Vec<ToolKey>, usize), RegistryError> {
+    fn add(&self, manifests: &[&Manifest]) -> Result<Added, RegistryError> {
         if manifests.is_empty() {
-            return Ok((Vec::new(), 0));
+            return Ok(Added::default());
         }
         let mut writer = self.lock();
         self.begin_write(&mut writer)?;
@@ -559,11 +566,16 @@ impl Registry {
             };
             (stored, search)
         });
-        let (snapshot, added, replaced) = stored?;
+        let (snapshot, keys, replaced) = stored?;
+        let embeddings_dropped = base.is_embedded() && !base.is_empty() && !search.is_embedded();
         self.current.store(Arc::new(
             snapshot.with_search(Arc::new(LazySearch::ready(search))),
         ));
-        Ok((added, replaced))
+        Ok(Added {
+            keys,
+            replaced,
+            embeddings_dropped,
+        })
     }
 
     /// Empties `slots` in a new snapshot (under the writer lock).
@@ -776,6 +788,14 @@ impl Registry {
             semantic_search: snapshot.has_semantic(),
         }
     }
+}
+
+/// What [`Registry::add`] did.
+#[derive(Default)]
+struct Added {
+    keys: Vec<ToolKey>,
+    replaced: usize,
+    embeddings_dropped: bool,
 }
 
 /// `current` with `manifests` added at `spans` of the manifests file (the

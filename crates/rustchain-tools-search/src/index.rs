@@ -712,6 +712,14 @@ impl SearchIndex {
             && self.semantic.quantized.len() == self.len() * self.semantic.dims
     }
 
+    /// Whether every document has a stored embedding (whatever model is
+    /// attached now): what adding documents without that model drops.
+    pub fn is_embedded(&self) -> bool {
+        self.semantic.fingerprint.is_some()
+            && self.semantic.dims > 0
+            && self.semantic.vectors.len() == self.len() * self.semantic.dims
+    }
+
     /// The ranking parameters.
     pub fn config(&self) -> &SearchConfig {
         &self.config
@@ -1831,6 +1839,19 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn adding_without_the_model_drops_the_embeddings() {
+        let docs = corpus();
+        let mut index = SearchIndex::build(&docs[..2], Some(model(1)));
+        assert!(index.is_embedded());
+        index.attach_model(None);
+        assert!(index.is_embedded());
+        assert!(!index.with_added(&docs[2..]).is_embedded());
+        index.attach_model(Some(model(1)));
+        assert!(index.with_added(&docs[2..]).is_embedded());
+        assert!(!SearchIndex::build(&docs, None).is_embedded());
     }
 
     #[test]

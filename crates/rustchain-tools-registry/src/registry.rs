@@ -658,6 +658,7 @@ impl Registry {
     /// stored embeddings are kept as they are (with or without a model);
     /// only when the registry has a model and the stored embeddings are
     /// missing or from another model are the tools embedded again with it.
+    /// A search index that cannot be decoded is rebuilt from the manifests.
     /// Returns the bytes the manifests file shrank by.
     ///
     /// Both new files are written and synced beside the old ones, then a

@@ -514,8 +514,15 @@ fn writers_killed_at_any_moment_lose_nothing_saved() -> Result {
         )?;
         wait_for(&churning)?;
         thread::sleep(Duration::from_millis(7 + kill * 53 % 400));
+        // A writer that stopped on an error of its own would make the
+        // checks below pass without any kill.
+        let stopped = churn.try_wait()?;
         churn.kill()?;
         churn.wait()?;
+        assert!(
+            stopped.is_none(),
+            "the churning writer stopped: {stopped:?}"
+        );
         let tools = assert_whole(dir.path(), &anchors)?;
         // Each save is all or nothing: only whole batches are there.
         assert_eq!((tools - anchors.len()) % CHURN_BATCH, 0, "{tools} tools");

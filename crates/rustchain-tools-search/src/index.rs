@@ -655,7 +655,8 @@ impl SearchIndex {
         let dims = self.semantic.dims;
         // Vectors (and the model they came from) are kept only when every
         // document has one, as `with_added_from` leaves them.
-        let complete = dims > 0 && self.semantic.vectors.len() == self.len() * dims;
+        let complete =
+            dims > 0 && self.len().checked_mul(dims) == Some(self.semantic.vectors.len());
         let vectors = if complete {
             kept.iter()
                 .flat_map(|&d| &self.semantic.vectors[d * dims..(d + 1) * dims])
@@ -717,7 +718,7 @@ impl SearchIndex {
     pub fn is_embedded(&self) -> bool {
         self.semantic.fingerprint.is_some()
             && self.semantic.dims > 0
-            && self.semantic.vectors.len() == self.len() * self.semantic.dims
+            && self.len().checked_mul(self.semantic.dims) == Some(self.semantic.vectors.len())
     }
 
     /// The ranking parameters.
@@ -1603,6 +1604,9 @@ impl TryFrom<Stored> for SearchIndex {
                 }
             }
         }
+        if n.checked_mul(s.dims).is_none() {
+            return bad("the embedding size overflows");
+        }
         if !s.vectors.is_empty() && (s.dims == 0 || s.vectors.len() != n.saturating_mul(s.dims)) {
             return bad("embedding count does not match the document count");
         }
@@ -1750,6 +1754,18 @@ mod tests {
             .map(|i: StoredProbe| i.0)
             .unwrap();
         stored.entries[0].term = 10_000;
+        assert!(matches!(
+            SearchIndex::try_from(stored),
+            Err(SearchError::InvalidIndex(_))
+        ));
+        // No embeddings but a size whose product with the documents
+        // overflows: refused, not kept for `retain` to slice with.
+        let index = SearchIndex::build(&corpus(), Some(model(1)));
+        let mut stored: Stored = postcard::from_bytes(&postcard::to_allocvec(&index).unwrap())
+            .map(|i: StoredProbe| i.0)
+            .unwrap();
+        stored.vectors.clear();
+        stored.dims = 1 << 63;
         assert!(matches!(
             SearchIndex::try_from(stored),
             Err(SearchError::InvalidIndex(_))

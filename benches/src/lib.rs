@@ -199,6 +199,22 @@ pub fn corpus_registry() -> (rustchain_tools::registry::Registry, std::path::Pat
     (registry, dir)
 }
 
+/// The 4,053 tools of `shared/retrieval/corpus.jsonl` as checked manifests
+/// (names sanitized, so that every one is kept), for registering.
+pub fn corpus_manifests() -> Vec<rustchain_tools::registry::Manifest> {
+    use rustchain_tools::registry::{ImportOptions, parse};
+    let corpus = rustchain_tools::search::eval::retrieval_dir().join("corpus.jsonl");
+    let text = std::fs::read_to_string(&corpus)
+        .unwrap_or_else(|e| panic!("{} cannot be read: {e}", corpus.display()));
+    let options = ImportOptions {
+        sanitize_names: true,
+        ..ImportOptions::default()
+    };
+    let parsed = parse(&text, "corpus", &options).unwrap_or_else(|e| panic!("{e}"));
+    assert!(parsed.problems.is_empty(), "the whole corpus parses");
+    parsed.manifests.into_iter().map(|(_, m)| m).collect()
+}
+
 /// Requests of the kind agents send, for the search scenarios.
 pub const SEARCH_QUERIES: [&str; 4] = [
     "what is the weather in Paris tomorrow",

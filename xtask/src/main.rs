@@ -41,6 +41,7 @@ const GATED: &[(&str, &str)] = &[
     ("registry-exact", "lookup by name, 4,053 tools"),
     ("registry-negative", "lookup of a missing name"),
     ("registry-search", "lexical search, 4,053 tools"),
+    ("registry-register", "registering 4,053 tools"),
 ];
 /// Two runs of different lengths; their difference cancels start-up cost.
 const SHORT_RUN: usize = 50;
@@ -55,6 +56,10 @@ const SHORT_RUN_LOOKUP: usize = 50_000;
 const LONG_RUN_LOOKUP: usize = 2_050_000;
 const SHORT_RUN_SEARCH: usize = 50;
 const LONG_RUN_SEARCH: usize = 2_050;
+/// A registration of the whole corpus is hundreds of millions of
+/// instructions; a few make the difference.
+const SHORT_RUN_REGISTER: usize = 1;
+const LONG_RUN_REGISTER: usize = 4;
 /// Loading and compiling the policies varies by a few million instructions
 /// from run to run; a hundred decisions drown that.
 const SHORT_RUN_POLICY: usize = 10;
@@ -338,6 +343,8 @@ fn bench_gate(update: bool, tolerance: f64) -> Result<bool> {
             (SHORT_RUN_LOOKUP, LONG_RUN_LOOKUP)
         } else if *scenario == "registry-search" {
             (SHORT_RUN_SEARCH, LONG_RUN_SEARCH)
+        } else if *scenario == "registry-register" {
+            (SHORT_RUN_REGISTER, LONG_RUN_REGISTER)
         } else if *scenario == "policy-decision" {
             (SHORT_RUN_POLICY, LONG_RUN_POLICY)
         } else {

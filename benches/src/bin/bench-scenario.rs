@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use rustchain_tools::schema::export::{ExportOptions, Format, export};
 use rustchain_tools_benches as b;
 
-const SCENARIOS: &str = "direct, bare, limits, valid, invalid, concurrent-1000, validate-valid, validate-invalid, export-strict, policy-decision, audit-append, registry-exact, registry-negative, registry-search";
+const SCENARIOS: &str = "direct, bare, limits, valid, invalid, concurrent-1000, validate-valid, validate-invalid, export-strict, policy-decision, audit-append, registry-exact, registry-negative, registry-search, registry-register";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -105,6 +105,19 @@ fn main() -> ExitCode {
                             assert!(!hits.is_empty());
                         }
                     }
+                }
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            "registry-register" => {
+                use rustchain_tools::registry::Registry;
+                let manifests = b::corpus_manifests();
+                let dir =
+                    std::env::temp_dir().join(format!("bench-register-{}", std::process::id()));
+                for i in 0..iterations {
+                    let at = dir.join(i.to_string());
+                    let registry = Registry::open(&at).expect("a registry in a temporary directory");
+                    let report = registry.register(&manifests).expect("registers");
+                    assert_eq!(report.added.len(), manifests.len());
                 }
                 let _ = std::fs::remove_dir_all(&dir);
             }

@@ -669,25 +669,31 @@ proptest! {
     }
 }
 
+/// Registry options with the embedding model `cargo xtask fetch-model`
+/// installs into `models/` (as `.ci/run` does), or `None` (and a line on
+/// stderr) when it is not installed and there is nothing to check.
+fn with_installed_model() -> Result<Option<rustchain_tools_registry::RegistryOptions>> {
+    let model_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models")
+        .join(rustchain_tools_registry::DEFAULT_MODEL);
+    if !model_dir.join("model.json").exists() {
+        eprintln!("no model at {}: not checked", model_dir.display());
+        return Ok(None);
+    }
+    let model = Arc::new(rustchain_tools_registry::EmbeddingModel::load(&model_dir)?);
+    Ok(Some(rustchain_tools_registry::RegistryOptions {
+        model: Some(model),
+        ..Default::default()
+    }))
+}
+
 /// With the embedding model of the search crate (installed by
 /// `cargo xtask fetch-model` into `models/`), search is hybrid and stays so
 /// across save and open. Without the model there is nothing to check here.
 #[test]
 fn semantic_search_survives_a_round_trip_when_the_model_is_installed() -> Result {
-    let model_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../models")
-        .join(rustchain_tools_registry::DEFAULT_MODEL);
-    if !model_dir.join("model.json").exists() {
-        eprintln!(
-            "no model at {}: semantic round trip not checked",
-            model_dir.display()
-        );
+    let Some(options) = with_installed_model()? else {
         return Ok(());
-    }
-    let model = Arc::new(rustchain_tools_registry::EmbeddingModel::load(&model_dir)?);
-    let options = rustchain_tools_registry::RegistryOptions {
-        model: Some(model),
-        ..Default::default()
     };
     let dir = tempfile::tempdir()?;
     {
@@ -717,17 +723,8 @@ fn semantic_search_survives_a_round_trip_when_the_model_is_installed() -> Result
 /// (as above).
 #[test]
 fn compaction_without_the_model_keeps_the_embeddings() -> Result {
-    let model_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../models")
-        .join(rustchain_tools_registry::DEFAULT_MODEL);
-    if !model_dir.join("model.json").exists() {
-        eprintln!("no model at {}: not checked", model_dir.display());
+    let Some(options) = with_installed_model()? else {
         return Ok(());
-    }
-    let model = Arc::new(rustchain_tools_registry::EmbeddingModel::load(&model_dir)?);
-    let options = rustchain_tools_registry::RegistryOptions {
-        model: Some(model),
-        ..Default::default()
     };
     let forecast = manifest_line("forecast.get", "1.0.0", "weather", &[]);
     let invoice = manifest_line("invoice.send", "1.0.0", "billing", &[]);

@@ -2,7 +2,8 @@
 //! panics, returns at most `limit` hits, only documents the filter accepts,
 //! each once, best first (also for requests of several sentences); a stored
 //! index round-trips and arbitrary bytes are refused without panicking; an
-//! index retaining some documents ranks as one built of just those.
+//! index retaining some documents ranks as one built of just those; the
+//! first results do not depend on the limit (up to 25).
 
 use proptest::prelude::*;
 use rustchain_tools_search::analyze::{for_each_word, terms, words};
@@ -24,6 +25,39 @@ fn document() -> impl Strategy<Value = Document> {
                 .map(|(name, description)| Parameter { name, description })
                 .collect(),
             tags,
+        })
+}
+
+/// A document of few words, so that names repeat and the ranking
+/// diversifies (lowers repeated names and sentences answered twice).
+fn small_document() -> impl Strategy<Value = Document> {
+    let word = || {
+        prop_oneof![
+            Just("weather"),
+            Just("email"),
+            Just("invoice"),
+            Just("city"),
+            Just("send")
+        ]
+    };
+    (
+        word(),
+        0u8..3,
+        proptest::collection::vec(word(), 1..6),
+        proptest::collection::vec(word(), 0..3),
+    )
+        .prop_map(|(name, suffix, description, params)| Document {
+            id: String::new(),
+            name: format!("{name}_{suffix}"),
+            description: description.join(" "),
+            parameters: params
+                .into_iter()
+                .map(|p| Parameter {
+                    name: p.to_owned(),
+                    description: format!("the {p}"),
+                })
+                .collect(),
+            tags: Vec::new(),
         })
 }
 
@@ -99,6 +133,19 @@ proptest! {
         prop_assert_eq!(retained.len(), kept.len());
         prop_assert_eq!(retained.term_count(), fresh.term_count());
         prop_assert_eq!(retained.search(&query, 10, &|_| true), fresh.search(&query, 10, &|_| true));
+    }
+
+    #[test]
+    fn the_first_results_do_not_depend_on_the_limit(
+        docs in proptest::collection::vec(small_document(), 100..180),
+        query in "((weather|email|invoice|city|send|the) ?){1,4}(\\. ((weather|email|invoice|city|send) ?){1,3}){0,2}",
+        limit in 1usize..25,
+    ) {
+        let index = SearchIndex::build(&docs, None);
+        let many = index.search(&query, 25, &|_| true);
+        let few = index.search(&query, limit, &|_| true);
+        prop_assert_eq!(few.len(), limit.min(many.len()));
+        prop_assert_eq!(&few[..], &many[..few.len()]);
     }
 
     #[test]

@@ -264,6 +264,11 @@ struct Semantic {
 }
 
 impl Semantic {
+    /// Whether there is a stored vector for each of `docs` documents.
+    fn has_vectors_for(&self, docs: usize) -> bool {
+        self.dims > 0 && docs.checked_mul(self.dims) == Some(self.vectors.len())
+    }
+
     fn active(&self) -> Option<&EmbeddingModel> {
         let model = self.model.as_deref()?;
         (self.fingerprint == Some(model.fingerprint()) && self.dims == model.dims())
@@ -658,8 +663,7 @@ impl SearchIndex {
         let dims = self.semantic.dims;
         // Vectors (and the model they came from) are kept only when every
         // document has one, as `with_added_from` leaves them.
-        let complete =
-            dims > 0 && self.len().checked_mul(dims) == Some(self.semantic.vectors.len());
+        let complete = self.semantic.has_vectors_for(self.len());
         let vectors = if complete {
             kept.iter()
                 .flat_map(|&d| &self.semantic.vectors[d * dims..(d + 1) * dims])
@@ -719,9 +723,7 @@ impl SearchIndex {
     /// Whether every document has a stored embedding (whatever model is
     /// attached now): what adding documents without that model drops.
     pub fn is_embedded(&self) -> bool {
-        self.semantic.fingerprint.is_some()
-            && self.semantic.dims > 0
-            && self.len().checked_mul(self.semantic.dims) == Some(self.semantic.vectors.len())
+        self.semantic.fingerprint.is_some() && self.semantic.has_vectors_for(self.len())
     }
 
     /// The ranking parameters.

@@ -5,7 +5,7 @@
 //! wait for the disk).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use rustchain_tools::{Runtime, RuntimeBuilderExt};
+use rustchain_tools::{Runtime, RuntimeBuilderExt, StackConfig};
 use rustchain_tools_audit::{AuditConfig, AuditKey, AuditLayer, AuditLog, Durability, RecordKind};
 use rustchain_tools_benches as b;
 use serde_json::json;
@@ -75,8 +75,11 @@ fn records_per_second(c: &mut Criterion) {
 fn audited_runtime(log: &AuditLog) -> Runtime {
     Runtime::builder()
         .tool(b::NoOp)
-        .layer(AuditLayer::new(log.clone(), b"bench redaction key"))
-        .default_layers()
+        .layers(
+            StackConfig::default()
+                .audit_layer(AuditLayer::new(log.clone(), b"bench redaction key"))
+                .insecure_no_policy(),
+        )
         .build()
         .expect("the no-op tool registers")
 }

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use rustchain_tools::{
-    BehaviorHints, Runtime, Tool, ToolCall, ToolContext, ToolError, ToolExecutor, ToolInfo,
-    TypedTool, async_trait, prelude::RuntimeBuilderExt,
+    BehaviorHints, Runtime, StackConfig, Tool, ToolCall, ToolContext, ToolError, ToolExecutor,
+    ToolInfo, TypedTool, async_trait, prelude::RuntimeBuilderExt,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -48,11 +48,17 @@ impl Tool for NoOp {
     }
 }
 
-/// The no-op tool behind the default stack.
+/// The no-op tool behind validation, limits and the deadline (the default
+/// stack without its policy and audit layers, which have benchmarks of
+/// their own).
 pub fn runtime() -> Runtime {
     Runtime::builder()
         .tool(NoOp)
-        .default_layers()
+        .layers(
+            StackConfig::default()
+                .insecure_no_policy()
+                .insecure_no_audit(),
+        )
         .build()
         .expect("the no-op tool registers")
 }

@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod keyfile;
 mod layer;
 pub mod merkle;
 mod note;
@@ -38,6 +39,7 @@ mod verify;
 mod writer;
 
 pub use error::{AuditError, Tamper};
+pub use keyfile::{KeyedLog, key_path, open_keyed, verifier_path};
 pub use layer::{Audit, AuditLayer, kind_of};
 pub use note::{AuditKey, Checkpoint, VerifierKey};
 pub use record::{Record, RecordKind};

@@ -58,6 +58,11 @@ pub enum RecordKind {
     FileStarted,
     /// The log was reopened after it was not closed cleanly.
     Recovered,
+    /// A tool's definition changed under a version already seen (its
+    /// digest differs from the pinned one), so the tool was refused.
+    DefinitionChanged,
+    /// A serving session began or ended (transport, client, why it ended).
+    Session,
 }
 
 impl RecordKind {
@@ -82,6 +87,8 @@ impl RecordKind {
             RecordKind::Checkpoint => "checkpoint",
             RecordKind::FileStarted => "file_started",
             RecordKind::Recovered => "recovered",
+            RecordKind::DefinitionChanged => "definition_changed",
+            RecordKind::Session => "session",
         }
     }
 }

@@ -11,7 +11,7 @@ use std::{
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use rustchain_tools::{
-    Version,
+    Catalog, CatalogHit, Runtime, Version,
     audit::RecordKind,
     registry::{
         DEFAULT_MODEL, EmbeddingModel, Filters, Format, ImportOptions, ImportReport, Parsed,
@@ -192,14 +192,37 @@ impl SourceArgs {
     }
 }
 
-/// `tools search`.
-pub fn search(args: &SearchArgs, settings: &Settings) -> Result<u8> {
-    let (registry, _scratch) = match &args.corpus {
+/// `tools search`: the registry's tools and the runtime's, which are
+/// registered in it first (once), each result marked callable or not.
+pub fn search(args: &SearchArgs, settings: &Settings, runtime: Runtime) -> Result<u8> {
+    let (catalog, _scratch) = match &args.corpus {
+        // A corpus is searched alone, as `registry eval` does.
         Some(corpus) => {
             let (registry, dir) = args.source.scratch(settings, corpus)?;
-            (registry, Some(dir))
+            (Searched::Registry(registry), Some(dir))
         }
-        None => (args.source.open(settings)?, None),
+        None => {
+            let registry = Arc::new(args.source.open(settings)?);
+            let catalog = Catalog::open(runtime, registry.clone()).with_context(|| {
+                format!(
+                    "the tools of this program could not be registered in {}",
+                    registry.dir().display()
+                )
+            })?;
+            for change in catalog.changed() {
+                eprintln!(
+                    "warning: `{}` {} is refused: its definition changed under the same version \
+                     (pinned {}, now {}); `rustchain-tools registry remove {}@{}` accepts it",
+                    change.name,
+                    change.version,
+                    change.pinned,
+                    change.offered,
+                    change.name,
+                    change.version
+                );
+            }
+            (Searched::Catalog(catalog), None)
+        }
     };
     let filters = Filters {
         category: args.category.clone(),
@@ -220,8 +243,8 @@ pub fn search(args: &SearchArgs, settings: &Settings) -> Result<u8> {
             let Some(text) = query.get("query").and_then(Value::as_str) else {
                 bail!("{batch} line {}: no \"query\" string", i + 1);
             };
-            let results = registry.search(text, &filters, args.limit)?;
-            let ids: Vec<String> = results.iter().map(|r| r.key.to_string()).collect();
+            let results = catalog.search(text, &filters, args.limit)?;
+            let ids: Vec<String> = results.iter().map(|h| h.result.key.to_string()).collect();
             let mut row = json!({"query": text, "ids": ids});
             if let Some(qid) = query.get("qid") {
                 row["qid"] = qid.clone();
@@ -234,22 +257,29 @@ pub fn search(args: &SearchArgs, settings: &Settings) -> Result<u8> {
         .query
         .as_deref()
         .ok_or_else(|| anyhow!("give a query, or --batch FILE"))?;
-    if registry.snapshot().is_empty() {
-        eprintln!(
-            "the registry in {} is empty: add tools with `rustchain-tools registry import FILE`",
-            registry.dir().display()
-        );
-    }
-    let results = registry.search(query, &filters, args.limit)?;
+    let results = catalog.search(query, &filters, args.limit)?;
+    let semantic = catalog.registry().snapshot().has_semantic();
     if args.json {
-        let rows: Vec<Value> = results.iter().map(result_json).collect();
+        let rows: Vec<Value> = results.iter().map(hit_json).collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
     } else {
-        if !registry.snapshot().has_semantic() {
+        if !semantic {
             eprintln!("(lexical search only: no embedding model; see `cargo xtask fetch-model`)");
         }
-        for (rank, r) in results.iter().enumerate() {
-            writeln!(out, "{:>2}. {}  {}", rank + 1, r.key, r.description_line)?;
+        for (rank, hit) in results.iter().enumerate() {
+            let r = &hit.result;
+            let mark = if hit.callable {
+                ""
+            } else {
+                "  [definition only: not callable here]"
+            };
+            writeln!(
+                out,
+                "{:>2}. {}  {}{mark}",
+                rank + 1,
+                r.key,
+                r.description_line
+            )?;
             writeln!(out, "    why: {}", r.why.join("; "))?;
         }
         if results.is_empty() {
@@ -257,6 +287,42 @@ pub fn search(args: &SearchArgs, settings: &Settings) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// What `tools search` searches: the program's tools with the registry's,
+/// or a corpus alone.
+enum Searched {
+    Catalog(Catalog),
+    Registry(Registry),
+}
+
+impl Searched {
+    fn search(&self, query: &str, filters: &Filters, limit: usize) -> Result<Vec<CatalogHit>> {
+        Ok(match self {
+            Searched::Catalog(catalog) => catalog.search(query, filters, limit)?,
+            Searched::Registry(registry) => registry
+                .search(query, filters, limit)?
+                .into_iter()
+                .map(|result| CatalogHit {
+                    result,
+                    callable: false,
+                })
+                .collect(),
+        })
+    }
+
+    fn registry(&self) -> &Registry {
+        match self {
+            Searched::Catalog(catalog) => catalog.registry(),
+            Searched::Registry(registry) => registry,
+        }
+    }
+}
+
+fn hit_json(hit: &CatalogHit) -> Value {
+    let mut row = result_json(&hit.result);
+    row["callable"] = json!(hit.callable);
+    row
 }
 
 fn result_json(r: &SearchResult) -> Value {

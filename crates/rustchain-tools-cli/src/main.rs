@@ -9,11 +9,11 @@ use std::{
 use anyhow::{Context, Result, anyhow};
 use clap::{Parser, Subcommand};
 use rustchain_tools::{
-    Language, Principal, Runtime, RuntimeBuilderExt, StackConfig, ToolCall, ToolError,
-    ToolMetadata, VersionReq,
+    Catalog, Language, Principal, Runtime, RuntimeBuilderExt, StackConfig, ToolCall, ToolError,
+    ToolMetadata, ToolResult, VersionReq,
     audit::{
-        AuditConfig, AuditKey, AuditLayer, AuditLog, ConsistencyProof, InclusionProof, VerifierKey,
-        log_files, prove_consistency, prove_inclusion, read_records, verify,
+        AuditLayer, AuditLog, ConsistencyProof, Durability, InclusionProof, VerifierKey, log_files,
+        open_keyed, prove_consistency, prove_inclusion, read_records, verify,
         verify_consistency_proof, verify_inclusion_proof,
     },
     builtins::{SANDBOXED_TOOLS, SandboxConfig},
@@ -190,11 +190,7 @@ impl SandboxArgs {
             }
             None => policy,
         };
-        Ok(StackConfig {
-            policy: Some(policy),
-            limits,
-            ..StackConfig::default()
-        })
+        Ok(StackConfig::default().policy(policy).limits(limits))
     }
 }
 
@@ -457,9 +453,10 @@ fn run(cli: Cli) -> Result<u8> {
             }
             // Outermost, so that every outcome is recorded, refusals of an
             // unknown tool or version included.
-            stack.audit = log
-                .as_ref()
-                .map(|(log, key)| AuditLayer::new(log.clone(), key.as_bytes()));
+            stack = match &log {
+                Some((log, key)) => stack.audit_layer(AuditLayer::new(log.clone(), key.as_bytes())),
+                None => stack.insecure_no_audit(),
+            };
             let runtime = match builder.layers(stack).build() {
                 Ok(runtime) => runtime,
                 Err(e) => {
@@ -471,7 +468,26 @@ fn run(cli: Cli) -> Result<u8> {
                 id: principal.unwrap_or_else(|| Principal::local().id),
                 roles,
             };
-            let code = call(runtime, name, &args, version, timeout, lang, principal)?;
+            // With a registry, the call goes through the catalog: a tool
+            // known there by its definition only is refused as such, and a
+            // tool whose definition changed under its version is refused.
+            let registry_dir = settings.registry_dir(None);
+            let target = if registry_dir
+                .join(rustchain_tools::registry::INDEX_FILE)
+                .exists()
+            {
+                let registry = rustchain_tools::registry::Registry::open(&registry_dir)
+                    .with_context(|| {
+                        format!(
+                            "the registry in {} cannot be opened",
+                            registry_dir.display()
+                        )
+                    })?;
+                Callee::Catalog(Catalog::open(runtime, std::sync::Arc::new(registry))?)
+            } else {
+                Callee::Runtime(runtime)
+            };
+            let code = call(target, name, &args, version, timeout, lang, principal)?;
             if let Some((log, _)) = log {
                 // Closing writes the signed checkpoint that covers this call.
                 if let Err(e) = log.close() {
@@ -489,10 +505,10 @@ fn run(cli: Cli) -> Result<u8> {
 fn tools(command: ToolsCommand) -> Result<u8> {
     // The sandboxed tools are described as they would work in the current
     // directory; `call --root DIR` sets their real root.
+    // Only read, never called: no layers.
     let runtime = match Runtime::builder()
         .builtins()
         .sandboxed(SandboxConfig::new("."))
-        .default_layers()
         .build()
     {
         Ok(runtime) => runtime,
@@ -509,7 +525,7 @@ fn tools(command: ToolsCommand) -> Result<u8> {
             json,
             export,
         } => describe(&runtime, &name, version.as_ref(), json, &export),
-        ToolsCommand::Search(args) => discovery::search(&args, &Settings::load()?),
+        ToolsCommand::Search(args) => discovery::search(&args, &Settings::load()?, runtime),
     }
 }
 
@@ -669,69 +685,14 @@ fn input_schema_of(value: &Value) -> &Value {
 /// making the key (and `path.pub`) on first use. Returns the log and the
 /// secret the layer keys its digests of sensitive values with.
 fn open_audit_log(log_path: &std::path::Path) -> Result<(AuditLog, String)> {
+    let keyed = open_keyed(log_path, Durability::Group)
+        .with_context(|| format!("could not open the audit log {}", log_path.display()))?;
     // A log that starts afresh records the configuration it starts with.
-    let fresh = !log_path.exists();
-    let path = log_path;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("could not create {}", dir.display()))?;
-    }
-    let path = path.display().to_string();
-    let path = path.as_str();
-    let key_path = format!("{path}.key");
-    let key = match std::fs::read_to_string(&key_path) {
-        Ok(text) => parse_key(&key_path, &text)?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => new_key(path, &key_path)?,
-        Err(e) => return Err(e).with_context(|| format!("could not read {key_path}")),
-    };
-    let secret = key.to_private_string();
-    if fresh {
+    if keyed.fresh {
         settings::forget_configuration(log_path)?;
     }
-    let log = AuditLog::open(AuditConfig::new(path, key))
-        .with_context(|| format!("could not open the audit log {path}"))?;
-    Ok((log, secret))
-}
-
-/// Writes a secret readable by its owner only.
-fn parse_key(key_path: &str, text: &str) -> Result<AuditKey> {
-    AuditKey::from_private_string(text.trim())
-        .with_context(|| format!("{key_path} is not an audit key"))
-}
-
-/// Makes the log's key, or takes the one another process made at the same
-/// moment: the key is written whole to a temporary file and then linked into
-/// place, which fails if the name exists, so no process reads half a key.
-fn new_key(path: &str, key_path: &str) -> Result<AuditKey> {
-    let key = AuditKey::generate("rustchain-tools")?;
-    let temporary = format!("{key_path}.{}.tmp", std::process::id());
-    write_private(&temporary, &key.to_private_string())?;
-    let linked = std::fs::hard_link(&temporary, key_path);
-    let _ = std::fs::remove_file(&temporary);
-    match linked {
-        Ok(()) => {
-            std::fs::write(format!("{path}.pub"), key.verifier().to_string() + "\n")?;
-            Ok(key)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let text = std::fs::read_to_string(key_path)
-                .with_context(|| format!("could not read {key_path}"))?;
-            parse_key(key_path, &text)
-        }
-        Err(e) => Err(e).with_context(|| format!("could not create {key_path}")),
-    }
-}
-
-fn write_private(path: &str, text: &str) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("could not create {path}"))?;
-    writeln!(file, "{text}")?;
-    Ok(())
+    let secret = keyed.redaction_secret();
+    Ok((keyed.log, secret))
 }
 
 fn read_verifier(path: &str) -> Result<VerifierKey> {
@@ -1101,8 +1062,30 @@ fn read_args(args: &str) -> Result<String> {
     }
 }
 
+/// What `call` calls: the runtime, or the runtime with the registry.
+enum Callee {
+    Runtime(Runtime),
+    Catalog(Catalog),
+}
+
+impl Callee {
+    fn runtime(&self) -> &Runtime {
+        match self {
+            Callee::Runtime(runtime) => runtime,
+            Callee::Catalog(catalog) => catalog.runtime(),
+        }
+    }
+
+    async fn call(&self, call: ToolCall) -> Result<ToolResult, ToolError> {
+        match self {
+            Callee::Runtime(runtime) => runtime.call(call).await,
+            Callee::Catalog(catalog) => catalog.call(call).await,
+        }
+    }
+}
+
 fn call(
-    runtime: Runtime,
+    target: Callee,
     name: String,
     args: &str,
     version: Option<VersionReq>,
@@ -1114,7 +1097,8 @@ fn call(
     // Size and depth are checked on the text, before parsing, with the
     // tool's own limits when the tool exists (an unknown tool is reported
     // by the call itself).
-    let limits = runtime
+    let limits = target
+        .runtime()
         .tools()
         .resolve(&name, version.as_ref())
         .map(|tool| tool.metadata().argument_limits())
@@ -1152,7 +1136,7 @@ fn call(
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    match tokio.block_on(runtime.call(call)) {
+    match tokio.block_on(target.call(call)) {
         Ok(result) => {
             writeln!(
                 std::io::stdout().lock(),
@@ -1204,6 +1188,7 @@ fn exit_code(error: &ToolError) -> u8 {
         | ToolError::Cancelled { .. } => exit::LIMIT,
         ToolError::UnknownTool { .. }
         | ToolError::NoMatchingVersion { .. }
+        | ToolError::NoImplementation { .. }
         | ToolError::InvalidDefinition { .. } => exit::USAGE,
         _ => exit::TOOL_FAILED,
     }

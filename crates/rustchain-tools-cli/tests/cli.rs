@@ -980,6 +980,8 @@ fn a_registry_imports_searches_removes_and_evaluates() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let hits: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(hits[0]["id"], "demo/weather");
+    // An imported definition is there for discovery only.
+    assert_eq!(hits[0]["callable"], false, "{hits}");
     assert!(
         hits[0]["why"]
             .as_array()
@@ -995,9 +997,10 @@ fn a_registry_imports_searches_removes_and_evaluates() {
     );
     assert!(stdout(&out).contains("why:"), "{}", stdout(&out));
 
+    // Searching registered the program's 15 built-in tools beside them.
     let out = run(&["registry", "stats", "--json", "--lexical"]);
     let stats: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(stats["tools"], 3);
+    assert_eq!(stats["tools"], 3 + 15);
 
     let out = run(&["registry", "remove", "demo/convert", "--lexical"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -1005,7 +1008,16 @@ fn a_registry_imports_searches_removes_and_evaluates() {
     assert_eq!(out.status.code(), Some(64));
     let out = run(&["registry", "stats", "--json", "--lexical"]);
     let stats: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(stats["tools"], 2);
+    assert_eq!(stats["tools"], 2 + 15);
+
+    // A definition without an implementation is refused as such.
+    let out = run(&["call", "get_weather", "--args", r#"{"city": "Rome"}"#]);
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`get_weather` has no implementation here"),
+        "{}",
+        stderr(&out)
+    );
 
     // Both changes are in the audit log.
     let log = home.path().join("data/audit.jsonl");
@@ -1160,4 +1172,54 @@ fn a_lexical_import_that_drops_embeddings_says_so_and_compaction_restores_them()
     let out = run(&["registry", "import", &tools("ledger", "Closes the books.")]);
     assert!(!stderr(&out).contains("dropped"), "{}", stderr(&out));
     assert!(semantic());
+}
+
+#[test]
+fn a_new_user_finds_the_built_in_tools_without_importing_anything() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| run_in(home.path(), args, None);
+    let out = run(&[
+        "tools",
+        "search",
+        "read the contents of a file",
+        "--lexical",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let hits: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(hits[0]["name"], "fs_read", "{hits}");
+    assert_eq!(hits[0]["callable"], true, "{hits}");
+    // A second search registers nothing again.
+    let out = run(&["registry", "stats", "--json", "--lexical"]);
+    let before: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    run(&["tools", "search", "hash a text", "--lexical"]);
+    let out = run(&["registry", "stats", "--json", "--lexical"]);
+    let after: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(before["tools"], after["tools"]);
+}
+
+#[test]
+fn a_built_in_whose_pinned_definition_differs_is_refused_and_can_be_accepted() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| run_in(home.path(), args, None);
+    // The registry pins a different definition of text.sha256 1.0.0.
+    let pinned = home.path().join("pinned.jsonl");
+    std::fs::write(
+        &pinned,
+        r#"{"name": "text.sha256", "version": "1.0.0", "description": "Hashes a text and mails it to a stranger.", "inputSchema": {"type": "object"}}"#,
+    )
+    .unwrap();
+    let out = run(&["registry", "import", pinned.to_str().unwrap(), "--lexical"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(&["call", "text.sha256", "--args", r#"{"text": "a"}"#]);
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("its definition changed under version 1.0.0"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["registry", "remove", "text.sha256@1.0.0", "--lexical"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(&["call", "text.sha256", "--args", r#"{"text": "a"}"#]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }

@@ -94,6 +94,25 @@ pub enum ToolError {
         #[serde(rename = "afterMs", serialize_with = "as_millis")]
         after: Duration,
     },
+    /// The tool is known by its definition (in a registry, for discovery)
+    /// but nothing implements it here: it can be found, not called. Choose a
+    /// tool that is marked callable, or install its implementation.
+    #[error(
+        "`{tool}` has no implementation here: its definition is in the registry for discovery only, so it cannot be called"
+    )]
+    NoImplementation {
+        /// The tool that was asked for.
+        tool: String,
+    },
+    /// A part every call needs (the audit log, say) could not be set up, so
+    /// nothing runs; the reason says what to fix.
+    #[error("the {part} could not be set up, so no call runs: {reason}")]
+    SetupFailed {
+        /// Which part: `audit log`, `limits`, ...
+        part: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A tool's definition is unusable (bad name, version or schema), or
     /// another tool already holds its name and version.
     #[error("invalid definition of tool `{tool}`: {reason}")]

@@ -72,17 +72,25 @@ impl Runtime {
     pub async fn call(&self, call: ToolCall) -> Result<ToolResult, ToolError> {
         let tool = match self.tools.resolve(&call.tool, call.version.as_ref()) {
             Ok(tool) => tool,
-            Err(error) => {
-                for listener in self.refusals.iter() {
-                    listener.refused(&call, &error).await;
-                }
-                return Err(error);
-            }
+            Err(error) => return Err(self.refuse(&call, error).await),
         };
         self.service
             .clone()
             .oneshot(ToolRequest::new(call, tool))
             .await
+    }
+}
+
+impl Runtime {
+    /// Refuses `call` without running it, for callers that decide before
+    /// the pipeline (a tool known only by its definition, say): the
+    /// [`RefusalListener`]s hear of it as of any refusal, then `error` is
+    /// given back to return.
+    pub async fn refuse(&self, call: &ToolCall, error: ToolError) -> ToolError {
+        for listener in self.refusals.iter() {
+            listener.refused(call, &error).await;
+        }
+        error
     }
 }
 

@@ -7,6 +7,7 @@ use rustchain_tools_schema::CompiledSchema;
 use semver::Version;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::schema_check::check_schema;
 
@@ -85,6 +86,35 @@ impl Manifest {
             version: self.version.clone(),
             id: self.id.clone(),
         }
+    }
+
+    /// A digest of what a model reads of the tool and what it may be called
+    /// with: name, version, title, description, both schemas and the
+    /// annotations, as `sha256:` and 64 hex digits over their canonical JSON
+    /// (keys sorted, no spaces). Where a tool comes from, its category, tags
+    /// and declared permissions (which follow local configuration, such as
+    /// a sandbox root) are left out. Two manifests with the same name and
+    /// version but different digests are a definition changed under a
+    /// version already published.
+    pub fn definition_digest(&self) -> String {
+        let definition = serde_json::json!({
+            "name": self.name,
+            "version": self.version.to_string(),
+            "title": self.title,
+            "description": self.description,
+            "inputSchema": self.input_schema,
+            "outputSchema": self.output_schema,
+            "annotations": self.annotations,
+        });
+        let mut text = Vec::with_capacity(1024);
+        canonical_json(&definition, &mut text);
+        let digest = Sha256::digest(&text);
+        let mut out = String::with_capacity(71);
+        out.push_str("sha256:");
+        for byte in digest {
+            out.push_str(&format!("{byte:02x}"));
+        }
+        out
     }
 
     /// Checks the name rule, that the input schema describes an object, and
@@ -208,6 +238,42 @@ pub fn sanitize_name(name: &str) -> String {
         .collect()
 }
 
+/// Writes `value` as JSON with object keys sorted at every level and no
+/// whitespace, so that equal values give equal bytes whatever order their
+/// members came in.
+fn canonical_json(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push(b'{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                // Writing a string or a number into memory cannot fail.
+                let _ = serde_json::to_writer(&mut *out, key);
+                out.push(b':');
+                canonical_json(&map[key], out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                canonical_json(item, out);
+            }
+            out.push(b']');
+        }
+        scalar => {
+            let _ = serde_json::to_writer(&mut *out, scalar);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +318,39 @@ mod tests {
         assert_eq!(m.key().to_string(), "a@1.2.3");
         m.id = Some("bfcl/a~0011aabb".into());
         assert_eq!(m.key().to_string(), "bfcl/a~0011aabb");
+    }
+
+    #[test]
+    fn the_definition_digest_follows_what_a_model_reads_only() {
+        let m = Manifest::new(
+            "t",
+            Version::new(1, 0, 0),
+            "Does t.",
+            json!({"type": "object", "properties": {"a": {"type": "string"}, "b": {}}}),
+        );
+        let digest = m.definition_digest();
+        assert!(
+            digest.starts_with("sha256:") && digest.len() == 71,
+            "{digest}"
+        );
+        // Key order, category, tags, permissions and source do not count.
+        let mut same = m.clone();
+        same.input_schema =
+            json!({"properties": {"b": {}, "a": {"type": "string"}}, "type": "object"});
+        same.category = Some("text".into());
+        same.tags = vec!["x".into()];
+        same.permissions.file_read = vec!["/srv".into()];
+        assert_eq!(same.definition_digest(), digest);
+        // The description, a schema, a hint or the version do.
+        let mut changed = m.clone();
+        changed.description = "Does t, and sends your files away.".into();
+        assert_ne!(changed.definition_digest(), digest);
+        let mut changed = m.clone();
+        changed.annotations.read_only_hint = Some(true);
+        assert_ne!(changed.definition_digest(), digest);
+        let mut changed = m;
+        changed.version = Version::new(1, 0, 1);
+        assert_ne!(changed.definition_digest(), digest);
     }
 
     proptest! {

@@ -3,7 +3,7 @@
 //!
 //! Run with `cargo run -p rustchain-tools --example quickstart`.
 
-use rustchain_tools::{BehaviorHints, prelude::*};
+use rustchain_tools::{BehaviorHints, Principal, prelude::*};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -63,6 +63,9 @@ impl Tool for ConvertTemperature {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), ToolError> {
+    // The default stack is the secure one: every call is recorded in the
+    // audit log, validated, decided by the default policy (default deny),
+    // limited and given a deadline.
     let runtime = Runtime::builder()
         .tool(ConvertTemperature)
         .builtins()
@@ -97,6 +100,29 @@ async fn main() -> Result<(), ToolError> {
                 v.pointer, v.keyword, v.expected, v.actual
             );
         }
+    }
+
+    // A caller with no role is not granted the tool's category.
+    let stranger = Principal {
+        id: "stranger".into(),
+        roles: vec![],
+    };
+    let denied = runtime
+        .call(
+            ToolCall::new(
+                "units.convert_temperature",
+                json!({"value": 0, "unit": "C"}),
+            )
+            .with_principal(stranger),
+        )
+        .await
+        .expect_err("the default policy denies it");
+    println!("denied call  -> {denied}");
+    if let Some(dir) = rustchain_tools::data_dir() {
+        println!(
+            "every call is in {} (check it with `rustchain-tools audit verify`)",
+            dir.join(rustchain_tools::DEFAULT_AUDIT_FILE).display()
+        );
     }
     Ok(())
 }

@@ -18,10 +18,7 @@ async fn refusals_before_the_layers_are_recorded_and_the_log_verifies() {
     let log = AuditLog::open(AuditConfig::new(&path, key.clone())).unwrap();
     let runtime = Runtime::builder()
         .builtins()
-        .layers(StackConfig {
-            audit: Some(AuditLayer::new(log.clone(), b"redaction key")),
-            ..StackConfig::default()
-        })
+        .layers(StackConfig::default().audit_layer(AuditLayer::new(log.clone(), b"redaction key")))
         .build()
         .unwrap();
 
@@ -105,6 +102,7 @@ async fn refusals_before_the_layers_are_recorded_and_the_log_verifies() {
         known,
         [
             RecordKind::Received,
+            RecordKind::Decided,
             RecordKind::Started,
             RecordKind::Finished
         ]

@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 fn audited_runtime(log: &AuditLog) -> Runtime {
     Runtime::builder()
         .builtins()
-        .layer(AuditLayer::new(log.clone(), b"redaction key"))
-        .layers(StackConfig {
-            policy: Some(PolicyConfig::new()),
-            ..StackConfig::default()
-        })
+        .layers(
+            StackConfig::default()
+                .audit_layer(AuditLayer::new(log.clone(), b"redaction key"))
+                .policy(PolicyConfig::new()),
+        )
         .build()
         .unwrap()
 }

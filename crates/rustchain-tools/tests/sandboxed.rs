@@ -19,10 +19,11 @@ fn runtime(config: SandboxConfig) -> Runtime {
     Runtime::builder()
         .builtins()
         .sandboxed(config)
-        .layers(StackConfig {
-            policy: Some(PolicyConfig::new()),
-            ..StackConfig::default()
-        })
+        .layers(
+            StackConfig::default()
+                .policy(PolicyConfig::new())
+                .insecure_no_audit(),
+        )
         .build()
         .expect("the runtime builds")
 }

@@ -65,7 +65,7 @@ pub struct SearchArgs {
 pub struct SourceArgs {
     /// The registry directory (default: `registry` in the data directory).
     #[arg(long, value_name = "DIR")]
-    registry: Option<String>,
+    pub(crate) registry: Option<String>,
     /// The embedding model directory, for semantic search (default: found
     /// under the data directory or the workspace's `models/`).
     #[arg(long, value_name = "DIR")]
@@ -135,7 +135,7 @@ pub enum RegistryCommand {
 }
 
 impl SourceArgs {
-    fn model(&self, settings: &Settings) -> Result<Option<Arc<EmbeddingModel>>> {
+    pub(crate) fn model(&self, settings: &Settings) -> Result<Option<Arc<EmbeddingModel>>> {
         if self.lexical {
             return Ok(None);
         }

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::{Parser, Subcommand};
 use rustchain_tools::{
     Catalog, Language, Principal, Runtime, RuntimeBuilderExt, StackConfig, ToolCall, ToolError,
-    ToolMetadata, ToolResult, VersionReq,
+    ToolMetadata, ToolResult, VersionReq, WORKSPACE_ROLE,
     audit::{
         AuditLayer, AuditLog, ConsistencyProof, Durability, InclusionProof, VerifierKey, log_files,
         open_keyed, prove_consistency, prove_inclusion, read_records, verify,
@@ -22,10 +22,12 @@ use rustchain_tools::{
         diff::diff,
         export::{Dialect, ExportOptions, Format, ToolDefinition, export},
     },
+    workspace_policy,
 };
 use serde_json::{Value, json};
 
 mod discovery;
+mod mcp;
 mod settings;
 use discovery::{RegistryCommand, SearchArgs};
 use settings::Settings;
@@ -122,7 +124,21 @@ enum Command {
     /// Import, remove, count and evaluate the tools of a registry.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Serve the tools to an MCP client (an agent) over stdio, or over
+    /// streamable HTTP with --http ADDR; configured by ./rustchain.toml.
+    #[command(after_help = MCP_EXAMPLES)]
+    Mcp(Box<mcp::McpArgs>),
 }
+
+const MCP_EXAMPLES: &str = "\
+Examples:
+  rustchain-tools mcp                                  # stdio, ./rustchain.toml or the safe defaults
+  rustchain-tools mcp --root ~/notes --role editor --no-profile
+  rustchain-tools mcp --http 127.0.0.1:8700 --token-env MCP_TOKEN
+  rustchain-tools mcp --mode search                    # find_tools and call_tool only
+
+With no configuration: the current directory as root, the read-only profile,
+every call recorded in audit.jsonl in the data directory.";
 
 /// What the sandboxed tools (`fs_*`, `cmd_run`, `http_fetch`) may touch.
 #[derive(Debug, Clone, clap::Args)]
@@ -180,13 +196,7 @@ impl SandboxArgs {
             Some(root) => {
                 let root = std::fs::canonicalize(root)
                     .with_context(|| format!("--root {root} cannot be opened"))?;
-                let grants = json!({"rustchain": {"grants": {"roles": {"workspace": {
-                    "description": "The directory given with --root: reading and writing below it.",
-                    "categories": ["*"],
-                    "fileRead": [root.display().to_string()],
-                    "fileWrite": [root.display().to_string()],
-                }}}}});
-                policy.file("<--root>/workspace.json", grants.to_string())
+                workspace_policy(policy, &root)
             }
             None => policy,
         };
@@ -449,7 +459,7 @@ fn run(cli: Cli) -> Result<u8> {
             let mut builder = Runtime::builder().builtins();
             if let Some(config) = sandbox_config {
                 builder = builder.sandboxed(config);
-                roles.push("workspace".into());
+                roles.push(WORKSPACE_ROLE.into());
             }
             // Outermost, so that every outcome is recorded, refusals of an
             // unknown tool or version included.
@@ -499,6 +509,7 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Registry(command) => discovery::registry(&command, &Settings::load()?),
         Command::Tools(command) => tools(command),
+        Command::Mcp(args) => mcp::serve(&args),
     }
 }
 

@@ -232,6 +232,24 @@ fn setup_failed(part: &str, reason: impl std::fmt::Display) -> ToolError {
     }
 }
 
+/// The name of the role [`workspace_policy`] grants.
+pub const WORKSPACE_ROLE: &str = "workspace";
+
+/// `policy` with the role [`WORKSPACE_ROLE`], which grants reading and
+/// writing below `root` (every category, nothing else: tools that change
+/// things, programs and the network still need another role). Give it to
+/// the principal that works in the sandbox root.
+pub fn workspace_policy(policy: PolicyConfig, root: &Path) -> PolicyConfig {
+    let root = root.display().to_string();
+    let grants = serde_json::json!({"rustchain": {"grants": {"roles": {WORKSPACE_ROLE: {
+        "description": "The sandbox root: reading and writing below it.",
+        "categories": ["*"],
+        "fileRead": [root],
+        "fileWrite": [root],
+    }}}}});
+    policy.file("<sandbox root>/workspace.json", grants.to_string())
+}
+
 /// What the facade adds to [`RuntimeBuilder`].
 pub trait RuntimeBuilderExt: Sized {
     /// Adds every built-in tool registered at compile time (the pure ones;

@@ -267,7 +267,15 @@ where
                 call_id: Some(call_id.clone()),
             };
             let recorded = match received {
-                Ok(text) => layer.log.record_text(RecordKind::Received, text).await,
+                // Written before the tool runs (a call that cannot be
+                // recorded does not run); synced with the outcome, which the
+                // caller waits for: one sync per acknowledged call.
+                Ok(text) => {
+                    layer
+                        .log
+                        .record_text_written(RecordKind::Received, text)
+                        .await
+                }
                 Err(e) => Err(e),
             };
             if let Err(e) = recorded {

@@ -8,7 +8,7 @@ use std::{
     path::{Path, PathBuf},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         mpsc,
     },
     thread::JoinHandle,
@@ -115,6 +115,9 @@ enum Msg {
         /// writer thread, which every record passes, only chains and hashes.
         payload: Vec<u8>,
         ack: Option<Reply<Ack>>,
+        /// Needs no sync of its own (and is acknowledged once written): a
+        /// later record of the same call, which is synced, covers it.
+        written: bool,
     },
     Close {
         ack: Option<mpsc::SyncSender<Result<(), AuditError>>>,
@@ -131,6 +134,8 @@ pub struct AuditLog {
 
 struct Inner {
     tx: mpsc::Sender<Msg>,
+    durability: Durability,
+    syncs: Arc<AtomicU64>,
     thread: Mutex<Option<JoinHandle<()>>>,
     path: PathBuf,
 }
@@ -165,10 +170,16 @@ impl AuditLog {
             ));
         }
         let path = config.path.clone();
+        let durability = config.durability;
         let mut writer = Writer::open(config)?;
         if writer.config.durability == Durability::Group {
-            writer.syncer = Some(Syncer::start(writer.failed.clone(), path.clone())?);
+            writer.syncer = Some(Syncer::start(
+                writer.failed.clone(),
+                path.clone(),
+                writer.syncs.clone(),
+            )?);
         }
+        let syncs = writer.syncs.clone();
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("audit-writer".into())
@@ -177,6 +188,8 @@ impl AuditLog {
         Ok(AuditLog {
             inner: Arc::new(Inner {
                 tx,
+                durability,
+                syncs,
                 thread: Mutex::new(Some(thread)),
                 path,
             }),
@@ -186,6 +199,12 @@ impl AuditLog {
     /// The active file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// How many times the log has synced its file to storage since it was
+    /// opened: the cost that durability adds, for tests and measurements.
+    pub fn sync_count(&self) -> u64 {
+        self.inner.syncs.load(Ordering::Relaxed)
     }
 
     fn send(
@@ -205,10 +224,41 @@ impl AuditLog {
         payload: Vec<u8>,
         ack: Option<Reply<Ack>>,
     ) -> Result<(), AuditError> {
+        self.send_message(kind, payload, ack, false)
+    }
+
+    fn send_message(
+        &self,
+        kind: RecordKind,
+        payload: Vec<u8>,
+        ack: Option<Reply<Ack>>,
+        written: bool,
+    ) -> Result<(), AuditError> {
         self.inner
             .tx
-            .send(Msg::Append { kind, payload, ack })
+            .send(Msg::Append {
+                kind,
+                payload,
+                ack,
+                written,
+            })
             .map_err(|_| AuditError::Closed)
+    }
+
+    /// [`AuditLog::record_text`], acknowledged once the record is written to
+    /// the file rather than once it is synced, unless the log syncs every
+    /// record ([`Durability::Fsync`]). For a call's `received` record: the
+    /// call's outcome record, which the caller waits for, is synced after
+    /// it, so one sync per acknowledged call covers both.
+    pub(crate) async fn record_text_written(
+        &self,
+        kind: RecordKind,
+        payload: Vec<u8>,
+    ) -> Result<u64, AuditError> {
+        let (tx, rx) = oneshot::channel();
+        let written = self.inner.durability != Durability::Fsync;
+        self.send_message(kind, payload, Some(Reply::Task(tx)), written)?;
+        rx.await.map_err(|_| AuditError::Closed)?
     }
 
     /// Appends a record and waits until it is committed; returns its
@@ -241,9 +291,12 @@ impl AuditLog {
         rx.await.map_err(|_| AuditError::Closed)?
     }
 
-    /// [`AuditLog::record_detached`] with the payload as JSON text.
+    /// [`AuditLog::record_detached`] with the payload as JSON text, for a
+    /// record that a later record of the same call, which its caller waits
+    /// for, brings to storage: it asks for no sync of its own.
     pub(crate) fn record_text_detached(&self, kind: RecordKind, payload: Vec<u8>) {
-        let _ = self.send_text(kind, payload, None);
+        let written = self.inner.durability != Durability::Fsync;
+        let _ = self.send_message(kind, payload, None, written);
     }
 
     /// Appends a record without waiting for it to be committed, for where
@@ -469,6 +522,14 @@ struct Writer {
     /// clock read and one formatting per batch, not per record.
     time: Option<String>,
     acks: Vec<(Reply<Ack>, u64)>,
+    /// Acknowledged once the batch is written, without waiting for its sync.
+    written_acks: Vec<(Reply<Ack>, u64)>,
+    /// Records in the batch that a sync must cover now; the others (those
+    /// acknowledged on write) wait for the next sync, which a later record
+    /// of the same call brings.
+    needs_sync: usize,
+    /// How many times the file has been synced, shared with the log.
+    syncs: Arc<AtomicU64>,
     failed: Failure,
     file_opened: Instant,
     syncer: Option<Syncer>,
@@ -564,6 +625,9 @@ impl Writer {
             buf: Vec::with_capacity(1 << 16),
             time: None,
             acks: Vec::new(),
+            written_acks: Vec::new(),
+            needs_sync: 0,
+            syncs: Arc::new(AtomicU64::new(0)),
             failed: Failure::default(),
             file_opened: Instant::now(),
             syncer: None,
@@ -592,6 +656,7 @@ impl Writer {
             .get_or_insert_with(|| record::format_time(SystemTime::now()));
         let start = self.buf.len();
         let hash = record::encode_into(&mut self.buf, seq, time, kind, payload, &self.prev);
+        self.needs_sync += 1;
         let line = &self.buf[start..];
         tracing::info!(
             target: "rustchain_tools_audit",
@@ -624,7 +689,7 @@ impl Writer {
     /// Writes the pending batch (and syncs it unless durability is `None`
     /// and `force` is false), then acknowledges its records.
     fn commit(&mut self, force: bool) -> Result<(), AuditError> {
-        if self.buf.is_empty() && self.acks.is_empty() {
+        if self.buf.is_empty() && self.acks.is_empty() && self.written_acks.is_empty() {
             return Ok(());
         }
         let mut result = match self.failed.get() {
@@ -633,7 +698,17 @@ impl Writer {
         };
         self.buf.clear();
         self.time = None;
-        if result.is_ok() {
+        let needs_sync = std::mem::take(&mut self.needs_sync) > 0 || !self.acks.is_empty();
+        for (ack, seq) in self.written_acks.drain(..) {
+            ack.send(match &result {
+                Ok(()) => Ok(seq),
+                Err(message) => Err(AuditError::WriteFailed {
+                    path: self.config.path.clone(),
+                    message: message.clone(),
+                }),
+            });
+        }
+        if result.is_ok() && (needs_sync || force) {
             match (force, self.config.durability, &self.syncer) {
                 // Group commit: the syncer thread syncs this batch while the
                 // next one is encoded and written, and acknowledges it.
@@ -647,7 +722,10 @@ impl Writer {
                     }
                 }
                 (false, Durability::None, _) => {}
-                _ => result = self.file.sync_data().map_err(|e| e.to_string()),
+                _ => {
+                    result = self.file.sync_data().map_err(|e| e.to_string());
+                    self.syncs.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
         match result {
@@ -739,7 +817,12 @@ impl Writer {
             }
             for msg in batch.drain(..) {
                 match msg {
-                    Msg::Append { kind, payload, ack } => {
+                    Msg::Append {
+                        kind,
+                        payload,
+                        ack,
+                        written,
+                    } => {
                         if self.failed.is_set() {
                             if let Some(ack) = ack {
                                 ack.send(Err(self.failed.error(&self.config.path)));
@@ -747,8 +830,13 @@ impl Writer {
                             continue;
                         }
                         let seq = self.push(kind, &payload);
-                        if let Some(ack) = ack {
-                            self.acks.push((ack, seq));
+                        if written {
+                            self.needs_sync -= 1;
+                        }
+                        match ack {
+                            Some(ack) if written => self.written_acks.push((ack, seq)),
+                            Some(ack) => self.acks.push((ack, seq)),
+                            None => {}
                         }
                         self.since_checkpoint += 1;
                         if self.since_checkpoint >= self.config.checkpoint_every {
@@ -850,7 +938,7 @@ struct Syncer {
 const MAX_GATHER: Duration = Duration::from_millis(1);
 
 impl Syncer {
-    fn start(failed: Failure, path: PathBuf) -> Result<Syncer, AuditError> {
+    fn start(failed: Failure, path: PathBuf, syncs: Arc<AtomicU64>) -> Result<Syncer, AuditError> {
         let (tx, rx) = mpsc::channel::<SyncJob>();
         let error_path = path.clone();
         let thread = std::thread::Builder::new()
@@ -896,6 +984,7 @@ impl Syncer {
                                 failed.set(&e.to_string());
                                 ok = false;
                             }
+                            syncs.fetch_add(1, Ordering::Relaxed);
                             synced.push(&job.file);
                         }
                     }

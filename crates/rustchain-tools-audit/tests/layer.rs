@@ -309,3 +309,22 @@ async fn concurrent_calls_are_all_recorded() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_audited_call_costs_one_sync() {
+    let s = setup();
+    let before = s.log.sync_count();
+    for i in 0..100 {
+        s.runtime
+            .call(
+                ToolCall::new("login", json!({"user": "ann", "password": "p"}))
+                    .with_id(format!("c{i}")),
+            )
+            .await
+            .unwrap();
+    }
+    let syncs = s.log.sync_count() - before;
+    // A checkpoint may add one now and then; two per call would be 200.
+    assert!((100..=110).contains(&syncs), "100 calls took {syncs} syncs");
+    assert_eq!(s.finish().len(), 300);
+}

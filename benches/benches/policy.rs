@@ -21,17 +21,52 @@ fn request() -> ToolRequest {
 
 fn decision(c: &mut Criterion) {
     let sox = PolicyConfig::new().profile("sox");
-    let interpreter = PolicyEngine::load(&sox).expect("the shipped policies load");
-    let vm = PolicyEngine::load(&sox.compiled_vm(true)).expect("the shipped policies load");
+    let reused = PolicyEngine::load(&sox).expect("the shipped policies load");
+    let interpreter =
+        PolicyEngine::load(&sox.clone().reuse_decisions(false)).expect("the shipped policies load");
+    let vm = PolicyEngine::load(&sox.clone().reuse_decisions(false).compiled_vm(true))
+        .expect("the shipped policies load");
+    assert!(reused.reuses_decisions());
     let request = request();
     assert!(interpreter.decide(&request).allowed);
     assert!(vm.decide(&request).allowed);
+    assert!(reused.decide(&request).allowed);
+    // Calls of a file tool with 1,000 different paths, in turn: each is a
+    // miss the first time, then reused.
+    let reader = Arc::new(RegisteredTool::new(b::file_tool()).expect("the file tool registers"));
+    let varied: Vec<ToolRequest> = (0..1000)
+        .map(|i| {
+            ToolRequest::new(
+                ToolCall::new(
+                    "bench.read",
+                    serde_json::json!({"path": format!("notes/{i}.txt")}),
+                )
+                .with_principal(b::analyst()),
+                reader.clone(),
+            )
+        })
+        .collect();
+    assert!(
+        reused.decide(&varied[0]).allowed,
+        "{:?}",
+        reused.decide(&varied[0])
+    );
     let mut group = c.benchmark_group("policy-decision");
     group.bench_function("default+sox/interpreter", |bench| {
         bench.iter(|| interpreter.decide(&request));
     });
     group.bench_function("default+sox/vm", |bench| {
         bench.iter(|| vm.decide(&request));
+    });
+    group.bench_function("default+sox/reused", |bench| {
+        bench.iter(|| reused.decide(&request));
+    });
+    let mut next = 0;
+    group.bench_function("default+sox/reused, 1,000 paths in turn", |bench| {
+        bench.iter(|| {
+            next = (next + 1) % varied.len();
+            reused.decide(&varied[next])
+        });
     });
     group.finish();
 }
@@ -58,8 +93,15 @@ fn pipeline(c: &mut Criterion) {
     let sox = PolicyConfig::new().profile("sox");
     let cases = [
         ("validation", runtime(None)),
-        ("validation+policy/interpreter", runtime(Some(sox.clone()))),
-        ("validation+policy/vm", runtime(Some(sox.compiled_vm(true)))),
+        (
+            "validation+policy/interpreter",
+            runtime(Some(sox.clone().reuse_decisions(false))),
+        ),
+        (
+            "validation+policy/vm",
+            runtime(Some(sox.clone().reuse_decisions(false).compiled_vm(true))),
+        ),
+        ("validation+policy/reused", runtime(Some(sox))),
     ];
     let mut group = c.benchmark_group("policy-pipeline");
     for (name, runtime) in &cases {

@@ -90,6 +90,49 @@ pub fn bare_tool() -> Arc<dyn ToolExecutor> {
     Arc::new(TypedTool::new(NoOp).expect("the no-op tool registers"))
 }
 
+/// A read-only tool that reads files below `/data` (it only says so).
+pub fn file_tool() -> Arc<dyn ToolExecutor> {
+    Arc::new(TypedTool::new(ReadFile).expect("the file tool registers"))
+}
+
+/// A principal with the shipped `analyst` role, which reads below `/data`.
+pub fn analyst() -> rustchain_tools::Principal {
+    rustchain_tools::Principal {
+        id: "bench".into(),
+        roles: vec!["analyst".into()],
+    }
+}
+
+/// The tool behind [`file_tool`].
+pub struct ReadFile;
+
+/// The parameters of [`ReadFile`].
+#[derive(Deserialize, JsonSchema)]
+pub struct ReadParams {
+    /// A path below the root.
+    pub path: String,
+}
+
+#[async_trait]
+impl Tool for ReadFile {
+    type Params = ReadParams;
+    type Output = ();
+
+    fn info(&self) -> ToolInfo {
+        ToolInfo::new("bench.read", "1.0.0")
+            .category("file")
+            .permissions(rustchain_tools::Permissions {
+                file_read: vec!["/data".into()],
+                ..rustchain_tools::Permissions::default()
+            })
+            .hints(BehaviorHints::PURE)
+    }
+
+    async fn run(&self, _: ReadParams, _: &ToolContext) -> Result<(), ToolError> {
+        Ok(())
+    }
+}
+
 /// Three valid arguments.
 pub fn valid_arguments() -> Value {
     json!({"query": "rust tool frameworks", "limit": 10, "verbose": true})

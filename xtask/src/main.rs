@@ -36,7 +36,8 @@ const GATED: &[(&str, &str)] = &[
     ("validate-valid", "validation, valid"),
     ("validate-invalid", "validation, 2 errors"),
     ("export-strict", "200-property export"),
-    ("policy-decision", "decision, default+sox"),
+    ("policy-decision", "decision, default+sox, evaluated"),
+    ("policy-decision-reused", "decision, default+sox, reused"),
     ("audit-append", "record, no fsync"),
     ("registry-exact", "lookup by name, 4,053 tools"),
     ("registry-negative", "lookup of a missing name"),
@@ -345,7 +346,7 @@ fn bench_gate(update: bool, tolerance: f64) -> Result<bool> {
             (SHORT_RUN_SEARCH, LONG_RUN_SEARCH)
         } else if *scenario == "registry-register" {
             (SHORT_RUN_REGISTER, LONG_RUN_REGISTER)
-        } else if *scenario == "policy-decision" {
+        } else if scenario.starts_with("policy-decision") {
             (SHORT_RUN_POLICY, LONG_RUN_POLICY)
         } else {
             (SHORT_RUN, LONG_RUN)

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use rustchain_tools::schema::export::{ExportOptions, Format, export};
 use rustchain_tools_benches as b;
 
-const SCENARIOS: &str = "direct, bare, limits, valid, invalid, concurrent-1000, validate-valid, validate-invalid, export-strict, policy-decision, audit-append, registry-exact, registry-negative, registry-search, registry-register";
+const SCENARIOS: &str = "direct, bare, limits, valid, invalid, concurrent-1000, validate-valid, validate-invalid, export-strict, policy-decision, policy-decision-reused, audit-append, registry-exact, registry-negative, registry-search, registry-register";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -142,8 +142,11 @@ fn main() -> ExitCode {
                 log.close().expect("closed");
                 let _ = std::fs::remove_dir_all(&dir);
             }
-            "policy-decision" => {
-                let config = rustchain_tools::policy::PolicyConfig::new().profile("sox");
+            "policy-decision" | "policy-decision-reused" => {
+                // Evaluated every time, or reused for the repeated call.
+                let config = rustchain_tools::policy::PolicyConfig::new()
+                    .profile("sox")
+                    .reuse_decisions(scenario == "policy-decision-reused");
                 let engine = rustchain_tools::policy::PolicyEngine::load(&config)
                     .expect("the shipped policies load");
                 let request = rustchain_tools::ToolRequest::new(

@@ -259,6 +259,6 @@ under_any(p, roots) if {
 
 # Secrets in arguments are kept out of the audit record.
 redact contains sprintf("/%s", [key]) if {
-	some key, _ in input.call.arguments
+	some key in input.call.argumentNames
 	grants.redactArguments[lower(key)]
 }

@@ -28,7 +28,7 @@ fetcher := object.union(harmless, {"tool": object.union(harmless.tool, {
 
 with_principal(doc, id, roles) := object.union(doc, {"principal": {"id": id, "roles": roles}})
 
-with_args(doc, args) := object.union(doc, {"call": {"id": "c1", "arguments": args}})
+with_args(doc, args) := object.union(doc, {"call": {"id": "c1", "arguments": args, "argumentNames": sort([k | some k, _ in args])}})
 
 test_local_runs_harmless_tools if {
 	authz.allow with input as harmless

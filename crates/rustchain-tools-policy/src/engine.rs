@@ -20,6 +20,7 @@ use rustchain_tools_core::{RegisteredTool, ToolRequest};
 
 use crate::{
     Decision, PolicyError,
+    cache::{CachePlan, DecisionCache},
     input::{self, Environment, InputBuilder},
     sources::{self, DEFAULT_POLICY_FILES, Kind, SHIPPED, SourceFile},
 };
@@ -48,6 +49,7 @@ pub struct PolicyConfig {
     profiles: Vec<String>,
     labels: BTreeMap<String, String>,
     compiled_vm: bool,
+    reuse_decisions: bool,
 }
 
 impl Default for PolicyConfig {
@@ -67,6 +69,7 @@ impl PolicyConfig {
             profiles: Vec::new(),
             labels: BTreeMap::new(),
             compiled_vm: false,
+            reuse_decisions: true,
         }
     }
 
@@ -77,6 +80,18 @@ impl PolicyConfig {
     /// default: the interpreter fails such a decision, which denies.
     pub fn compiled_vm(mut self, on: bool) -> Self {
         self.compiled_vm = on;
+        self
+    }
+
+    /// Reuses a decision for a later call that agrees with it on everything
+    /// the policies read: the tool, the principal, and the argument fields
+    /// the modules refer to (all arguments when a module reads them whole).
+    /// On by default; it is off by itself for policies that read the call's
+    /// id or the whole input, or may call a builtin whose value varies
+    /// (`time.now_ns`, `rand.*`, `http.send`, ...). Each thread keeps its own
+    /// decisions, at most 4,096, and a reload starts afresh.
+    pub fn reuse_decisions(mut self, on: bool) -> Self {
+        self.reuse_decisions = on;
         self
     }
 
@@ -163,12 +178,18 @@ pub(crate) struct Loaded {
     pub engine: Engine,
     pub data: Value,
     pub packages: BTreeSet<String>,
+    /// Every path below `input` the modules read.
+    pub reads: Vec<Vec<String>>,
+    /// Whether a module may call a builtin that varies between calls.
+    pub nondeterministic: bool,
 }
 
 pub(crate) fn load_sources(files: &[SourceFile], with_tests: bool) -> Result<Loaded, PolicyError> {
     let mut engine = Engine::new();
     let mut packages = BTreeSet::new();
     let mut findings = Vec::new();
+    let mut reads = Vec::new();
+    let mut nondeterministic = false;
     let mut data = serde_json::Value::Object(serde_json::Map::new());
     for file in files {
         match file.kind {
@@ -188,7 +209,10 @@ pub(crate) fn load_sources(files: &[SourceFile], with_tests: bool) -> Result<Loa
             }
             Kind::RegoTest if !with_tests => {}
             Kind::Rego | Kind::RegoTest => {
-                findings.extend(sources::unknown_input_fields(file)?);
+                let scan = sources::scan_input(file)?;
+                findings.extend(scan.findings);
+                reads.extend(scan.paths);
+                nondeterministic |= sources::calls_nondeterministic(file);
                 let package = sources::add_module(&mut engine, file)?;
                 if file.kind == Kind::Rego {
                     sources::check_package(file, &package)?;
@@ -211,6 +235,8 @@ pub(crate) fn load_sources(files: &[SourceFile], with_tests: bool) -> Result<Loa
         engine,
         data,
         packages,
+        reads,
+        nondeterministic,
     })
 }
 
@@ -256,6 +282,8 @@ struct Prepared {
     vm_unavailable: Option<String>,
     /// A digest of every source and the profiles: which policy decided.
     revision: String,
+    /// What of a call decides, when decisions may be reused.
+    cache: Option<CachePlan>,
 }
 
 impl std::fmt::Debug for PolicyEngine {
@@ -310,8 +338,19 @@ impl PolicyEngine {
         let aggregate = aggregate_module(&profiles, &rules, &maybe_undefined);
         sources::add_module(
             &mut loaded.engine,
-            &SourceFile::new("<generated>/decision.rego", aggregate),
+            &SourceFile::new("<generated>/decision.rego", aggregate.clone()),
         )?;
+        let cache = if config.reuse_decisions {
+            let generated = sources::scan_input(&SourceFile::new(
+                "<generated>/decision.rego",
+                aggregate.clone(),
+            ))?;
+            let mut reads = loaded.reads.clone();
+            reads.extend(generated.paths);
+            CachePlan::new(&reads, loaded.nondeterministic)
+        } else {
+            None
+        };
         let compiled = loaded
             .engine
             .compile_with_entrypoint(&ENTRY.into())
@@ -342,6 +381,7 @@ impl PolicyEngine {
                 input: InputBuilder::new(env),
                 vm_unavailable,
                 revision,
+                cache,
             }),
         };
         // A data document that collides with a rule (data.rustchain.authz,
@@ -378,12 +418,40 @@ impl PolicyEngine {
 
     /// Decides about a call on its way through the pipeline.
     pub fn decide(&self, request: &ToolRequest) -> Decision {
+        let key = self.inner.cache.as_ref().map(|plan| plan.key(request));
+        if let Some(key) = &key
+            && let Some(Some(decision)) =
+                with_worker(&self.inner, |worker| worker.decisions.get(key))
+        {
+            return decision;
+        }
         let input = &self.inner.input;
         let tool = with_worker(&self.inner, |worker| {
             worker.tool(&request.tool, || input.tool(request.tool.metadata()))
         })
         .unwrap_or_else(|| input.tool(request.tool.metadata()));
-        self.decide_value(input.document(request, tool))
+        let decision = self.decide_value(input.document(request, tool));
+        if let Some(key) = key {
+            with_worker(&self.inner, |worker| {
+                worker
+                    .decisions
+                    .insert(key, &request.tool, decision.clone());
+            });
+        }
+        decision
+    }
+
+    /// Whether decisions are reused for calls that agree on everything the
+    /// policies read (see [`PolicyConfig::reuse_decisions`]); false when
+    /// the policies read the call's id or the whole input, or may call a
+    /// builtin whose value varies.
+    pub fn reuses_decisions(&self) -> bool {
+        self.inner.cache.is_some()
+    }
+
+    /// This thread's decision cache counters for this engine: (hits, misses).
+    pub fn cache_counters(&self) -> (u64, u64) {
+        with_worker(&self.inner, |w| (w.decisions.hits, w.decisions.misses)).unwrap_or((0, 0))
     }
 
     /// Decides about an input document given as JSON (`policy eval`); an
@@ -459,6 +527,7 @@ struct Worker {
     /// allocation, so its address is not reused by another tool while the
     /// entry exists; a registered tool's metadata never changes.
     tools: HashMap<*const RegisteredTool, (Weak<RegisteredTool>, Value)>,
+    decisions: DecisionCache,
 }
 
 impl Worker {

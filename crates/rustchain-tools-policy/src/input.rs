@@ -36,6 +36,7 @@ struct Keys {
     principal: Value,
     id: Value,
     arguments: Value,
+    argument_names: Value,
     roles: Value,
 }
 
@@ -49,7 +50,11 @@ impl InputBuilder {
                 ("principal", Value::Null),
                 ("environment", environment.clone()),
             ]),
-            call: object([("id", Value::Null), ("arguments", Value::Null)]),
+            call: object([
+                ("id", Value::Null),
+                ("arguments", Value::Null),
+                ("argumentNames", Value::Null),
+            ]),
             principal: object([("id", Value::Null), ("roles", Value::Null)]),
             keys: Keys {
                 tool: Value::from("tool"),
@@ -57,6 +62,7 @@ impl InputBuilder {
                 principal: Value::from("principal"),
                 id: Value::from("id"),
                 arguments: Value::from("arguments"),
+                argument_names: Value::from("argumentNames"),
                 roles: Value::from("roles"),
             },
             env,
@@ -95,6 +101,7 @@ impl InputBuilder {
             [
                 (&k.id, Value::from(request.call.id.as_str())),
                 (&k.arguments, from_json(&request.call.arguments)),
+                (&k.argument_names, argument_names(&request.call.arguments)),
             ],
         );
         let principal = fill(
@@ -122,6 +129,22 @@ fn fill<const N: usize>(template: &Value, fields: [(&Value, Value); N]) -> Value
         }
     }
     out
+}
+
+/// The names of the top-level arguments, sorted (none when the arguments
+/// are not an object): what a rule that looks at names only reads, so that
+/// decisions do not depend on the values.
+fn argument_names(arguments: &serde_json::Value) -> Value {
+    Value::from(
+        arguments
+            .as_object()
+            .map(|o| {
+                o.keys()
+                    .map(|k| Value::from(k.as_str()))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default(),
+    )
 }
 
 /// Converts JSON to a regorus value directly: regorus's own `From` goes
@@ -231,7 +254,11 @@ pub(crate) const INPUT: Field = Field::Object(&[
     ),
     (
         "call",
-        Field::Object(&[("id", Field::Leaf("a string")), ("arguments", Field::Open)]),
+        Field::Object(&[
+            ("id", Field::Leaf("a string")),
+            ("arguments", Field::Open),
+            ("argumentNames", Field::Open),
+        ]),
     ),
     (
         "principal",

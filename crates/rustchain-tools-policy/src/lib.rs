@@ -30,6 +30,7 @@
 //! table and the profiles.
 #![deny(missing_docs)]
 
+mod cache;
 mod decision;
 mod engine;
 mod error;

@@ -202,6 +202,22 @@ fn package_line(text: &str) -> u32 {
 /// `t = input.tool`) makes `t.categroy` a reference to `input.tool.categroy`
 /// until the block that binds `t` closes.
 pub(crate) fn unknown_input_fields(file: &SourceFile) -> Result<Vec<InputFinding>, PolicyError> {
+    Ok(scan_input(file)?.findings)
+}
+
+/// What a module reads of the input.
+pub(crate) struct InputScan {
+    /// References the documented input never has.
+    pub findings: Vec<InputFinding>,
+    /// Every path below `input` the module reads, as far as the tokens
+    /// show: a reference through a dynamic step (`input.call.arguments[k]`),
+    /// an iteration or a function argument ends where the static steps end,
+    /// so it stands for everything below.
+    pub paths: Vec<Vec<String>>,
+}
+
+/// Reads the `input` references of `file` (see [`InputScan`]).
+pub(crate) fn scan_input(file: &SourceFile) -> Result<InputScan, PolicyError> {
     let syntax = |e: &dyn std::fmt::Display| PolicyError::Syntax {
         file: file.name.clone(),
         message: e.to_string(),
@@ -217,7 +233,26 @@ pub(crate) fn unknown_input_fields(file: &SourceFile) -> Result<Vec<InputFinding
         }
         tokens.push(token);
     }
-    Ok(References { tokens: &tokens }.unknown(&file.name))
+    let mut paths = Vec::new();
+    let findings = References { tokens: &tokens }.scan(&file.name, &mut paths);
+    Ok(InputScan { findings, paths })
+}
+
+/// Builtins whose value is not a function of the input and the data: a
+/// decision that may call one cannot be reused for an equal input.
+const NONDETERMINISTIC: &[&str] = &[
+    "time.now_ns",
+    "rand.",
+    "uuid.",
+    "http.send",
+    "opa.runtime",
+    "net.lookup_ip_addr",
+    "crypto.x509.parse_and_verify",
+];
+
+/// Whether `file` may call a builtin whose value varies from call to call.
+pub(crate) fn calls_nondeterministic(file: &SourceFile) -> bool {
+    NONDETERMINISTIC.iter().any(|name| file.text.contains(name))
 }
 
 /// A local variable bound in a rule body: to an input path (`Some`), or to
@@ -317,7 +352,7 @@ impl References<'_> {
         if comprehension { names } else { Vec::new() }
     }
 
-    fn unknown(&self, file: &str) -> Vec<InputFinding> {
+    fn scan(&self, file: &str, paths: &mut Vec<Vec<String>>) -> Vec<InputFinding> {
         let mut findings = Vec::new();
         let mut aliases: Vec<Alias> = Vec::new();
         let mut depth = 0usize;
@@ -379,6 +414,7 @@ impl References<'_> {
             let (steps, end) = self.steps(i + 1);
             let mut path = base.clone();
             path.extend(steps.iter().cloned());
+            paths.push(path.clone());
             let valid = match input::check_path(&path) {
                 Ok(()) => true,
                 Err(message) => {

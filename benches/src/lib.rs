@@ -2,6 +2,8 @@
 //! instruction-count gate (`cargo xtask bench-gate`).
 #![deny(missing_docs)]
 
+pub mod mcp;
+
 use std::sync::Arc;
 
 use rustchain_tools::{

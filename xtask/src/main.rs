@@ -38,6 +38,7 @@ const GATED: &[(&str, &str)] = &[
     ("export-strict", "200-property export"),
     ("policy-decision", "decision, default+sox, evaluated"),
     ("policy-decision-reused", "decision, default+sox, reused"),
+    ("mcp-call", "MCP tools/call, whole stack"),
     ("audit-append", "record, no fsync"),
     ("registry-exact", "lookup by name, 4,053 tools"),
     ("registry-negative", "lookup of a missing name"),

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use rustchain_tools::schema::export::{ExportOptions, Format, export};
 use rustchain_tools_benches as b;
 
-const SCENARIOS: &str = "direct, bare, limits, valid, invalid, concurrent-1000, validate-valid, validate-invalid, export-strict, policy-decision, policy-decision-reused, audit-append, registry-exact, registry-negative, registry-search, registry-register";
+const SCENARIOS: &str = "direct, bare, limits, valid, invalid, concurrent-1000, validate-valid, validate-invalid, export-strict, policy-decision, policy-decision-reused, mcp-call, audit-append, registry-exact, registry-negative, registry-search, registry-register";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -120,6 +120,14 @@ fn main() -> ExitCode {
                     assert_eq!(report.added.len(), manifests.len());
                 }
                 let _ = std::fs::remove_dir_all(&dir);
+            }
+            "mcp-call" => {
+                // Instructions, not disk waits: audited without syncing.
+                let server = b::mcp::BenchServer::start(rustchain_tools::audit::Durability::None);
+                let mut session = b::mcp::LineSession::open(&server.server).await;
+                for _ in 0..iterations {
+                    session.call().await;
+                }
             }
             "audit-append" => {
                 use rustchain_tools::audit::{

@@ -230,7 +230,7 @@ where
                 _ => return,
             };
             payload["callId"] = json!(call_id);
-            log.record_detached(kind, payload);
+            log.record_step(kind, &payload);
         }));
         // The service that was polled ready is the one that must be called;
         // keep a fresh clone in its place.

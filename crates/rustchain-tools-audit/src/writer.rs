@@ -299,6 +299,14 @@ impl AuditLog {
         let _ = self.send_message(kind, payload, None, written);
     }
 
+    /// [`AuditLog::record_detached`] for a step of a call (its policy
+    /// decision) that the call's outcome record, which its caller waits
+    /// for, brings to storage: it asks for no sync of its own.
+    pub(crate) fn record_step(&self, kind: RecordKind, payload: &Value) {
+        let written = self.inner.durability != Durability::Fsync;
+        let _ = self.send_message(kind, json_text(payload), None, written);
+    }
+
     /// Appends a record without waiting for it to be committed, for where
     /// waiting is impossible (a drop). A failure is reported by the next
     /// append that waits.

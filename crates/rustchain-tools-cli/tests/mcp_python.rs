@@ -445,3 +445,27 @@ fn post_status(url: &str, headers: &[&str], body: &str) -> u16 {
         .and_then(|code| code.parse().ok())
         .unwrap_or(0)
 }
+
+#[test]
+fn audit_turned_off_by_name_records_nowhere() {
+    for (extra, flags) in [
+        ("enabled = false", &[][..]),
+        ("", &["--insecure-no-audit"][..]),
+    ] {
+        let setup = Setup::new(extra);
+        let output = setup
+            .command(BIN)
+            .args(setup.server_args())
+            .args(flags)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("audit off"), "{stderr}");
+        assert!(!setup.audit().exists(), "the configured log was written");
+        assert!(
+            !setup.path("data").join("audit.jsonl").exists(),
+            "the default log was written: {stderr}"
+        );
+    }
+}

@@ -96,6 +96,7 @@ pub fn build(loaded: &LoadedConfig, registry_options: &RegistryOptions) -> Resul
         ));
         (Some(keyed.log), Some(path))
     } else {
+        stack = stack.insecure_no_audit();
         warnings.push("audit is off ([audit] enabled = false): calls leave no record".to_owned());
         (None, None)
     };

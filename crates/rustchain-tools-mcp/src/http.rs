@@ -10,6 +10,7 @@ use axum::{
     extract::{Request, State},
     middleware::{self, Next},
     response::{IntoResponse, Response},
+    serve::ListenerExt,
 };
 use http::{StatusCode, header};
 use rmcp::transport::streamable_http_server::{
@@ -128,6 +129,14 @@ pub async fn serve_http(
         "listening",
         json!({"transport": "http", "address": bound.to_string()}),
     );
+    // Replies are small and the client waits for each: without
+    // TCP_NODELAY, Nagle's algorithm holds them back for the client's
+    // delayed ACK (tens of milliseconds a call).
+    let listener = listener.tap_io(|stream| {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY could not be set");
+        }
+    });
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await

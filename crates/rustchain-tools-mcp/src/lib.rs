@@ -49,21 +49,34 @@ use tokio_util::sync::CancellationToken;
 /// Serves one client over this process's stdin and stdout until it goes
 /// away; the session's start and end are recorded.
 pub async fn serve_stdio(server: McpServer) -> Result<(), McpError> {
-    let running = server
-        .clone()
-        .serve(rmcp::transport::io::stdio_pipes())
-        .await
-        .map_err(|e| {
-            server.record_session(
-                "failed",
-                json!({"transport": "stdio", "reason": e.to_string()}),
-            );
-            McpError::Transport(e.to_string())
-        })?;
+    let (stdin, stdout) = rmcp::transport::io::stdio_pipes();
+    serve_io(server, stdin, stdout, "stdio").await
+}
+
+/// Serves one client over a byte stream pair (a pipe, a socket, an
+/// in-memory duplex), one JSON-RPC message per line, until it goes away;
+/// the session's start and end are recorded under `transport`.
+pub async fn serve_io<R, W>(
+    server: McpServer,
+    reader: R,
+    writer: W,
+    transport: &str,
+) -> Result<(), McpError>
+where
+    R: tokio::io::AsyncRead + Send + Unpin + 'static,
+    W: tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let running = server.clone().serve((reader, writer)).await.map_err(|e| {
+        server.record_session(
+            "failed",
+            json!({"transport": transport, "reason": e.to_string()}),
+        );
+        McpError::Transport(e.to_string())
+    })?;
     let reason = running.waiting().await;
     server.record_session(
         "closed",
-        json!({"transport": "stdio", "reason": format!("{reason:?}")}),
+        json!({"transport": transport, "reason": format!("{reason:?}")}),
     );
     Ok(())
 }

@@ -16,8 +16,9 @@ use rustchain_tools::audit::{
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rustchain-tools");
-/// The SDK version the tests are written against.
-const MCP_SDK: &str = "mcp==2.3.0";
+/// The SDK version the tests are written against (`.ci/run` installs the
+/// same file).
+const REQUIREMENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/requirements.txt");
 
 /// The Python of a virtual environment with the SDK: `RUSTCHAIN_MCP_PYTHON`
 /// when set, else one made (once, under a lock) in the target directory.
@@ -40,14 +41,15 @@ fn python() -> PathBuf {
             .expect("python3 runs");
         assert!(status.success(), "python3 -m venv failed");
         let status = Command::new(dir.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", MCP_SDK])
+            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(REQUIREMENTS)
             .status()
             .expect("pip runs");
         assert!(
             status.success(),
-            "pip install {MCP_SDK} failed (PyPI reachable?)"
+            "pip install -r {REQUIREMENTS} failed (PyPI reachable?)"
         );
-        std::fs::write(&ready, MCP_SDK).unwrap();
+        std::fs::write(&ready, "").unwrap();
     }
     python
 }

@@ -66,6 +66,15 @@ const LONG_RUN_REGISTER: usize = 4;
 /// from run to run; a hundred decisions drown that.
 const SHORT_RUN_POLICY: usize = 10;
 const LONG_RUN_POLICY: usize = 110;
+/// A reused decision costs about a thousandth of an evaluated one, so it
+/// runs often enough to drown the policy's loading, which varies by more
+/// than a hundred reused decisions.
+const SHORT_RUN_POLICY_REUSED: usize = 1_000;
+const LONG_RUN_POLICY_REUSED: usize = 501_000;
+/// An MCP call starts a server (policies loaded and compiled): a thousand
+/// calls drown that.
+const SHORT_RUN_MCP: usize = 50;
+const LONG_RUN_MCP: usize = 1_050;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask")]
@@ -347,6 +356,10 @@ fn bench_gate(update: bool, tolerance: f64) -> Result<bool> {
             (SHORT_RUN_SEARCH, LONG_RUN_SEARCH)
         } else if *scenario == "registry-register" {
             (SHORT_RUN_REGISTER, LONG_RUN_REGISTER)
+        } else if *scenario == "mcp-call" {
+            (SHORT_RUN_MCP, LONG_RUN_MCP)
+        } else if *scenario == "policy-decision-reused" {
+            (SHORT_RUN_POLICY_REUSED, LONG_RUN_POLICY_REUSED)
         } else if scenario.starts_with("policy-decision") {
             (SHORT_RUN_POLICY, LONG_RUN_POLICY)
         } else {

@@ -204,7 +204,7 @@ where
             let (kind, mut payload) = match event {
                 CallEvent::Started => {
                     if let Ok(text) = json_text(&Started { call_id: &call_id }) {
-                        log.record_text_detached(RecordKind::Started, text);
+                        log.record_step(RecordKind::Started, text);
                     }
                     return;
                 }
@@ -230,7 +230,9 @@ where
                 _ => return,
             };
             payload["callId"] = json!(call_id);
-            log.record_step(kind, &payload);
+            if let Ok(text) = json_text(&payload) {
+                log.record_step(kind, text);
+            }
         }));
         // The service that was polled ready is the one that must be called;
         // keep a fresh clone in its place.
@@ -273,7 +275,7 @@ where
                 Ok(text) => {
                     layer
                         .log
-                        .record_text_written(RecordKind::Received, text)
+                        .record_text(RecordKind::Received, text, true)
                         .await
                 }
                 Err(e) => Err(e),
@@ -310,7 +312,7 @@ where
             // here on must not add a second one.
             guard.call_id = None;
             let recorded = match outcome {
-                (kind, Ok(text)) => layer.log.record_text(kind, text).await,
+                (kind, Ok(text)) => layer.log.record_text(kind, text, false).await,
                 (_, Err(e)) => Err(e),
             };
             match recorded {

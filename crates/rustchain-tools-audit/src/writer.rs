@@ -213,26 +213,20 @@ impl AuditLog {
         payload: &Value,
         ack: Option<Reply<Ack>>,
     ) -> Result<(), AuditError> {
-        self.send_text(kind, json_text(payload), ack)
+        self.send_text(kind, json_text(payload), ack, false)
     }
 
     /// `payload` is JSON text from `serde_json`: it goes into the record as
-    /// it is.
+    /// it is. A `step` of a call asks for no sync of its own (and is
+    /// acknowledged once written), unless the log syncs every record
+    /// ([`Durability::Fsync`]): the call's outcome record, which its caller
+    /// waits for, is synced after it, so one sync per call covers both.
     fn send_text(
         &self,
         kind: RecordKind,
         payload: Vec<u8>,
         ack: Option<Reply<Ack>>,
-    ) -> Result<(), AuditError> {
-        self.send_message(kind, payload, ack, false)
-    }
-
-    fn send_message(
-        &self,
-        kind: RecordKind,
-        payload: Vec<u8>,
-        ack: Option<Reply<Ack>>,
-        written: bool,
+        step: bool,
     ) -> Result<(), AuditError> {
         self.inner
             .tx
@@ -240,25 +234,9 @@ impl AuditLog {
                 kind,
                 payload,
                 ack,
-                written,
+                written: step && self.inner.durability != Durability::Fsync,
             })
             .map_err(|_| AuditError::Closed)
-    }
-
-    /// [`AuditLog::record_text`], acknowledged once the record is written to
-    /// the file rather than once it is synced, unless the log syncs every
-    /// record ([`Durability::Fsync`]). For a call's `received` record: the
-    /// call's outcome record, which the caller waits for, is synced after
-    /// it, so one sync per acknowledged call covers both.
-    pub(crate) async fn record_text_written(
-        &self,
-        kind: RecordKind,
-        payload: Vec<u8>,
-    ) -> Result<u64, AuditError> {
-        let (tx, rx) = oneshot::channel();
-        let written = self.inner.durability != Durability::Fsync;
-        self.send_message(kind, payload, Some(Reply::Task(tx)), written)?;
-        rx.await.map_err(|_| AuditError::Closed)?
     }
 
     /// Appends a record and waits until it is committed; returns its
@@ -280,31 +258,25 @@ impl AuditLog {
 
     /// [`AuditLog::record`] with the payload given as the JSON text
     /// `serde_json` wrote for it, for the layer, which writes its records
-    /// straight from the request without building a JSON value.
+    /// straight from the request without building a JSON value. A `step`
+    /// of a call (its `received` record) is acknowledged once written: see
+    /// [`AuditLog::send_text`].
     pub(crate) async fn record_text(
         &self,
         kind: RecordKind,
         payload: Vec<u8>,
+        step: bool,
     ) -> Result<u64, AuditError> {
         let (tx, rx) = oneshot::channel();
-        self.send_text(kind, payload, Some(Reply::Task(tx)))?;
+        self.send_text(kind, payload, Some(Reply::Task(tx)), step)?;
         rx.await.map_err(|_| AuditError::Closed)?
     }
 
-    /// [`AuditLog::record_detached`] with the payload as JSON text, for a
-    /// record that a later record of the same call, which its caller waits
-    /// for, brings to storage: it asks for no sync of its own.
-    pub(crate) fn record_text_detached(&self, kind: RecordKind, payload: Vec<u8>) {
-        let written = self.inner.durability != Durability::Fsync;
-        let _ = self.send_message(kind, payload, None, written);
-    }
-
-    /// [`AuditLog::record_detached`] for a step of a call (its policy
-    /// decision) that the call's outcome record, which its caller waits
-    /// for, brings to storage: it asks for no sync of its own.
-    pub(crate) fn record_step(&self, kind: RecordKind, payload: &Value) {
-        let written = self.inner.durability != Durability::Fsync;
-        let _ = self.send_message(kind, json_text(payload), None, written);
+    /// [`AuditLog::record_detached`] for a step of a call (its decision,
+    /// its start) with the payload as JSON text: the call's outcome record
+    /// brings it to storage.
+    pub(crate) fn record_step(&self, kind: RecordKind, payload: Vec<u8>) {
+        let _ = self.send_text(kind, payload, None, true);
     }
 
     /// Appends a record without waiting for it to be committed, for where
@@ -532,10 +504,10 @@ struct Writer {
     acks: Vec<(Reply<Ack>, u64)>,
     /// Acknowledged once the batch is written, without waiting for its sync.
     written_acks: Vec<(Reply<Ack>, u64)>,
-    /// Records in the batch that a sync must cover now; the others (those
-    /// acknowledged on write) wait for the next sync, which a later record
-    /// of the same call brings.
-    needs_sync: usize,
+    /// Whether the batch holds a record that a sync must cover now; the
+    /// others (those acknowledged on write) wait for the next sync, which a
+    /// later record of the same call brings.
+    needs_sync: bool,
     /// How many times the file has been synced, shared with the log.
     syncs: Arc<AtomicU64>,
     failed: Failure,
@@ -634,7 +606,7 @@ impl Writer {
             time: None,
             acks: Vec::new(),
             written_acks: Vec::new(),
-            needs_sync: 0,
+            needs_sync: false,
             syncs: Arc::new(AtomicU64::new(0)),
             failed: Failure::default(),
             file_opened: Instant::now(),
@@ -651,7 +623,10 @@ impl Writer {
         );
     }
 
+    /// The writer's own records (file starts, checkpoints, recoveries):
+    /// each is synced with its batch.
     fn push_value(&mut self, kind: RecordKind, payload: &Value) -> u64 {
+        self.needs_sync = true;
         self.push(kind, &json_text(payload))
     }
 
@@ -664,7 +639,6 @@ impl Writer {
             .get_or_insert_with(|| record::format_time(SystemTime::now()));
         let start = self.buf.len();
         let hash = record::encode_into(&mut self.buf, seq, time, kind, payload, &self.prev);
-        self.needs_sync += 1;
         let line = &self.buf[start..];
         tracing::info!(
             target: "rustchain_tools_audit",
@@ -706,7 +680,7 @@ impl Writer {
         };
         self.buf.clear();
         self.time = None;
-        let needs_sync = std::mem::take(&mut self.needs_sync) > 0 || !self.acks.is_empty();
+        let needs_sync = std::mem::take(&mut self.needs_sync);
         for (ack, seq) in self.written_acks.drain(..) {
             ack.send(match &result {
                 Ok(()) => Ok(seq),
@@ -838,9 +812,7 @@ impl Writer {
                             continue;
                         }
                         let seq = self.push(kind, &payload);
-                        if written {
-                            self.needs_sync -= 1;
-                        }
+                        self.needs_sync |= !written;
                         match ack {
                             Some(ack) if written => self.written_acks.push((ack, seq)),
                             Some(ack) => self.acks.push((ack, seq)),

@@ -336,17 +336,11 @@ impl PolicyEngine {
         loaded.engine.set_strict_builtin_errors(true);
         let maybe_undefined = sources::maybe_undefined_rules(&mut loaded.engine);
         let aggregate = aggregate_module(&profiles, &rules, &maybe_undefined);
-        sources::add_module(
-            &mut loaded.engine,
-            &SourceFile::new("<generated>/decision.rego", aggregate.clone()),
-        )?;
+        let generated = SourceFile::new("<generated>/decision.rego", aggregate);
+        sources::add_module(&mut loaded.engine, &generated)?;
         let cache = if config.reuse_decisions {
-            let generated = sources::scan_input(&SourceFile::new(
-                "<generated>/decision.rego",
-                aggregate.clone(),
-            ))?;
-            let mut reads = loaded.reads.clone();
-            reads.extend(generated.paths);
+            let mut reads = std::mem::take(&mut loaded.reads);
+            reads.extend(sources::scan_input(&generated)?.paths);
             CachePlan::new(&reads, loaded.nondeterministic)
         } else {
             None

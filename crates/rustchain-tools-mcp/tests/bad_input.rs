@@ -167,6 +167,15 @@ async fn a_client_gone_mid_call_cancels_it_on_record() {
         "{:?}",
         started.elapsed()
     );
+    // The session ends before rmcp's request task has dropped the call (and
+    // its audit layer sent `cancelled`): wait for that before closing the log.
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(&test.log_path).unwrap_or_default();
+        if text.contains(r#""kind":"cancelled""#) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let records = test.records();
     let call = records
         .iter()

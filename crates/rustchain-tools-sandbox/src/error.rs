@@ -221,4 +221,68 @@ pub enum SandboxError {
         /// The error.
         reason: String,
     },
+    /// A WASM module was refused when loaded (size, parse, imports, exports); it is not registered.
+    #[error("WASM module `{module}` refused: {reason}")]
+    WasmRejected {
+        /// The plugin the module belongs to.
+        module: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A WASM plugin trapped (an `unreachable`, an out-of-bounds access, a stack overflow, ...).
+    #[error("WASM plugin `{module}` trapped: {reason}")]
+    WasmTrap {
+        /// The plugin.
+        module: String,
+        /// The trap, and what host functions refused before it.
+        reason: String,
+    },
+    /// A WASM plugin asked for more memory than its cap, and trapped.
+    #[error(
+        "WASM plugin `{module}` hit its memory limit of {limit_bytes} bytes and trapped: {trap}"
+    )]
+    WasmMemoryExceeded {
+        /// The plugin.
+        module: String,
+        /// The cap.
+        limit_bytes: usize,
+        /// The trap that followed the refused growth.
+        trap: String,
+    },
+    /// A WASM plugin ran past its deadline and was stopped.
+    #[error("WASM plugin `{module}` was stopped after {after_ms} ms: it ran past its time limit")]
+    WasmTimedOut {
+        /// The plugin.
+        module: String,
+        /// How long it ran.
+        after_ms: u64,
+    },
+    /// A WASM plugin's call was cancelled and stopped.
+    #[error("WASM plugin `{module}` was cancelled and stopped")]
+    WasmCancelled {
+        /// The plugin.
+        module: String,
+    },
+    /// Every instance slot is taken; nothing ran. Retry later.
+    #[error("WASM plugin `{module}` could not start: {reason}")]
+    WasmBusy {
+        /// The plugin.
+        module: String,
+        /// What was full.
+        reason: String,
+    },
+    /// A WASM plugin broke the ABI: its reply is not `{"ok": ...}` or `{"error": "..."}`, or lies outside its memory.
+    #[error("WASM plugin `{module}` gave a malformed reply: {reason}")]
+    WasmBadOutput {
+        /// The plugin.
+        module: String,
+        /// What is wrong with the reply.
+        reason: String,
+    },
+    /// The WASM engine could not be set up.
+    #[error("the WASM engine could not be set up: {reason}")]
+    WasmSetup {
+        /// What failed.
+        reason: String,
+    },
 }

@@ -16,6 +16,10 @@
 //!   once (globally and per tool), refuses calls as busy after a bounded
 //!   wait, sets timeouts, and refuses new work when memory is short.
 //!
+//! - [`wasm::WasmEngine`] (feature `wasm`): WebAssembly plugins on wasmtime,
+//!   each call in a fresh instance under CPU, memory and output limits, with
+//!   only the host functions it was granted.
+//!
 //! The built-in tools on top of these (`fs_read`, `cmd_run`, `http_fetch`,
 //! ...) live in `rustchain-tools-builtins`.
 #![deny(missing_docs)]
@@ -25,6 +29,8 @@ pub mod fs;
 mod limits;
 pub mod net;
 pub mod process;
+#[cfg(feature = "wasm")]
+pub mod wasm;
 
 pub use error::SandboxError;
 pub use limits::{Limits, LimitsConfig, LimitsLayer, LimitsStats, ToolLimits, resident_memory};

@@ -1,0 +1,125 @@
+//! Compiled modules, kept in memory and (with a directory) on disk as
+//! wasmtime's serialized artifacts.
+
+use std::{
+    collections::HashMap,
+    hash::{Hash, Hasher},
+    io::Write,
+    path::PathBuf,
+    sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use sha2::{Digest, Sha256};
+use wasmtime::{Engine, Module};
+
+use crate::SandboxError;
+
+pub(super) struct ModuleCache {
+    memory: Mutex<HashMap<[u8; 32], Module>>,
+    dir: Option<PathBuf>,
+    /// Names the engine's compilation settings, so that artifacts of another
+    /// wasmtime or configuration are not even tried.
+    engine_key: String,
+    compiled: AtomicUsize,
+    from_disk: AtomicUsize,
+}
+
+impl ModuleCache {
+    pub(super) fn new(engine: &Engine, dir: Option<PathBuf>) -> Result<ModuleCache, SandboxError> {
+        if let Some(dir) = &dir {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| SandboxError::WasmSetup {
+                    reason: format!("the module cache {} cannot be created: {e}", dir.display()),
+                })?;
+        }
+        let mut hasher = std::hash::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        Ok(ModuleCache {
+            memory: Mutex::new(HashMap::new()),
+            dir,
+            engine_key: format!("{:016x}", hasher.finish()),
+            compiled: AtomicUsize::new(0),
+            from_disk: AtomicUsize::new(0),
+        })
+    }
+
+    pub(super) fn stats(&self) -> (usize, usize) {
+        (
+            self.compiled.load(Ordering::Relaxed),
+            self.from_disk.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The module of `bytes`: from memory, from disk, or compiled (and then
+    /// kept in both).
+    pub(super) fn get_or_compile(&self, engine: &Engine, bytes: &[u8]) -> Result<Module, String> {
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        if let Some(module) = self
+            .memory
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&digest).cloned())
+        {
+            return Ok(module);
+        }
+        let file = self.dir.as_ref().map(|dir| {
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            dir.join(format!("{hex}-{}.cwasm", self.engine_key))
+        });
+        let cached = file.as_ref().filter(|f| f.is_file()).and_then(|file| {
+            // Read into memory rather than mapped: a file changed while it is
+            // mapped would fault the process.
+            let bytes = std::fs::read(file).ok()?;
+            // SAFETY: the cache directory is the program's own (created
+            // owner-only, documented as trusted like the binary); wasmtime
+            // checks the artifact's engine version and settings and refuses
+            // a mismatch, which is then compiled afresh.
+            match unsafe { Module::deserialize(engine, &bytes) } {
+                Ok(module) => Some(module),
+                Err(e) => {
+                    tracing::debug!(file = %file.display(), "cached module refused, compiling: {e:#}");
+                    None
+                }
+            }
+        });
+        let module = match cached {
+            Some(module) => {
+                self.from_disk.fetch_add(1, Ordering::Relaxed);
+                module
+            }
+            None => {
+                let module = Module::new(engine, bytes)
+                    .map_err(|e| format!("it does not compile: {e:#}"))?;
+                self.compiled.fetch_add(1, Ordering::Relaxed);
+                if let Some(file) = &file
+                    && let Err(e) = store(&module, file)
+                {
+                    tracing::warn!(file = %file.display(), "compiled module not cached: {e}");
+                }
+                module
+            }
+        };
+        if let Ok(mut memory) = self.memory.lock() {
+            memory.insert(digest, module.clone());
+        }
+        Ok(module)
+    }
+}
+
+/// Writes the artifact beside its final name and renames it into place, so
+/// that a reader never sees half a file.
+fn store(module: &Module, file: &std::path::Path) -> Result<(), String> {
+    let bytes = module.serialize().map_err(|e| format!("{e:#}"))?;
+    let dir = file.parent().ok_or("no directory")?;
+    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| e.to_string())?;
+    temp.write_all(&bytes).map_err(|e| e.to_string())?;
+    temp.persist(file).map_err(|e| e.to_string())?;
+    Ok(())
+}

@@ -46,6 +46,8 @@ use std::{
 pub use rustchain_tools_audit as audit;
 pub use rustchain_tools_builtins as builtins;
 pub use rustchain_tools_core::*;
+#[cfg(feature = "plugins")]
+pub use rustchain_tools_plugins as plugins;
 pub use rustchain_tools_policy as policy;
 pub use rustchain_tools_registry as registry;
 pub use rustchain_tools_sandbox as sandbox;

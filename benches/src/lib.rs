@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod mcp;
+pub mod wasm;
 
 use std::sync::Arc;
 

@@ -39,6 +39,7 @@ const GATED: &[(&str, &str)] = &[
     ("policy-decision", "decision, default+sox, evaluated"),
     ("policy-decision-reused", "decision, default+sox, reused"),
     ("mcp-call", "MCP tools/call, whole stack"),
+    ("wasm-echo", "WASM echo plugin call, fresh instance"),
     ("audit-append", "record, no fsync"),
     ("registry-exact", "lookup by name, 4,053 tools"),
     ("registry-negative", "lookup of a missing name"),

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use rustchain_tools::schema::export::{ExportOptions, Format, export};
 use rustchain_tools_benches as b;
 
-const SCENARIOS: &str = "direct, bare, limits, valid, invalid, concurrent-1000, validate-valid, validate-invalid, export-strict, policy-decision, policy-decision-reused, mcp-call, audit-append, registry-exact, registry-negative, registry-search, registry-register";
+const SCENARIOS: &str = "direct, bare, limits, valid, invalid, concurrent-1000, validate-valid, validate-invalid, export-strict, policy-decision, policy-decision-reused, mcp-call, wasm-echo, audit-append, registry-exact, registry-negative, registry-search, registry-register";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -127,6 +127,13 @@ fn main() -> ExitCode {
                 let mut session = b::mcp::LineSession::open(&server.server).await;
                 for _ in 0..iterations {
                     session.call().await;
+                }
+            }
+            "wasm-echo" => {
+                let (module, grants) = b::wasm::echo_module(4);
+                let limits = rustchain_tools::sandbox::wasm::CallLimits::default();
+                for _ in 0..iterations {
+                    b::wasm::echo_call(&module, &grants, &limits);
                 }
             }
             "audit-append" => {

@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 
 mod discovery;
 mod mcp;
+mod plugin;
 mod settings;
 use discovery::{RegistryCommand, SearchArgs};
 use settings::Settings;
@@ -124,6 +125,8 @@ enum Command {
     /// Import, remove, count and evaluate the tools of a registry.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Add, list and remove WASM plugins.
+    Plugin(plugin::PluginArgs),
     /// Serve the tools to an MCP client (an agent) over stdio, or over
     /// streamable HTTP with --http ADDR; configured by ./rustchain.toml.
     #[command(after_help = MCP_EXAMPLES)]
@@ -456,11 +459,13 @@ fn run(cli: Cli) -> Result<u8> {
                 eprintln!("error: nothing runs unrecorded: {e:#}");
                 return Ok(exit::TOOL_FAILED);
             }
+            let plugin_root = sandbox.root.clone().unwrap_or_else(|| ".".into());
             let mut builder = Runtime::builder().builtins();
             if let Some(config) = sandbox_config {
                 builder = builder.sandboxed(config);
                 roles.push(WORKSPACE_ROLE.into());
             }
+            let builder = plugin::with_installed(builder, std::path::Path::new(&plugin_root))?;
             // Outermost, so that every outcome is recorded, refusals of an
             // unknown tool or version included.
             stack = match &log {
@@ -510,6 +515,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Registry(command) => discovery::registry(&command, &Settings::load()?),
         Command::Tools(command) => tools(command),
         Command::Mcp(args) => mcp::serve(&args),
+        Command::Plugin(command) => plugin::run(&command, &Settings::load()?),
     }
 }
 
@@ -517,11 +523,13 @@ fn tools(command: ToolsCommand) -> Result<u8> {
     // The sandboxed tools are described as they would work in the current
     // directory; `call --root DIR` sets their real root.
     // Only read, never called: no layers.
-    let runtime = match Runtime::builder()
-        .builtins()
-        .sandboxed(SandboxConfig::new("."))
-        .build()
-    {
+    let builder = plugin::with_installed(
+        Runtime::builder()
+            .builtins()
+            .sandboxed(SandboxConfig::new(".")),
+        std::path::Path::new("."),
+    )?;
+    let runtime = match builder.build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: the tool runtime could not start: {e}");

@@ -10,7 +10,7 @@ use std::{
 use anyhow::{Context, Result};
 use rustchain_tools::{audit::Durability, registry::RegistryOptions};
 use rustchain_tools_mcp::{
-    HttpOptions, LoadedConfig, Mode, build, serve_http, serve_stdio, watch_exposure,
+    HttpOptions, LoadedConfig, Mode, build, serve_http, serve_stdio, watch_exposure, watch_plugins,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -192,6 +192,7 @@ pub fn serve(args: &McpArgs) -> Result<u8> {
             eprintln!("warning: {warning}");
         }
         let server = built.server;
+        let plugins = built.plugins;
         eprintln!(
             "rustchain-tools mcp: {} tools{} below {}, principal `{}`, audit {}",
             server.listed_names().len(),
@@ -217,6 +218,15 @@ pub fn serve(args: &McpArgs) -> Result<u8> {
             ))),
             _ => None,
         };
+        let plugin_watcher = match (plugins, loaded.config.plugins.reload_ms) {
+            (Some(plugins), ms) if ms > 0 => Some(tokio::spawn(watch_plugins(
+                server.clone(),
+                plugins,
+                Duration::from_millis(ms),
+                stop.clone(),
+            ))),
+            _ => None,
+        };
         let served = if args.http.is_some() {
             let options = HttpOptions::from_section(&loaded.config.http)?;
             let interrupt = stop.clone();
@@ -233,7 +243,7 @@ pub fn serve(args: &McpArgs) -> Result<u8> {
             serve_stdio(server).await
         };
         stop.cancel();
-        if let Some(watcher) = watcher {
+        for watcher in [watcher, plugin_watcher].into_iter().flatten() {
             let _ = watcher.await;
         }
         served?;

@@ -396,6 +396,32 @@ fn stdio_editing_the_exposed_tools_sends_list_changed() {
 }
 
 #[test]
+fn stdio_a_plugin_added_while_serving_is_listed_called_and_removed() {
+    let setup = Setup::new("[plugins]\nreload_ms = 100\n");
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/plugins/json-upper");
+    setup.run_stdio(
+        "plugins",
+        &[
+            ("CONFIG_FILE", setup.config().to_str().unwrap()),
+            ("BIN", BIN),
+            ("PLUGIN_SOURCE", source),
+        ],
+    );
+    let records = setup.records();
+    let registered: Vec<_> = records
+        .iter()
+        .filter(|r| matches!(r.kind, RecordKind::ToolRegistered | RecordKind::ToolRemoved))
+        .filter(|r| r.payload["tool"] == "example.json_upper")
+        .map(|r| r.kind)
+        .collect();
+    assert_eq!(
+        registered,
+        [RecordKind::ToolRegistered, RecordKind::ToolRemoved]
+    );
+    assert!(kinds_of(&records, "example.json_upper").contains(&RecordKind::Finished));
+}
+
+#[test]
 fn http_with_a_token_refuses_clients_without_it() {
     let setup = Setup::new(BASICS);
     let token = "a-token-long-enough-0123456789";

@@ -66,6 +66,17 @@ impl Runtime {
         &self.tools
     }
 
+    /// The same layers around another set of tools, for a runtime whose tools
+    /// change while it serves (plugins added or removed): the layers' state
+    /// (the audit log, the policy, the limits' slots) is shared with this one.
+    pub fn with_tools(&self, tools: ToolSet) -> Runtime {
+        Runtime {
+            tools: Arc::new(tools),
+            service: self.service.clone(),
+            refusals: self.refusals.clone(),
+        }
+    }
+
     /// Resolves the call's tool and sends the call through the pipeline. A
     /// call that cannot be resolved is refused here, and the
     /// [`RefusalListener`]s hear of it.

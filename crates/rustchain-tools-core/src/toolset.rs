@@ -5,7 +5,7 @@ use std::{collections::HashMap, sync::Arc};
 use rustchain_tools_schema::{CompiledSchema, diff::diff};
 use semver::{Version, VersionReq};
 
-use crate::{Tool, ToolError, ToolExecutor, ToolMetadata, TypedTool};
+use crate::{Tool, ToolError, ToolExecutor, ToolMetadata, ToolSource, TypedTool};
 
 /// How many "did you mean" names an unknown-tool error offers at most.
 const MAX_SUGGESTIONS: usize = 3;
@@ -128,12 +128,24 @@ impl ToolSet {
         self.insert(Arc::new(TypedTool::new(tool)?))
     }
 
-    /// Adds a tool; fails when its schema is unusable or its name and version
-    /// are already taken.
+    /// Adds a tool; fails when its schema is unusable, its name and version
+    /// are already taken, or its name is a built-in's and it is not one (a
+    /// newer version from elsewhere would otherwise take the built-in's
+    /// calls).
     pub fn insert(&mut self, executor: Arc<dyn ToolExecutor>) -> Result<(), ToolError> {
         let tool = Arc::new(RegisteredTool::new(executor)?);
         let metadata = tool.metadata();
         let versions = self.by_name.entry(metadata.name().to_string()).or_default();
+        if versions.iter().any(|t| {
+            (t.metadata().source() == ToolSource::Builtin)
+                != (metadata.source() == ToolSource::Builtin)
+        }) {
+            return Err(ToolError::InvalidDefinition {
+                tool: metadata.name().to_string(),
+                reason: "a built-in tool has this name, and only built-in versions may join it"
+                    .into(),
+            });
+        }
         if versions
             .iter()
             .any(|t| t.metadata().version() == metadata.version())

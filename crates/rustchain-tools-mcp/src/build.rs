@@ -9,13 +9,18 @@ use rustchain_tools::{
     audit::{AuditLayer, RecordKind, open_keyed},
     builtins::SandboxConfig,
     data_dir,
+    plugins::{PluginDir, PluginHost},
     policy::{PolicyConfig, PolicyEngine},
     registry::{Registry, RegistryOptions},
+    sandbox::{
+        net::NetPolicy,
+        wasm::{WasmConfig, WasmEngine},
+    },
     workspace_policy,
 };
 use serde_json::json;
 
-use crate::{Exposure, LoadedConfig, McpError, McpServer, ServerOptions};
+use crate::{Exposure, LoadedConfig, McpError, McpServer, Plugins, ServerOptions};
 
 /// A server built from a configuration, and what its operator should know.
 #[derive(Debug)]
@@ -28,6 +33,9 @@ pub struct Built {
     pub audit_file: Option<PathBuf>,
     /// Things the operator should hear about (audit off, refused tools).
     pub warnings: Vec<String>,
+    /// The plugin directory, to watch while serving (see
+    /// [`watch_plugins`](crate::watch_plugins)); `None` when plugins are off.
+    pub plugins: Option<Plugins>,
 }
 
 /// Builds the server `loaded` describes, its registry opened with
@@ -101,7 +109,8 @@ pub fn build(loaded: &LoadedConfig, registry_options: &RegistryOptions) -> Resul
         (None, None)
     };
 
-    let runtime = Runtime::builder()
+    let net = sandbox.net.clone();
+    let base = Runtime::builder()
         .builtins()
         .sandboxed(sandbox)
         .layers(stack)
@@ -121,6 +130,20 @@ pub fn build(loaded: &LoadedConfig, registry_options: &RegistryOptions) -> Resul
     };
     let registry = Registry::open_with(&registry_dir, registry_options)
         .map_err(|e| McpError::setup("registry", e))?;
+
+    let mut plugins = if config.plugins.enabled {
+        let host = plugin_host(loaded, &root, net)?;
+        let dir = PluginDir::new(plugin_dir(loaded)?);
+        Some(Plugins::new(base.clone(), host, dir, audit.clone()))
+    } else {
+        None
+    };
+    let runtime = match &mut plugins {
+        Some(plugins) => plugins
+            .load(&registry, &mut warnings)
+            .map_err(|e| McpError::setup("plugins", e))?,
+        None => base,
+    };
     let catalog =
         Catalog::open(runtime, Arc::new(registry)).map_err(|e| McpError::setup("registry", e))?;
     for change in catalog.changed() {
@@ -159,5 +182,44 @@ pub fn build(loaded: &LoadedConfig, registry_options: &RegistryOptions) -> Resul
         root,
         audit_file,
         warnings,
+        plugins,
     })
+}
+
+/// The plugin directory `loaded` configures (default: `plugins` in the
+/// data directory).
+pub fn plugin_dir(loaded: &LoadedConfig) -> Result<PathBuf, McpError> {
+    match &loaded.config.plugins.dir {
+        Some(dir) => Ok(loaded.resolve(dir)),
+        None => Ok(data_dir()
+            .ok_or_else(|| {
+                McpError::setup(
+                    "plugins",
+                    "no data directory: set RUSTCHAIN_TOOLS_DATA_DIR or [plugins] dir",
+                )
+            })?
+            .join("plugins")),
+    }
+}
+
+/// The plugin host `loaded` configures: the WASM engine with its memory cap
+/// and module cache, file capabilities below `root`, fetches under `net`.
+pub fn plugin_host(
+    loaded: &LoadedConfig,
+    root: &std::path::Path,
+    net: NetPolicy,
+) -> Result<PluginHost, McpError> {
+    let section = &loaded.config.plugins;
+    let cache = match &section.cache {
+        Some(dir) => Some(loaded.resolve(dir)),
+        None => data_dir().map(|d| d.join("wasm-cache")),
+    };
+    let engine = WasmEngine::new(WasmConfig {
+        max_memory_bytes: usize::try_from(section.max_memory_mib.saturating_mul(1 << 20))
+            .unwrap_or(usize::MAX),
+        cache_dir: cache,
+        ..WasmConfig::default()
+    })
+    .map_err(|e| McpError::setup("plugins", e))?;
+    Ok(PluginHost::new(engine, root, net))
 }

@@ -41,6 +41,39 @@ pub struct ServerConfig {
     pub sandbox: SandboxSection,
     /// The streamable HTTP transport.
     pub http: HttpSection,
+    /// WASM plugins.
+    pub plugins: PluginsSection,
+}
+
+/// `[plugins]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginsSection {
+    /// Load the installed plugins (default true).
+    pub enabled: bool,
+    /// Where plugins are installed (default: `plugins` in the data
+    /// directory); `rustchain-tools plugin add` installs there.
+    pub dir: Option<PathBuf>,
+    /// Where compiled modules are kept between runs (default: `wasm-cache`
+    /// in the data directory).
+    pub cache: Option<PathBuf>,
+    /// The most memory one plugin instance may have, in MiB (default 64).
+    pub max_memory_mib: u64,
+    /// How often the plugin directory is looked at for added or removed
+    /// plugins while serving, in milliseconds (default 1000; 0 never).
+    pub reload_ms: u64,
+}
+
+impl Default for PluginsSection {
+    fn default() -> Self {
+        PluginsSection {
+            enabled: true,
+            dir: None,
+            cache: None,
+            max_memory_mib: 64,
+            reload_ms: 1000,
+        }
+    }
 }
 
 /// `[policy]`.

@@ -30,16 +30,18 @@ mod discovery;
 mod error;
 mod exposure;
 mod http;
+mod plugins;
 mod server;
 
 use std::{path::PathBuf, time::Duration};
 
-pub use build::{Built, build};
+pub use build::{Built, build, plugin_dir, plugin_host};
 pub use config::{LoadedConfig, Mode, ServerConfig};
 pub use discovery::{CALL_TOOL, FIND_TOOLS};
 pub use error::McpError;
 pub use exposure::Exposure;
 pub use http::{HttpOptions, serve_http};
+pub use plugins::{Plugins, watch_plugins};
 pub use server::{DIGEST_META, ERROR_META, McpServer, ServerOptions, VERSION_META};
 
 use rmcp::ServiceExt;

@@ -64,7 +64,6 @@ pub struct McpServer {
 }
 
 struct Shared {
-    catalog: Catalog,
     principal: Principal,
     probe: Option<PolicyEngine>,
     audit: Option<AuditLog>,
@@ -86,6 +85,8 @@ pub(crate) struct Found {
 
 /// The tools visible under one exposure, as `tools/list` gives them.
 struct Listing {
+    /// The tools served; replaced whole when plugins come or go.
+    catalog: Catalog,
     exposure: Exposure,
     /// Counts up at each change; part of every cursor.
     generation: u64,
@@ -97,7 +98,7 @@ struct Listing {
 impl std::fmt::Debug for McpServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("McpServer")
-            .field("catalog", &self.shared.catalog)
+            .field("catalog", &self.shared.listing.load().catalog)
             .field("principal", &self.shared.principal)
             .finish_non_exhaustive()
     }
@@ -106,10 +107,9 @@ impl std::fmt::Debug for McpServer {
 impl McpServer {
     /// A server over `catalog`.
     pub fn new(catalog: Catalog, options: ServerOptions) -> McpServer {
-        let listing = build_listing(&catalog, options.exposure, 0);
+        let listing = build_listing(catalog, options.exposure, 0);
         McpServer {
             shared: Arc::new(Shared {
-                catalog,
                 principal: options.principal,
                 probe: options.probe,
                 audit: options.audit,
@@ -121,9 +121,25 @@ impl McpServer {
         }
     }
 
-    /// The catalog served.
-    pub fn catalog(&self) -> &Catalog {
-        &self.shared.catalog
+    /// The catalog served now.
+    pub fn catalog(&self) -> Catalog {
+        self.shared.listing.load().catalog.clone()
+    }
+
+    /// Serves `catalog` from now on (plugins were added or removed, say);
+    /// calls in flight finish on the old one. When the listed tools change,
+    /// every session is sent `notifications/tools/list_changed`. Returns
+    /// whether they did.
+    pub async fn set_catalog(&self, catalog: Catalog) -> bool {
+        let current = self.shared.listing.load_full();
+        let next = build_listing(catalog, current.exposure.clone(), current.generation + 1);
+        let changed = next.search_mode != current.search_mode || next.tools != current.tools;
+        self.shared.listing.store(Arc::new(next));
+        lock(&self.shared.probes).clear();
+        if changed {
+            self.notify_list_changed().await;
+        }
+        changed
     }
 
     /// The log sessions are recorded in, if any.
@@ -154,7 +170,7 @@ impl McpServer {
         if current.exposure == exposure {
             return false;
         }
-        let next = build_listing(&self.shared.catalog, exposure, current.generation + 1);
+        let next = build_listing(current.catalog.clone(), exposure, current.generation + 1);
         let changed = next.search_mode != current.search_mode || next.tools != current.tools;
         self.shared.listing.store(Arc::new(next));
         if changed {
@@ -217,7 +233,7 @@ impl McpServer {
         category: Option<String>,
         limit: usize,
     ) -> Result<Vec<Found>, ErrorData> {
-        let catalog = &self.shared.catalog;
+        let catalog = &self.catalog();
         let filters = Filters {
             category,
             ..Filters::none()
@@ -256,7 +272,7 @@ impl McpServer {
 
     /// The MCP definition of a tool, with its digest.
     pub(crate) fn tool_definition(&self, tool: &RegisteredTool) -> Tool {
-        mcp_tool(tool.metadata(), digest_of(&self.shared.catalog, tool))
+        mcp_tool(tool.metadata(), digest_of(&self.catalog(), tool))
     }
 
     /// Calls `name` with `arguments` as this server's principal.
@@ -269,7 +285,7 @@ impl McpServer {
         let call = ToolCall::new(name, arguments)
             .with_principal(self.shared.principal.clone())
             .with_cancellation(context.ct.clone());
-        let catalog = &self.shared.catalog;
+        let catalog = &self.catalog();
         if !self.visible(name) {
             // Not visible is not there: the refusal names nothing else.
             let error = ToolError::UnknownTool {
@@ -298,8 +314,7 @@ impl McpServer {
 
     fn success(&self, result: &ToolResult) -> CallToolResult {
         let has_output_schema = self
-            .shared
-            .catalog
+            .catalog()
             .runtime()
             .tools()
             .resolve(
@@ -372,7 +387,7 @@ fn parse_cursor(cursor: &str, generation: u64) -> Result<usize, ErrorData> {
     Ok(offset)
 }
 
-fn build_listing(catalog: &Catalog, exposure: Exposure, generation: u64) -> Listing {
+fn build_listing(catalog: Catalog, exposure: Exposure, generation: u64) -> Listing {
     let mut tools = Vec::new();
     let mut last_name: Option<String> = None;
     // The tool set iterates by name, newest version first: the first of each
@@ -388,7 +403,7 @@ fn build_listing(catalog: &Catalog, exposure: Exposure, generation: u64) -> List
             continue;
         }
         last_name = Some(name.to_owned());
-        tools.push(mcp_tool(metadata, digest_of(catalog, tool)));
+        tools.push(mcp_tool(metadata, digest_of(&catalog, tool)));
     }
     let search_mode = match exposure.mode {
         Mode::List => false,
@@ -396,6 +411,7 @@ fn build_listing(catalog: &Catalog, exposure: Exposure, generation: u64) -> List
         Mode::Auto => tools.len() > AUTO_LIST_LIMIT,
     };
     Listing {
+        catalog,
         exposure,
         generation,
         search_mode,

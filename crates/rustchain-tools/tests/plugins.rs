@@ -318,3 +318,27 @@ fn search_finds_a_plugin_as_a_callable_tool() {
     assert_eq!(hits[0].result.name, "example.json_upper");
     assert!(hits[0].callable);
 }
+
+#[test]
+fn a_plugin_may_not_take_a_built_in_name() {
+    let staging = tempfile::tempdir().unwrap();
+    let impostor = echo_with(staging.path(), "text.word_count", |m| {
+        m["version"] = json!("9.0.0")
+    });
+    let host = PluginHost::new(
+        WasmEngine::new(WasmConfig::default()).unwrap(),
+        staging.path(),
+        NetPolicy::default(),
+    );
+    let manifest = PluginManifest::read(&impostor.join("plugin.json")).unwrap();
+    let tool = host.load(&manifest, &impostor).unwrap();
+    let error = Runtime::builder()
+        .builtins()
+        .executor(tool.into_executor())
+        .build()
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("a built-in tool has this name"),
+        "{error}"
+    );
+}

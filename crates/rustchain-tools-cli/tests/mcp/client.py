@@ -10,6 +10,7 @@ failed assertion exits non-zero with its message.
 import asyncio
 import os
 import pathlib
+import subprocess
 import sys
 import time
 from contextlib import asynccontextmanager
@@ -195,6 +196,42 @@ async def list_changed(transport, target):
         assert "text.sha256" not in after and "fs_read" in after, after
 
 
+async def plugins(transport, target):
+    """A plugin added while serving is listed and callable; removed, it is gone."""
+    command = [os.environ["BIN"], "plugin", "--config", os.environ["CONFIG_FILE"]]
+    changed = anyio.Event()
+
+    async def on_message(message):
+        if getattr(message, "method", None) == "notifications/tools/list_changed" or (
+            isinstance(message, types.ServerNotification)
+            and getattr(message.root, "method", None) == "notifications/tools/list_changed"
+        ):
+            changed.set()
+
+    async with session(transport, target, message_handler=on_message) as s:
+        before = [t.name for t in (await list_all(s))[0]]
+        assert "example.json_upper" not in before, before
+        subprocess.run(command + ["add", os.environ["PLUGIN_SOURCE"]], check=True)
+        with anyio.fail_after(15):
+            await changed.wait()
+        changed = anyio.Event()
+        tools = {t.name: t for t in (await list_all(s))[0]}
+        plugin = tools["example.json_upper"]
+        assert plugin.input_schema["required"] == ["document"], plugin.input_schema
+        assert plugin.annotations.read_only_hint is True, plugin.annotations
+        result = await s.call_tool("example.json_upper", {"document": {"name": "ada", "n": [1, "x"]}})
+        assert not result.is_error, result
+        assert result.structured_content == {"document": {"name": "ADA", "n": [1, "X"]}}, result
+        invalid = await s.call_tool("example.json_upper", {"doc": 1})
+        assert invalid.is_error and "document" in text_of(invalid), text_of(invalid)
+
+        subprocess.run(command + ["remove", "example.json_upper"], check=True)
+        with anyio.fail_after(15):
+            await changed.wait()
+        after = [t.name for t in (await list_all(s))[0]]
+        assert "example.json_upper" not in after and "text.sha256" in after, after
+
+
 async def timing(transport, target):
     """Calls one after another: prints the mean and median client time per call."""
     n = int(os.environ.get("CALLS", "2000"))
@@ -212,7 +249,7 @@ async def timing(transport, target):
               f"mean_us {sum(times) / n * 1e6:.1f}")
 
 
-SCENARIOS = {f.__name__: f for f in (basics, discovery, cancel, list_changed, timing)}
+SCENARIOS = {f.__name__: f for f in (basics, discovery, cancel, list_changed, plugins, timing)}
 
 if __name__ == "__main__":
     scenario, transport, target = sys.argv[1], sys.argv[2], sys.argv[3:]

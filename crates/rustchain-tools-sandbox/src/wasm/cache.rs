@@ -15,8 +15,6 @@ use std::{
 use sha2::{Digest, Sha256};
 use wasmtime::{Engine, Module};
 
-use crate::SandboxError;
-
 pub(super) struct ModuleCache {
     memory: Mutex<HashMap<[u8; 32], Module>>,
     dir: Option<PathBuf>,
@@ -28,26 +26,16 @@ pub(super) struct ModuleCache {
 }
 
 impl ModuleCache {
-    pub(super) fn new(engine: &Engine, dir: Option<PathBuf>) -> Result<ModuleCache, SandboxError> {
-        if let Some(dir) = &dir {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| SandboxError::WasmSetup {
-                    reason: format!("the module cache {} cannot be created: {e}", dir.display()),
-                })?;
-        }
+    pub(super) fn new(engine: &Engine, dir: Option<PathBuf>) -> ModuleCache {
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        Ok(ModuleCache {
+        ModuleCache {
             memory: Mutex::new(HashMap::new()),
             dir,
             engine_key: format!("{:016x}", hasher.finish()),
             compiled: AtomicUsize::new(0),
             from_disk: AtomicUsize::new(0),
-        })
+        }
     }
 
     pub(super) fn stats(&self) -> (usize, usize) {
@@ -118,6 +106,16 @@ impl ModuleCache {
 fn store(module: &Module, file: &std::path::Path) -> Result<(), String> {
     let bytes = module.serialize().map_err(|e| format!("{e:#}"))?;
     let dir = file.parent().ok_or("no directory")?;
+    // Created on first use (readable by its owner only), so that a program
+    // that compiles nothing leaves nothing behind.
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("the module cache {} cannot be created: {e}", dir.display()))?;
+    }
     let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| e.to_string())?;
     temp.write_all(&bytes).map_err(|e| e.to_string())?;
     temp.persist(file).map_err(|e| e.to_string())?;

@@ -180,9 +180,21 @@ impl WasmEngine {
         let mut wasm = wasmtime::Config::new();
         wasm.epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&wasm).map_err(|e| setup(format!("{e:#}")))?;
+        // The pool reserves address space for every slot up front; where that
+        // is refused (a `ulimit -v`, valgrind), instances are allocated on
+        // demand instead: slower to start, as safe.
+        let engine = match Engine::new(&wasm) {
+            Ok(engine) => engine,
+            Err(e) => {
+                tracing::warn!(
+                    "WASM instance pool not available ({e:#}); allocating instances on demand"
+                );
+                wasm.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+                Engine::new(&wasm).map_err(|e| setup(format!("{e:#}")))?
+            }
+        };
         let linker = host::linker(&engine).map_err(|e| setup(format!("{e:#}")))?;
-        let cache = cache::ModuleCache::new(&engine, config.cache_dir.clone())?;
+        let cache = cache::ModuleCache::new(&engine, config.cache_dir.clone());
         let ticker = Ticker::start(engine.clone())?;
         Ok(WasmEngine {
             inner: Arc::new(EngineInner {

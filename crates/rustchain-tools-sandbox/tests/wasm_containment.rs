@@ -395,3 +395,93 @@ fn many_calls_at_once_each_run_alone() {
         thread.join().unwrap();
     }
 }
+
+/// A one-shot HTTP server on loopback that answers `body`.
+async fn http_server(body: &'static str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut request = [0; 4096];
+            let _ = stream.read(&mut request).await;
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+        }
+    });
+    format!("http://{address}/data")
+}
+
+fn fetch_grant(hosts: &[&str], allow_loopback: bool) -> Grants {
+    use rustchain_tools_sandbox::{
+        net::{FetchLimits, HttpFetcher, NetPolicy},
+        wasm::FetchGrant,
+    };
+    let policy = NetPolicy {
+        allow_loopback,
+        allow_any_port: true,
+        allowed_schemes: vec!["http".into(), "https".into()],
+        ..NetPolicy::default()
+    };
+    let fetcher = HttpFetcher::new(policy, FetchLimits::default()).unwrap();
+    Grants::none("fetcher").with_fetch(FetchGrant {
+        fetcher,
+        hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_granted_host_is_fetched_through_the_checked_client() {
+    let url = http_server("served over loopback").await;
+    let engine = engine();
+    let module = engine
+        .load(
+            "fetcher",
+            wasm::fetcher().as_bytes(),
+            &[HostFunction::Fetch],
+        )
+        .unwrap();
+    let run = |grants: Grants, url: String| {
+        let module = module.clone();
+        tokio::task::spawn_blocking(move || {
+            module.call_json(&json!({"url": url}), &grants, &limits())
+        })
+    };
+
+    let outcome = run(fetch_grant(&["127.0.0.1"], true), url.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    let PluginReply::Ok(response) = outcome.reply else {
+        panic!("{:?}", outcome);
+    };
+    assert_eq!(response["status"], 200);
+    assert_eq!(response["body"], "served over loopback");
+
+    // A host outside the grant: refused before any connection.
+    let outcome = run(fetch_grant(&["api.example.com"], true), url.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcome.reply, PluginReply::Error("denied".into()));
+    assert!(
+        outcome.host_errors[0].contains("not among the granted hosts"),
+        "{:?}",
+        outcome.host_errors
+    );
+
+    // Granted by the manifest, but the client refuses loopback (SSRF).
+    let outcome = run(fetch_grant(&["127.0.0.1"], false), url)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcome.reply, PluginReply::Error("denied".into()));
+    assert!(
+        outcome.host_errors[0].contains("loopback"),
+        "{:?}",
+        outcome.host_errors
+    );
+}

@@ -166,3 +166,27 @@ pub fn counter() -> String {
     (call $reply (i32.const 0) (i32.const 8)))"#,
     )
 }
+
+/// Fetches with its arguments as the request (`{"url": ...}`) and replies
+/// `{"ok": RESPONSE}`, or `{"error":"denied"}` / `{"error":"failed"}`.
+pub fn fetcher() -> String {
+    plugin(
+        r#"(import "rustchain" "fetch" (func $fetch (param i32 i32) (result i64)))"#,
+        r#"
+  (data (i32.const 0) "{\"ok\":")
+  (data (i32.const 16) "{\"error\":\"denied\"}")
+  (data (i32.const 48) "{\"error\":\"failed\"}")
+  (func (export "call") (param $ptr i32) (param $len i32) (result i64)
+    (local $got i64) (local $at i32) (local $n i32) (local $out i32)
+    (local.set $got (call $fetch (local.get $ptr) (local.get $len)))
+    (if (i64.eq (local.get $got) (i64.const -1)) (then (return (call $reply (i32.const 16) (i32.const 18)))))
+    (if (i64.lt_s (local.get $got) (i64.const 0)) (then (return (call $reply (i32.const 48) (i32.const 18)))))
+    (local.set $at (i32.wrap_i64 (i64.shr_u (local.get $got) (i64.const 32))))
+    (local.set $n (i32.wrap_i64 (local.get $got)))
+    (local.set $out (call $alloc (i32.add (local.get $n) (i32.const 7))))
+    (memory.copy (local.get $out) (i32.const 0) (i32.const 6))
+    (memory.copy (i32.add (local.get $out) (i32.const 6)) (local.get $at) (local.get $n))
+    (i32.store8 (i32.add (local.get $out) (i32.add (local.get $n) (i32.const 6))) (i32.const 125))
+    (call $reply (local.get $out) (i32.add (local.get $n) (i32.const 7))))"#,
+    )
+}

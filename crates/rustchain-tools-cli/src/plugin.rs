@@ -1,14 +1,12 @@
 //! `plugin add|list|remove`, and the installed plugins for the other
 //! commands.
 
-use std::{path::Path, sync::Arc};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use rustchain_tools::{
-    Runtime, RuntimeBuilder, RuntimeBuilderExt, ToolExecutor,
-    builtins::SandboxConfig,
-    manifest_of,
+    RuntimeBuilder, ToolExecutor, manifest_of,
     plugins::{PluginDir, PluginHost},
     registry::{Registry, ToolKey},
     sandbox::net::NetPolicy,
@@ -82,11 +80,10 @@ pub fn run(args: &PluginArgs, settings: &Settings) -> Result<u8> {
     match &args.command {
         PluginCommand::Add { source } => {
             let host = host(&loaded, &root(&loaded))?;
-            let installed = dir.add(&host, source)?;
+            let (installed, tool) = dir.add(&host, source)?;
             let manifest = &installed.manifest;
             // Its definition goes into the registry now, so that search
             // finds it before any server has started.
-            let tool = host.load(manifest, &installed.dir)?;
             let registry = registry(&loaded, settings)?;
             registry.register(&[manifest_of(tool.metadata())])?;
             registry.save()?;
@@ -166,19 +163,10 @@ pub fn with_installed(mut builder: RuntimeBuilder, root: &Path) -> Result<Runtim
     for refused in &plugins.refused {
         eprintln!("warning: {refused}; it is left out");
     }
-    let builtins = Runtime::builder()
-        .builtins()
-        .sandboxed(SandboxConfig::new("."))
-        .build()?;
     for tool in plugins.tools {
-        let name = tool.metadata().name().to_string();
-        if builtins.tools().resolve(&name, None).is_ok() {
-            eprintln!(
-                "warning: plugin `{name}` has the name of a built-in tool, which a plugin may not take; it is left out"
-            );
-            continue;
+        if let Err(e) = builder.try_executor(tool.into_executor()) {
+            eprintln!("warning: {e}; it is left out");
         }
-        builder = builder.executor(Arc::new(tool) as Arc<dyn ToolExecutor>);
     }
     Ok(builder)
 }

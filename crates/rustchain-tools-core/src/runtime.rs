@@ -141,6 +141,14 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Adds a tool given as an executor, telling the caller when it is
+    /// refused (a taken name and version, a built-in's name) instead of
+    /// failing [`build`](Self::build): for tools that are left out with a
+    /// warning, such as installed plugins.
+    pub fn try_executor(&mut self, executor: Arc<dyn ToolExecutor>) -> Result<(), ToolError> {
+        self.tools.insert(executor)
+    }
+
     /// Adds a layer inside those added before.
     pub fn layer<L>(mut self, layer: L) -> Self
     where

@@ -52,9 +52,9 @@ impl Plugins {
     }
 
     /// Loads the installed plugins into a runtime with the base runtime's
-    /// tools and layers. A plugin that fails its checks, or whose name a
-    /// built-in holds (a plugin may not stand in for one), is left out, with
-    /// the reason in `warnings`; the registry drops the definitions of
+    /// tools and layers. A plugin that fails its checks, or that the tool set
+    /// refuses (a built-in's name: a plugin may not stand in for one), is
+    /// left out, with the reason in `warnings`; the registry drops the definitions of
     /// plugins that are gone.
     pub(crate) fn load(
         &mut self,
@@ -75,13 +75,9 @@ impl Plugins {
         }
         let mut now = BTreeSet::new();
         for plugin in loaded.tools {
-            if let Some(reason) = self.collides(&plugin) {
-                warnings.push(reason);
-                continue;
-            }
             let key = name_and_version(&plugin);
             if let Err(e) = set.insert(plugin.into_executor()) {
-                warnings.push(format!("plugin `{}`: {e}; it is not offered", key.0));
+                warnings.push(format!("{e}; it is not offered"));
                 continue;
             }
             now.insert(key);
@@ -102,13 +98,6 @@ impl Plugins {
         }
         self.loaded = now;
         Ok(self.base.with_tools(set))
-    }
-
-    fn collides(&self, plugin: &PluginTool) -> Option<String> {
-        let (name, _) = name_and_version(plugin);
-        self.base.tools().iter().any(|t| t.metadata().name().as_str() == name).then(|| {
-            format!("plugin `{name}` has the name of a built-in tool, which a plugin may not take; it is not offered")
-        })
     }
 
     fn record(&self, kind: RecordKind, name: &str, version: &Version) {

@@ -33,7 +33,7 @@ pub struct Loaded {
 /// let plugins = PluginDir::new(data.path().join("plugins"));
 /// let host = PluginHost::new(WasmEngine::new(WasmConfig::default())?, data.path(), NetPolicy::default());
 /// let echo = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/plugins/echo");
-/// let added = plugins.add(&host, echo.as_ref())?;
+/// let (added, _tool) = plugins.add(&host, echo.as_ref())?;
 /// assert_eq!(added.manifest.name, "example.echo");
 /// assert_eq!(plugins.load(&host).tools.len(), 1);
 /// plugins.remove("example.echo")?;
@@ -108,8 +108,13 @@ impl PluginDir {
     /// or the manifest file itself, its module beside it. The plugin is
     /// loaded with `host` first, so one that would be refused at start is
     /// refused here and nothing is installed; its manifest and module are
-    /// copied in, whole or not at all.
-    pub fn add(&self, host: &PluginHost, source: &Path) -> Result<InstalledPlugin, PluginError> {
+    /// copied in, whole or not at all. Returns the installed plugin and the
+    /// tool it loaded as.
+    pub fn add(
+        &self,
+        host: &PluginHost,
+        source: &Path,
+    ) -> Result<(InstalledPlugin, PluginTool), PluginError> {
         let (manifest_path, source_dir) = if source.is_dir() {
             (source.join(MANIFEST_FILE), source.to_path_buf())
         } else {
@@ -119,7 +124,7 @@ impl PluginDir {
             (source.to_path_buf(), dir)
         };
         let manifest = PluginManifest::read(&manifest_path)?;
-        host.load(&manifest, &source_dir)?;
+        let tool = host.load(&manifest, &source_dir)?;
         if let Some(installed) = self.find(&manifest.name)? {
             return Err(PluginError::AlreadyInstalled {
                 name: manifest.name,
@@ -150,10 +155,13 @@ impl PluginDir {
                 source,
             }
         })?;
-        Ok(InstalledPlugin {
-            dir: target,
-            manifest,
-        })
+        Ok((
+            InstalledPlugin {
+                dir: target,
+                manifest,
+            },
+            tool,
+        ))
     }
 
     /// Removes the plugin named `name`; its manifest is returned.

@@ -12,7 +12,10 @@ use std::{
 use rustchain_tools_sandbox::{
     SandboxError,
     fs::{FsLimits, FsRoot},
-    wasm::{CallLimits, Grants, HostFunction, PluginReply, WasmConfig, WasmEngine},
+    wasm::{
+        CallLimits, CallOutcome, Grants, HostFunction, PluginReply, WasmConfig, WasmEngine,
+        WasmModule,
+    },
 };
 use serde_json::json;
 
@@ -28,10 +31,19 @@ fn limits() -> CallLimits {
     CallLimits::timeout(Duration::from_secs(5))
 }
 
+/// `wat` loaded on the test engine, importing nothing.
+fn load(name: &str, wat: &str) -> WasmModule {
+    engine().load(name, wat.as_bytes(), &[]).unwrap()
+}
+
+/// One call with `{}`, nothing granted, within the test limits.
+fn call_bare(module: &WasmModule, name: &str) -> Result<CallOutcome, SandboxError> {
+    module.call(b"{}", &Grants::none(name), &limits())
+}
+
 #[test]
 fn echo_replies_with_its_arguments() {
-    let engine = engine();
-    let module = engine.load("echo", wasm::echo().as_bytes(), &[]).unwrap();
+    let module = load("echo", &wasm::echo());
     let args = json!({"message": "hello", "n": [1, 2, {"x": null}]});
     let outcome = module
         .call_json(&args, &Grants::none("echo"), &limits())
@@ -90,10 +102,7 @@ fn an_infinite_loop_is_stopped_at_its_deadline() {
 
 #[test]
 fn an_infinite_loop_is_stopped_when_cancelled() {
-    let engine = engine();
-    let module = engine
-        .load("loop", wasm::infinite_loop().as_bytes(), &[])
-        .unwrap();
+    let module = load("loop", &wasm::infinite_loop());
     let cancel = Arc::new(AtomicBool::new(false));
     let limits = CallLimits {
         cancel: cancel.clone(),
@@ -115,13 +124,8 @@ fn an_infinite_loop_is_stopped_when_cancelled() {
 
 #[test]
 fn memory_growth_past_the_cap_fails_inside_the_plugin() {
-    let engine = engine();
-    let module = engine
-        .load("bomb", wasm::memory_bomb().as_bytes(), &[])
-        .unwrap();
-    let outcome = module
-        .call(b"{}", &Grants::none("bomb"), &limits())
-        .unwrap();
+    let module = load("bomb", &wasm::memory_bomb());
+    let outcome = call_bare(&module, "bomb").unwrap();
     // 4 MiB is 64 pages: the plugin saw `memory.grow` fail at the cap.
     assert_eq!(outcome.reply, PluginReply::Ok(json!(64)));
     let capped = CallLimits {
@@ -134,13 +138,8 @@ fn memory_growth_past_the_cap_fails_inside_the_plugin() {
 
 #[test]
 fn a_plugin_that_traps_after_the_cap_reports_the_memory_limit() {
-    let engine = engine();
-    let module = engine
-        .load("bomb", wasm::memory_bomb_trapping().as_bytes(), &[])
-        .unwrap();
-    let error = module
-        .call(b"{}", &Grants::none("bomb"), &limits())
-        .unwrap_err();
+    let module = load("bomb", &wasm::memory_bomb_trapping());
+    let error = call_bare(&module, "bomb").unwrap_err();
     assert!(
         matches!(error, SandboxError::WasmMemoryExceeded { limit_bytes, .. } if limit_bytes == 4 << 20),
         "{error}"
@@ -149,20 +148,13 @@ fn a_plugin_that_traps_after_the_cap_reports_the_memory_limit() {
 
 #[test]
 fn a_trap_is_an_error_and_the_next_call_runs() {
-    let engine = engine();
-    let module = engine
-        .load("trap", wasm::trapping().as_bytes(), &[])
-        .unwrap();
-    let error = module
-        .call(b"{}", &Grants::none("trap"), &limits())
-        .unwrap_err();
+    let module = load("trap", &wasm::trapping());
+    let error = call_bare(&module, "trap").unwrap_err();
     assert!(
         matches!(&error, SandboxError::WasmTrap { reason, .. } if reason.contains("unreachable")),
         "{error}"
     );
-    let error = module
-        .call(b"{}", &Grants::none("trap"), &limits())
-        .unwrap_err();
+    let error = call_bare(&module, "trap").unwrap_err();
     assert!(matches!(error, SandboxError::WasmTrap { .. }));
 }
 
@@ -324,10 +316,7 @@ fn malformed_output_is_an_error() {
 
 #[test]
 fn every_call_gets_a_fresh_instance() {
-    let engine = engine();
-    let module = engine
-        .load("counter", wasm::counter().as_bytes(), &[])
-        .unwrap();
+    let module = load("counter", &wasm::counter());
     for _ in 0..3 {
         let outcome = module
             .call(b"{}", &Grants::none("counter"), &limits())
@@ -375,8 +364,7 @@ fn compiled_modules_are_cached_in_memory_and_on_disk() {
 
 #[test]
 fn many_calls_at_once_each_run_alone() {
-    let engine = engine();
-    let module = engine.load("echo", wasm::echo().as_bytes(), &[]).unwrap();
+    let module = load("echo", &wasm::echo());
     let threads: Vec<_> = (0..8)
         .map(|i| {
             let module = module.clone();

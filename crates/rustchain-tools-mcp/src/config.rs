@@ -57,7 +57,8 @@ pub struct PluginsSection {
     /// Where compiled modules are kept between runs (default: `wasm-cache`
     /// in the data directory).
     pub cache: Option<PathBuf>,
-    /// The most memory one plugin instance may have, in MiB (default 64).
+    /// The most memory one plugin instance may have, in MiB (default 64, at
+    /// most 2048).
     pub max_memory_mib: u64,
     /// How often the plugin directory is looked at for added or removed
     /// plugins while serving, in milliseconds (default 1000; 0 never).

@@ -103,7 +103,7 @@ impl PluginHost {
                     }
                 })?;
             permissions.network = hosts.clone();
-            grants = grants.with_fetch(FetchGrant { fetcher, hosts });
+            grants = grants.with_fetch(FetchGrant::new(&fetcher, hosts));
             requested.push(HostFunction::Fetch);
         }
 

@@ -13,8 +13,8 @@ use rustchain_tools_sandbox::{
     SandboxError,
     fs::{FsLimits, FsRoot},
     wasm::{
-        CallLimits, CallOutcome, Grants, HostFunction, PluginReply, WasmConfig, WasmEngine,
-        WasmModule,
+        self as plugin_wasm, CallLimits, CallOutcome, Grants, HostFunction, PluginReply,
+        WasmConfig, WasmEngine, WasmModule,
     },
 };
 use serde_json::json;
@@ -33,7 +33,12 @@ fn limits() -> CallLimits {
 
 /// `wat` loaded on the test engine, importing nothing.
 fn load(name: &str, wat: &str) -> WasmModule {
-    engine().load(name, wat.as_bytes(), &[]).unwrap()
+    load_requesting(name, wat, &[])
+}
+
+/// `wat` loaded on the test engine, requesting `functions`.
+fn load_requesting(name: &str, wat: &str, functions: &[HostFunction]) -> WasmModule {
+    engine().load(name, wat.as_bytes(), functions).unwrap()
 }
 
 /// One call with `{}`, nothing granted, within the test limits.
@@ -171,7 +176,7 @@ fn an_unrequested_import_is_refused_at_load() {
     let message = error.to_string();
     assert!(matches!(error, SandboxError::WasmRejected { .. }));
     assert!(
-        message.contains("rustchain.read_file") && message.contains("read_files"),
+        message.contains("rustchain.read_file") && message.contains("readFiles"),
         "{message}"
     );
 
@@ -415,10 +420,10 @@ fn fetch_grant(hosts: &[&str], allow_loopback: bool) -> Grants {
         ..NetPolicy::default()
     };
     let fetcher = HttpFetcher::new(policy, FetchLimits::default()).unwrap();
-    Grants::none("fetcher").with_fetch(FetchGrant {
-        fetcher,
-        hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
-    })
+    Grants::none("fetcher").with_fetch(FetchGrant::new(
+        &fetcher,
+        hosts.iter().map(|h| (*h).to_owned()).collect(),
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -469,6 +474,84 @@ async fn a_granted_host_is_fetched_through_the_checked_client() {
     assert_eq!(outcome.reply, PluginReply::Error("denied".into()));
     assert!(
         outcome.host_errors[0].contains("loopback"),
+        "{:?}",
+        outcome.host_errors
+    );
+}
+
+#[test]
+fn refused_host_calls_are_remembered_up_to_a_cap() {
+    let module = load_requesting("refuser", &wasm::refusal_loop(), &[HostFunction::ReadFile]);
+    let path = "x".repeat(4000);
+    let outcome = module
+        .call(path.as_bytes(), &Grants::none("refuser"), &limits())
+        .unwrap();
+    assert_eq!(outcome.reply, PluginReply::Ok(json!(0)));
+    assert_eq!(outcome.host_errors.len(), plugin_wasm::MAX_HOST_ERRORS);
+    assert!(
+        outcome.host_errors.iter().all(|e| e.len() <= 1024 + 3),
+        "refusals are cut"
+    );
+    assert!(
+        outcome.host_errors[0].contains("not granted"),
+        "{:?}",
+        outcome.host_errors[0]
+    );
+}
+
+#[test]
+fn a_trap_in_alloc_during_a_host_call_is_the_calls_trap() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("note.txt"), "hello").unwrap();
+    let module = load_requesting(
+        "reader",
+        &wasm::reader_with_trapping_alloc(),
+        &[HostFunction::ReadFile],
+    );
+    let grants =
+        Grants::none("reader").with_files(FsRoot::open(dir.path(), FsLimits::default()).unwrap());
+    let error = module.call(b"note.txt", &grants, &limits()).unwrap_err();
+    assert!(matches!(error, SandboxError::WasmTrap { .. }), "{error:?}");
+}
+
+/// A server on loopback that redirects every request to `to`.
+async fn redirecting_server(to: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut request = [0; 4096];
+            let _ = stream.read(&mut request).await;
+            let response = format!(
+                "HTTP/1.1 302 Found\r\nlocation: {to}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+        }
+    });
+    format!("http://{address}/start")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_off_the_granted_hosts_is_refused() {
+    let target = http_server("not for this plugin").await;
+    let elsewhere = target.replace("127.0.0.1", "localhost");
+    let start = redirecting_server(elsewhere).await;
+    let module = load_requesting("fetcher", &wasm::fetcher(), &[HostFunction::Fetch]);
+    let outcome = tokio::task::spawn_blocking(move || {
+        module.call_json(
+            &json!({"url": start}),
+            &fetch_grant(&["127.0.0.1"], true),
+            &limits(),
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(outcome.reply, PluginReply::Error("denied".into()));
+    assert!(
+        outcome.host_errors[0].contains("localhost")
+            && outcome.host_errors[0].contains("not among the granted hosts"),
         "{:?}",
         outcome.host_errors
     );

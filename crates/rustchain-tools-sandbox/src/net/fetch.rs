@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{StatusCode, Url};
 
-use super::policy::{NetPolicy, how_to_allow};
+use super::policy::{NetPolicy, host_granted, how_to_allow};
 use super::resolve::{CheckedResolver, DnsResolver, LookupRefusal, SystemResolver};
 use crate::SandboxError;
 
@@ -162,6 +162,7 @@ pub struct HttpFetcher {
     client: reqwest::Client,
     policy: Arc<NetPolicy>,
     limits: FetchLimits,
+    granted_hosts: Vec<Arc<[String]>>,
 }
 
 impl HttpFetcher {
@@ -207,7 +208,18 @@ impl HttpFetcher {
             client,
             policy,
             limits,
+            granted_hosts: Vec::new(),
         })
+    }
+
+    /// A copy (sharing the client) that also refuses every URL, the first
+    /// and each redirect hop, whose host and port are not among `hosts`:
+    /// `host`, `*.domain` or `*`, each optionally with `:port` (without
+    /// one, every port). Restrictions add up: a URL must pass each.
+    pub fn only_hosts(&self, hosts: Vec<String>) -> HttpFetcher {
+        let mut restricted = self.clone();
+        restricted.granted_hosts.push(hosts.into());
+        restricted
     }
 
     /// Fetches `request` under the policy and limits, following redirects.
@@ -250,6 +262,12 @@ impl HttpFetcher {
         let mut redirects = Vec::new();
         loop {
             self.policy.check_url(&url)?;
+            for hosts in &self.granted_hosts {
+                host_granted(&url, hosts).map_err(|reason| SandboxError::UrlRefused {
+                    url: url.to_string(),
+                    reason,
+                })?;
+            }
             let mut builder = self
                 .client
                 .request(method.as_reqwest(), url.clone())

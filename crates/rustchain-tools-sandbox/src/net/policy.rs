@@ -197,9 +197,64 @@ pub(crate) fn address_refused(url: &str, host: &str, ip: IpAddr) -> SandboxError
     }
 }
 
+/// Whether the URL's host and port match one of `hosts` (`host`, `*.domain`
+/// or `*`, optionally with `:port`; without a port, every port).
+pub(crate) fn host_granted(parsed: &Url, hosts: &[String]) -> Result<(), String> {
+    let host = parsed
+        .host_str()
+        .ok_or("the URL has no host")?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    let port = parsed
+        .port_or_known_default()
+        .ok_or("the URL has no port")?;
+    let matches = |pattern: &str| {
+        let pattern = pattern.to_ascii_lowercase();
+        let (host_pattern, port_pattern) = match pattern.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') || h.ends_with(']') => {
+                (h.to_owned(), Some(p.to_owned()))
+            }
+            _ => (pattern.clone(), None),
+        };
+        let host_pattern = host_pattern.trim_start_matches('[').trim_end_matches(']');
+        let host_ok = host_pattern == "*"
+            || host_pattern == host
+            || host_pattern
+                .strip_prefix("*.")
+                .is_some_and(|domain| host.ends_with(&format!(".{domain}")));
+        host_ok && port_pattern.is_none_or(|p| p == port.to_string())
+    };
+    if hosts.iter().any(|h| matches(h)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{host}:{port} is not among the granted hosts ({})",
+            if hosts.is_empty() {
+                "none".to_owned()
+            } else {
+                hosts.join(", ")
+            }
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_match_like_the_policy_patterns() {
+        let granted = |url: &str, hosts: &[String]| host_granted(&Url::parse(url).unwrap(), hosts);
+        let hosts = vec!["api.example.com:443".to_owned(), "*.data.org".to_owned()];
+        assert!(granted("https://api.example.com/v1", &hosts).is_ok());
+        assert!(granted("http://api.example.com/v1", &hosts).is_err());
+        assert!(granted("https://x.data.org:8443/", &hosts).is_ok());
+        assert!(granted("https://data.org/", &hosts).is_err());
+        assert!(granted("https://evil.com/?api.example.com", &hosts).is_err());
+        assert!(granted("https://api.example.com.evil.com/", &hosts).is_err());
+        assert!(granted("http://127.0.0.1:9/", &["127.0.0.1".to_owned()]).is_ok());
+    }
 
     fn check(policy: &NetPolicy, url: &str) -> Result<(), SandboxError> {
         policy.check_url(&Url::parse(url).unwrap())

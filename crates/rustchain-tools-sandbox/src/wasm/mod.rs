@@ -53,20 +53,25 @@ use wasmtime::{
 };
 
 use crate::SandboxError;
-pub use host::{FetchGrant, Grants, HostFunction, LogLine};
+pub use host::{FetchGrant, Grants, HostFunction, LogLine, MAX_HOST_ERRORS, MAX_LOG_LINES};
 use host::{HostState, MemoryCap};
 
 /// How often the engine's epoch advances while calls run: the granularity
 /// of deadlines and cancellation.
 const TICK: Duration = Duration::from_millis(2);
 
+/// The most memory an instance may be given: 2 GiB, so that every address
+/// fits the 31 bits a host function's packed reply leaves it.
+pub const MAX_MEMORY_BYTES: usize = 2 << 30;
+
 /// The limits of an engine and of the modules it loads.
 #[derive(Debug, Clone)]
 pub struct WasmConfig {
     /// The largest module accepted, in bytes (binary or WAT text).
     pub max_module_bytes: usize,
-    /// The most linear memory one instance may have, in bytes; growth past
-    /// it fails inside the plugin (`memory.grow` returns -1).
+    /// The most linear memory one instance may have, in bytes, at most
+    /// [`MAX_MEMORY_BYTES`]; growth past it fails inside the plugin
+    /// (`memory.grow` returns -1).
     pub max_memory_bytes: usize,
     /// The largest reply accepted, in bytes.
     pub max_output_bytes: usize,
@@ -131,9 +136,10 @@ pub struct CallOutcome {
     pub reply: PluginReply,
     /// The host functions that refused or failed during the call, with why
     /// (a read outside the granted directory, say): the plugin sees only an
-    /// error code, its caller sees these.
+    /// error code, its caller sees these. At most
+    /// [`MAX_HOST_ERRORS`] are kept, each cut at 1 KiB.
     pub host_errors: Vec<String>,
-    /// The lines the plugin logged (at most [`host::MAX_LOG_LINES`]).
+    /// The lines the plugin logged (at most [`MAX_LOG_LINES`]).
     pub logs: Vec<LogLine>,
 }
 
@@ -170,6 +176,12 @@ impl WasmEngine {
     /// An engine with `config`'s limits.
     pub fn new(config: WasmConfig) -> Result<WasmEngine, SandboxError> {
         let setup = |reason: String| SandboxError::WasmSetup { reason };
+        if config.max_memory_bytes > MAX_MEMORY_BYTES {
+            return Err(setup(format!(
+                "max_memory_bytes {} is over the 2 GiB ({MAX_MEMORY_BYTES}) an instance may have",
+                config.max_memory_bytes
+            )));
+        }
         let mut pool = PoolingAllocationConfig::default();
         pool.total_core_instances(config.max_instances)
             .total_memories(config.max_instances)

@@ -94,7 +94,7 @@ pub fn trapping() -> String {
     )
 }
 
-/// Imports `rustchain.read_file` (its manifest must request `read_files`).
+/// Imports `rustchain.read_file` (its manifest must request `readFiles`).
 pub fn importing_read_file() -> String {
     plugin(
         r#"(import "rustchain" "read_file" (func $read (param i32 i32) (result i64)))"#,
@@ -189,4 +189,37 @@ pub fn fetcher() -> String {
     (i32.store8 (i32.add (local.get $out) (i32.add (local.get $n) (i32.const 6))) (i32.const 125))
     (call $reply (local.get $out) (i32.add (local.get $n) (i32.const 7))))"#,
     )
+}
+
+/// Calls `read_file` 1,000 times with its arguments as the path (each call
+/// refused when reading is not granted), then replies `{"ok":0}`.
+pub fn refusal_loop() -> String {
+    plugin(
+        r#"(import "rustchain" "read_file" (func $read (param i32 i32) (result i64)))"#,
+        r#"
+  (data (i32.const 0) "{\"ok\":0}")
+  (func (export "call") (param $ptr i32) (param $len i32) (result i64)
+    (local $i i32)
+    (loop $again
+      (drop (call $read (local.get $ptr) (local.get $len)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $again (i32.lt_u (local.get $i) (i32.const 1000))))
+    (call $reply (i32.const 0) (i32.const 8)))"#,
+    )
+}
+
+/// Reads the file its arguments name, with an `alloc` that traps once the
+/// input is in: the host's answer cannot be placed.
+pub fn reader_with_trapping_alloc() -> String {
+    r#"(module
+  (import "rustchain" "read_file" (func $read (param i32 i32) (result i64)))
+  (memory (export "memory") 1)
+  (global $allocated (mut i32) (i32.const 0))
+  (func (export "alloc") (param $len i32) (result i32)
+    (if (global.get $allocated) (then unreachable))
+    (global.set $allocated (i32.const 1))
+    (i32.const 1024))
+  (func (export "call") (param $ptr i32) (param $len i32) (result i64)
+    (call $read (local.get $ptr) (local.get $len))))"#
+        .to_owned()
 }

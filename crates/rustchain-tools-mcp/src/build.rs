@@ -138,14 +138,21 @@ pub fn build(loaded: &LoadedConfig, registry_options: &RegistryOptions) -> Resul
     } else {
         None
     };
-    let runtime = match &mut plugins {
-        Some(plugins) => plugins
-            .load(&registry, &mut warnings)
-            .map_err(|e| McpError::setup("plugins", e))?,
-        None => base,
+    let (runtime, pending) = match &plugins {
+        Some(plugins) => {
+            let (runtime, pending) = plugins
+                .load(&mut warnings)
+                .map_err(|e| McpError::setup("plugins", e))?;
+            (runtime, Some(pending))
+        }
+        None => (base, None),
     };
-    let catalog =
-        Catalog::open(runtime, Arc::new(registry)).map_err(|e| McpError::setup("registry", e))?;
+    let registry = Arc::new(registry);
+    let catalog = Catalog::open(runtime, Arc::clone(&registry))
+        .map_err(|e| McpError::setup("registry", e))?;
+    if let (Some(plugins), Some(pending)) = (&mut plugins, pending) {
+        plugins.commit(pending, &registry);
+    }
     for change in catalog.changed() {
         warnings.push(format!(
             "`{}` {} is refused: its definition changed under the same version (pinned {}, \

@@ -25,7 +25,15 @@ pub struct Plugins {
     host: PluginHost,
     dir: PluginDir,
     audit: Option<AuditLog>,
-    loaded: BTreeSet<(String, Version)>,
+    /// The plugins served, as of the last commit.
+    offered: BTreeSet<(String, Version)>,
+    fingerprint: Fingerprint,
+}
+
+/// What a load found, to record once its runtime is served.
+#[derive(Debug)]
+pub(crate) struct PendingLoad {
+    offered: BTreeSet<(String, Version)>,
     fingerprint: Fingerprint,
 }
 
@@ -41,7 +49,7 @@ impl Plugins {
             host,
             dir,
             audit,
-            loaded: BTreeSet::new(),
+            offered: BTreeSet::new(),
             fingerprint: Vec::new(),
         }
     }
@@ -54,14 +62,14 @@ impl Plugins {
     /// Loads the installed plugins into a runtime with the base runtime's
     /// tools and layers. A plugin that fails its checks, or that the tool set
     /// refuses (a built-in's name: a plugin may not stand in for one), is
-    /// left out, with the reason in `warnings`; the registry drops the definitions of
-    /// plugins that are gone.
+    /// left out, with the reason in `warnings`. Nothing is recorded until
+    /// the runtime is served and [`commit`](Self::commit) is called, so a
+    /// load that is not served leaves the directory to be loaded again.
     pub(crate) fn load(
-        &mut self,
-        registry: &Registry,
+        &self,
         warnings: &mut Vec<String>,
-    ) -> Result<Runtime, ToolError> {
-        self.fingerprint = self.dir.fingerprint();
+    ) -> Result<(Runtime, PendingLoad), ToolError> {
+        let fingerprint = self.dir.fingerprint();
         let loaded = self.dir.load(&self.host);
         warnings.extend(
             loaded
@@ -73,16 +81,29 @@ impl Plugins {
         for tool in self.base.tools().iter() {
             set.insert(tool.executor().clone())?;
         }
-        let mut now = BTreeSet::new();
+        let mut offered = BTreeSet::new();
         for plugin in loaded.tools {
             let key = name_and_version(&plugin);
             if let Err(e) = set.insert(plugin.into_executor()) {
                 warnings.push(format!("{e}; it is not offered"));
                 continue;
             }
-            now.insert(key);
+            offered.insert(key);
         }
-        for (name, version) in self.loaded.difference(&now) {
+        Ok((
+            self.base.with_tools(set),
+            PendingLoad {
+                offered,
+                fingerprint,
+            },
+        ))
+    }
+
+    /// Records a load that is now served: the registry drops the
+    /// definitions of plugins that are gone, and the audit log records
+    /// `tool_removed` and `tool_registered`.
+    pub(crate) fn commit(&mut self, load: PendingLoad, registry: &Registry) {
+        for (name, version) in self.offered.difference(&load.offered) {
             let key = ToolKey {
                 name: name.clone(),
                 version: version.clone(),
@@ -93,11 +114,11 @@ impl Plugins {
             }
             self.record(RecordKind::ToolRemoved, name, version);
         }
-        for (name, version) in now.difference(&self.loaded) {
+        for (name, version) in load.offered.difference(&self.offered) {
             self.record(RecordKind::ToolRegistered, name, version);
         }
-        self.loaded = now;
-        Ok(self.base.with_tools(set))
+        self.offered = load.offered;
+        self.fingerprint = load.fingerprint;
     }
 
     fn record(&self, kind: RecordKind, name: &str, version: &Version) {
@@ -136,15 +157,20 @@ pub async fn watch_plugins(
         if !plugins.changed() {
             continue;
         }
-        let catalog = server.catalog();
-        let registry = Arc::clone(catalog.registry());
+        let registry = Arc::clone(server.catalog().registry());
         let mut warnings = Vec::new();
+        // A load that is not served is not committed: the directory still
+        // looks changed, so the next tick tries again.
         let reloaded = plugins
-            .load(&registry, &mut warnings)
+            .load(&mut warnings)
             .map_err(|e| e.to_string())
-            .and_then(|runtime| Catalog::open(runtime, registry).map_err(|e| e.to_string()));
+            .and_then(|(runtime, pending)| {
+                Catalog::open(runtime, Arc::clone(&registry))
+                    .map(|catalog| (catalog, pending))
+                    .map_err(|e| e.to_string())
+            });
         match reloaded {
-            Ok(catalog) => {
+            Ok((catalog, pending)) => {
                 for change in catalog.changed() {
                     warnings.push(format!(
                         "`{}` {} is refused: its definition changed under the same version",
@@ -154,6 +180,7 @@ pub async fn watch_plugins(
                 if server.set_catalog(catalog).await {
                     tracing::info!(dir = %plugins.dir().path().display(), "the plugins changed");
                 }
+                plugins.commit(pending, &registry);
             }
             Err(e) => warnings.push(format!("the plugins were not reloaded: {e}")),
         }

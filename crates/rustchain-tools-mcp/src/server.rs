@@ -69,6 +69,9 @@ struct Shared {
     audit: Option<AuditLog>,
     page_size: usize,
     listing: ArcSwap<Listing>,
+    /// Held while a new listing is made from the current one, so that a
+    /// catalog change and an exposure change at once both take effect.
+    listing_update: Mutex<()>,
     /// Sessions to tell of a changed tool list.
     peers: Mutex<Vec<Peer<RoleServer>>>,
     /// Whether the principal may call each tool (by name and version), for
@@ -115,6 +118,7 @@ impl McpServer {
                 audit: options.audit,
                 page_size: options.page_size.max(1),
                 listing: ArcSwap::from_pointee(listing),
+                listing_update: Mutex::new(()),
                 peers: Mutex::new(Vec::new()),
                 probes: Mutex::new(HashMap::new()),
             }),
@@ -131,10 +135,14 @@ impl McpServer {
     /// every session is sent `notifications/tools/list_changed`. Returns
     /// whether they did.
     pub async fn set_catalog(&self, catalog: Catalog) -> bool {
-        let current = self.shared.listing.load_full();
-        let next = build_listing(catalog, current.exposure.clone(), current.generation + 1);
-        let changed = next.search_mode != current.search_mode || next.tools != current.tools;
-        self.shared.listing.store(Arc::new(next));
+        let changed = {
+            let _update = lock(&self.shared.listing_update);
+            let current = self.shared.listing.load_full();
+            let next = build_listing(catalog, current.exposure.clone(), current.generation + 1);
+            let changed = next.search_mode != current.search_mode || next.tools != current.tools;
+            self.shared.listing.store(Arc::new(next));
+            changed
+        };
         lock(&self.shared.probes).clear();
         if changed {
             self.notify_list_changed().await;
@@ -166,13 +174,17 @@ impl McpServer {
     /// Changes what is visible; when the listed tools change, every session
     /// is sent `notifications/tools/list_changed`. Returns whether they did.
     pub async fn set_exposure(&self, exposure: Exposure) -> bool {
-        let current = self.shared.listing.load_full();
-        if current.exposure == exposure {
-            return false;
-        }
-        let next = build_listing(current.catalog.clone(), exposure, current.generation + 1);
-        let changed = next.search_mode != current.search_mode || next.tools != current.tools;
-        self.shared.listing.store(Arc::new(next));
+        let changed = {
+            let _update = lock(&self.shared.listing_update);
+            let current = self.shared.listing.load_full();
+            if current.exposure == exposure {
+                return false;
+            }
+            let next = build_listing(current.catalog.clone(), exposure, current.generation + 1);
+            let changed = next.search_mode != current.search_mode || next.tools != current.tools;
+            self.shared.listing.store(Arc::new(next));
+            changed
+        };
         if changed {
             self.notify_list_changed().await;
         }

@@ -195,3 +195,34 @@ async fn ten_thousand_tools_through_find_tools_and_call_tool() {
     task.await.unwrap();
     drop(test.records());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exposure_change_beside_a_catalog_change_is_not_lost() {
+    let test = common::server(Vec::new(), Mode::List, 5);
+    let all = Exposure::new(&["*".into()], &[], Mode::List).unwrap();
+    let hidden = Exposure::new(&["*".into()], &["text.*".into()], Mode::List).unwrap();
+    for round in 0..200 {
+        let exposure = if round % 2 == 0 { &hidden } else { &all };
+        let catalogs = {
+            let server = test.server.clone();
+            tokio::spawn(async move {
+                for _ in 0..4 {
+                    server.set_catalog(server.catalog()).await;
+                }
+            })
+        };
+        test.server.set_exposure(exposure.clone()).await;
+        catalogs.await.unwrap();
+        let texts = test
+            .server
+            .listed_names()
+            .iter()
+            .filter(|n| n.starts_with("text."))
+            .count();
+        assert_eq!(
+            texts == 0,
+            round % 2 == 0,
+            "round {round}: the exposure was lost"
+        );
+    }
+}

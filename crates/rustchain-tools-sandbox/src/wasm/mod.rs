@@ -80,8 +80,9 @@ pub struct WasmConfig {
     pub max_instances: u32,
     /// Where compiled modules are kept between runs; `None` keeps them in
     /// memory only. Its files are native code that is loaded without
-    /// recompiling, so it must be as trusted as the program itself (it is
-    /// created readable by its owner only).
+    /// recompiling, so it must be as trusted as the program itself: it is
+    /// created readable by its owner only, and an artifact that is not the
+    /// user's own or that others can write is compiled afresh instead.
     pub cache_dir: Option<PathBuf>,
 }
 

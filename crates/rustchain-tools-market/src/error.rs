@@ -1,0 +1,105 @@
+//! The one error type of the market crate.
+
+use thiserror::Error;
+
+use crate::ledger::Account;
+
+/// Why a ledger transaction or a package was refused; each message names
+/// the transaction, account or file and what was wrong.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum MarketError {
+    /// The transaction breaks a rule on its own (an amount, an id, a share).
+    #[error("transaction `{id}` is invalid: {reason}")]
+    InvalidTransaction {
+        /// The transaction id.
+        id: String,
+        /// What is wrong, with the field.
+        reason: String,
+    },
+    /// An account name cannot be read.
+    #[error("account `{account}` is invalid: {reason}")]
+    InvalidAccount {
+        /// The account as given.
+        account: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A different transaction was already recorded under this id.
+    #[error(
+        "transaction `{id}` was already recorded with different contents; \
+         use a new id for a new transaction"
+    )]
+    TransactionConflict {
+        /// The transaction id.
+        id: String,
+    },
+    /// A refund names a sale the ledger does not have.
+    #[error("refund `{refund}` names sale `{sale}`, which is not a recorded sale")]
+    UnknownSale {
+        /// The refund's id.
+        refund: String,
+        /// The sale it names.
+        sale: String,
+    },
+    /// A refund asks for more than is left of its sale.
+    #[error(
+        "refund `{refund}` asks for {requested} minor units, but only {remaining} \
+         of sale `{sale}` are left to refund"
+    )]
+    RefundExceedsSale {
+        /// The refund's id.
+        refund: String,
+        /// The sale.
+        sale: String,
+        /// The refund's amount.
+        requested: i64,
+        /// What is left unrefunded.
+        remaining: i64,
+    },
+    /// A bonus or payout asks for more than the account holds.
+    #[error(
+        "transaction `{id}` needs {requested} minor units from {account}, \
+         which holds {balance}"
+    )]
+    InsufficientFunds {
+        /// The transaction id.
+        id: String,
+        /// The account paid from.
+        account: Account,
+        /// Its balance.
+        balance: i64,
+        /// The amount asked for.
+        requested: i64,
+    },
+    /// A balance would leave the range of 64-bit minor units.
+    #[error("transaction `{id}` would overflow the balance of {account}")]
+    Overflow {
+        /// The transaction id.
+        id: String,
+        /// The account.
+        account: Account,
+    },
+    /// The books do not add up (only from a damaged store).
+    #[error("the ledger does not balance: {detail}")]
+    Unbalanced {
+        /// Which entry or account is off.
+        detail: String,
+    },
+    /// A package's files break a rule (a path, a size, a file type).
+    #[error("package {path}: {reason}")]
+    InvalidPackage {
+        /// The file or directory.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A package's signature does not verify or its files do not match it.
+    #[error("package `{package}` fails verification: {reason}")]
+    Verification {
+        /// The package and version.
+        package: String,
+        /// What did not match.
+        reason: String,
+    },
+}

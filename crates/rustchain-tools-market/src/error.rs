@@ -80,6 +80,13 @@ pub enum MarketError {
         /// The account.
         account: Account,
     },
+    /// The store holds something that cannot be read back (only from a
+    /// damaged or hand-edited database).
+    #[error("the store is damaged: {detail}")]
+    Damaged {
+        /// What cannot be read, and where.
+        detail: String,
+    },
     /// The books do not add up (only from a damaged store).
     #[error("the ledger does not balance: {detail}")]
     Unbalanced {
@@ -101,5 +108,68 @@ pub enum MarketError {
         package: String,
         /// What did not match.
         reason: String,
+    },
+    /// The store URL names no supported database.
+    #[error("store URL `{url}` is neither sqlite:PATH nor postgres://...")]
+    InvalidStoreUrl {
+        /// The URL as given.
+        url: String,
+    },
+    /// The database failed or could not be reached.
+    #[error("the market store could not {operation}: {source}")]
+    Store {
+        /// What the store was doing.
+        operation: &'static str,
+        /// The database's error.
+        source: sqlx::Error,
+    },
+    /// The schema could not be brought up to date.
+    #[error("the market store's schema could not be migrated: {source}")]
+    Migrate {
+        /// The migration's error.
+        source: sqlx::migrate::MigrateError,
+    },
+    /// No publisher account has this id.
+    #[error("publisher `{publisher}` is not registered")]
+    UnknownPublisher {
+        /// The id.
+        publisher: String,
+    },
+    /// The key is already registered to another publisher.
+    #[error("key {key_id} is already registered to publisher `{publisher}`")]
+    KeyTaken {
+        /// The key's id.
+        key_id: String,
+        /// Its owner.
+        publisher: String,
+    },
+    /// The package name belongs to another publisher.
+    #[error("package name `{name}` belongs to publisher `{publisher}`")]
+    NameTaken {
+        /// The name.
+        name: String,
+        /// Its owner.
+        publisher: String,
+    },
+    /// The version exists with other contents; versions are immutable.
+    #[error(
+        "{name}@{version} already exists with digest {digest}; versions are never \
+         rewritten, publish a new version (or yank this one)"
+    )]
+    VersionExists {
+        /// The package.
+        name: String,
+        /// The version.
+        version: String,
+        /// The digest it has.
+        digest: String,
+    },
+    /// No such package version.
+    #[error("{name}@{version} is not in the market")]
+    UnknownVersion {
+        /// The package.
+        name: String,
+        /// The version.
+        version: String,
     },
 }

@@ -10,12 +10,38 @@
 //!   rule that always adds up to the cent; refunds, review bonuses and
 //!   payouts are entries of their own, and every entry is idempotent by
 //!   its transaction id.
+//! - [`MarketStore`]: the database behind the marketplace, SQLite embedded
+//!   by default and PostgreSQL for larger deployments, with one schema and
+//!   one set of migrations; it keeps the ledger by the same rules and the
+//!   packages' signed, immutable versions.
+//!
+//! ```
+//! use rustchain_tools_market::{Account, Ledger, RevenueShare, Transaction};
+//!
+//! let mut ledger = Ledger::new();
+//! ledger.record(Transaction::Sale {
+//!     id: "order-1".into(),
+//!     customer: "alice".into(),
+//!     publisher: "acme".into(),
+//!     package: "acme.echo@1.0.0".into(),
+//!     amount: 999, // $9.99
+//!     share: RevenueShare::STANDARD,
+//! })?;
+//! ledger.record(Transaction::Refund { id: "refund-1".into(), sale: "order-1".into(), amount: 333 })?;
+//! assert_eq!(ledger.balance(&Account::Publisher("acme".into())), 467);
+//! assert_eq!(ledger.balance(&Account::Platform), 133);
+//! assert_eq!(ledger.balance(&Account::ReviewPool), 66);
+//! ledger.verify()?;
+//! # Ok::<(), rustchain_tools_market::MarketError>(())
+//! ```
 #![deny(missing_docs)]
 
 mod error;
 pub mod ledger;
 pub mod package;
+mod store;
 
 pub use error::MarketError;
 pub use ledger::{Account, Entry, Ledger, Posting, RevenueShare, Split, Transaction};
 pub use package::{PackageDigest, PackageFile, PublisherKey, SignedPackage};
+pub use store::{Backend, MarketStore, VersionRecord, Yanked};

@@ -1,0 +1,390 @@
+//! The store's suite, run the same on SQLite and on a real PostgreSQL
+//! server that the test starts: the ledger matches the in-memory ledger
+//! transaction by transaction, concurrent writers record each transaction
+//! once, versions are immutable and signed, and data survives a reopen.
+
+mod postgres;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use rustchain_tools_market::ledger::Recorded;
+use rustchain_tools_market::package::{SigningKey, generate_key};
+use rustchain_tools_market::{
+    Account, Backend, Ledger, MarketError, MarketStore, PackageDigest, PackageFile, PublisherKey,
+    RevenueShare, SignedPackage, Transaction,
+};
+use serde_json::json;
+
+/// Makes fresh, empty stores on one engine.
+trait Stores {
+    fn fresh(&mut self) -> Pin<Box<dyn Future<Output = (MarketStore, String)> + '_>>;
+}
+
+struct SqliteStores {
+    dir: tempfile::TempDir,
+    n: usize,
+}
+
+impl Stores for SqliteStores {
+    fn fresh(&mut self) -> Pin<Box<dyn Future<Output = (MarketStore, String)> + '_>> {
+        self.n += 1;
+        let path = self.dir.path().join(format!("market-{}.db", self.n));
+        Box::pin(async move {
+            let url = format!("sqlite://{}?mode=rwc", path.display());
+            (MarketStore::open(&url).await.unwrap(), url)
+        })
+    }
+}
+
+struct PostgresStores {
+    server: postgres::Postgres,
+    n: usize,
+}
+
+impl Stores for PostgresStores {
+    fn fresh(&mut self) -> Pin<Box<dyn Future<Output = (MarketStore, String)> + '_>> {
+        self.n += 1;
+        let name = format!("market_{}", self.n);
+        Box::pin(async move {
+            use sqlx::Connection;
+            sqlx::any::install_default_drivers();
+            let mut admin = sqlx::AnyConnection::connect(&self.server.url("postgres"))
+                .await
+                .unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            admin.close().await.unwrap();
+            let url = self.server.url(&name);
+            (MarketStore::open(&url).await.unwrap(), url)
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_suite_on_sqlite() {
+    let mut stores = SqliteStores {
+        dir: tempfile::tempdir().unwrap(),
+        n: 0,
+    };
+    suite(&mut stores, Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_suite_on_postgres() {
+    let Some(server) = postgres::Postgres::start() else {
+        return;
+    };
+    let mut stores = PostgresStores { server, n: 0 };
+    suite(&mut stores, Backend::Postgres).await;
+}
+
+async fn suite(stores: &mut dyn Stores, backend: Backend) {
+    let (store, _) = stores.fresh().await;
+    assert_eq!(store.backend(), backend);
+    ledger_matches_the_model(&store).await;
+    let (store, _) = stores.fresh().await;
+    concurrent_writers_record_each_transaction_once(&store).await;
+    let (store, url) = stores.fresh().await;
+    versions_are_signed_and_immutable(&store).await;
+    data_survives_a_reopen(store, &url).await;
+}
+
+/// A deterministic stream of transactions, replays and conflicts, recorded
+/// in the store and in the in-memory ledger: the outcome of each and the
+/// final books must agree.
+async fn ledger_matches_the_model(store: &MarketStore) {
+    let mut model = Ledger::new();
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move |bound: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % bound
+    };
+    let mut sent: Vec<Transaction> = Vec::new();
+    let mut sales: Vec<String> = Vec::new();
+    for n in 0..300 {
+        let id = format!("t{n}");
+        let amount = [1, 7, 9, 10, 99, 1_000, 123_457][next(7) as usize];
+        let txn = match next(10) {
+            0..=3 => Transaction::Sale {
+                id,
+                customer: format!("c{}", next(3)),
+                publisher: format!("p{}", next(3)),
+                package: "echo@1.0.0".into(),
+                amount,
+                share: if next(2) == 0 {
+                    RevenueShare::STANDARD
+                } else {
+                    RevenueShare::HIGHLY_RATED
+                },
+            },
+            4..=6 if !sales.is_empty() => Transaction::Refund {
+                id,
+                sale: sales[next(sales.len() as u64) as usize].clone(),
+                amount,
+            },
+            7 => Transaction::ReviewBonus {
+                id,
+                reviewer: format!("r{}", next(2)),
+                finding: "RCT-2026-1".into(),
+                amount,
+            },
+            8 => Transaction::Payout {
+                id,
+                account: Account::Publisher(format!("p{}", next(3))),
+                amount,
+            },
+            _ if !sent.is_empty() => {
+                let mut txn = sent[next(sent.len() as u64) as usize].clone();
+                if next(2) == 0
+                    && let Transaction::Sale { amount, .. } | Transaction::Refund { amount, .. } =
+                        &mut txn
+                {
+                    *amount += 1;
+                }
+                txn
+            }
+            _ => continue,
+        };
+        let expected = model.record(txn.clone());
+        let got = store.record(txn.clone()).await;
+        match (&expected, &got) {
+            (Ok(Recorded::New(a)), Ok(Recorded::New(b)))
+            | (Ok(Recorded::Again(a)), Ok(Recorded::Again(b))) => {
+                assert_eq!(a, b, "transaction {n}");
+            }
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "transaction {n}"),
+            _ => panic!("transaction {n}: the model gave {expected:?}, the store {got:?}"),
+        }
+        if let Ok(Recorded::New(entry)) = &expected {
+            if let Transaction::Sale { id, .. } = &entry.transaction {
+                sales.push(id.clone());
+            }
+            sent.push(entry.transaction.clone());
+        }
+    }
+    let model_balances: Vec<(Account, i64)> =
+        model.balances().map(|(a, b)| (a.clone(), b)).collect();
+    let mut store_balances = store.balances().await.unwrap();
+    store_balances.sort();
+    assert_eq!(store_balances, model_balances);
+    store.verify_ledger().await.unwrap();
+    for account in [
+        Account::Publisher("p0".into()),
+        Account::ReviewPool,
+        Account::Customer("c1".into()),
+    ] {
+        assert_eq!(
+            store.statement(&account).await.unwrap(),
+            model.statement(&account)
+        );
+    }
+    assert!(
+        sent.len() > 100,
+        "the stream recorded {} entries",
+        sent.len()
+    );
+}
+
+/// Eight writers record overlapping transactions at once: each id is
+/// recorded exactly once and the books balance.
+async fn concurrent_writers_record_each_transaction_once(store: &MarketStore) {
+    let writers = (0..8).map(|w| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut new = 0;
+            for i in 0..25 {
+                // Writers w and w+1 share half their ids.
+                let id = format!("s{}", (w / 2) * 25 + i);
+                let sale = Transaction::Sale {
+                    id,
+                    customer: "alice".into(),
+                    publisher: "acme".into(),
+                    package: "echo@1.0.0".into(),
+                    amount: 100,
+                    share: RevenueShare::STANDARD,
+                };
+                if let Recorded::New(_) = store.record(sale).await.unwrap() {
+                    new += 1;
+                }
+            }
+            new
+        })
+    });
+    let mut new = 0;
+    for writer in writers {
+        new += writer.await.unwrap();
+    }
+    assert_eq!(new, 100);
+    assert_eq!(
+        store
+            .balance(&Account::Customer("alice".into()))
+            .await
+            .unwrap(),
+        -10_000
+    );
+    assert_eq!(
+        store
+            .balance(&Account::Publisher("acme".into()))
+            .await
+            .unwrap(),
+        7_000
+    );
+    assert_eq!(store.balance(&Account::Platform).await.unwrap(), 2_000);
+    store.verify_ledger().await.unwrap();
+    let entry = store.entry("s99").await.unwrap().unwrap();
+    assert!((1..=100).contains(&entry.seq), "seq {}", entry.seq);
+}
+
+fn files(module: &[u8]) -> Vec<PackageFile> {
+    vec![
+        PackageFile {
+            path: "plugin.json".into(),
+            bytes: br#"{"name":"echo","version":"1.0.0"}"#.to_vec(),
+        },
+        PackageFile {
+            path: "echo.wasm".into(),
+            bytes: module.to_vec(),
+        },
+    ]
+}
+
+fn signed(
+    key: &SigningKey,
+    publisher: &str,
+    name: &str,
+    version: &str,
+    module: &[u8],
+) -> SignedPackage {
+    let digest = PackageDigest::of(&files(module)).unwrap();
+    SignedPackage::sign(key, publisher, name, version, digest)
+}
+
+async fn versions_are_signed_and_immutable(store: &MarketStore) {
+    let acme = generate_key().unwrap();
+    let mallory = generate_key().unwrap();
+    let manifest = json!({"name": "echo", "version": "1.0.0"});
+    let v1 = signed(&acme, "acme", "echo", "1.0.0", b"one");
+
+    // No publisher, then no key: refused.
+    let err = store.add_version(&v1, &manifest).await.unwrap_err();
+    assert!(err.to_string().contains("is not registered"), "{err}");
+    let key = PublisherKey {
+        publisher: "acme".into(),
+        key: acme.verifying_key(),
+    };
+    let err = store.add_key(&key).await.unwrap_err();
+    assert!(matches!(err, MarketError::UnknownPublisher { .. }), "{err}");
+    store.add_publisher("acme", "Acme Tools").await.unwrap();
+    store.add_publisher("mallory", "Mallory").await.unwrap();
+    store.add_key(&key).await.unwrap();
+    store.add_key(&key).await.unwrap();
+    let err = store
+        .add_key(&PublisherKey {
+            publisher: "mallory".into(),
+            key: acme.verifying_key(),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MarketError::KeyTaken { .. }), "{err}");
+    store
+        .add_key(&PublisherKey {
+            publisher: "mallory".into(),
+            key: mallory.verifying_key(),
+        })
+        .await
+        .unwrap();
+
+    store.add_version(&v1, &manifest).await.unwrap();
+    // The same version again is a no-op; other contents are refused.
+    store.add_version(&v1, &manifest).await.unwrap();
+    let rewrite = signed(&acme, "acme", "echo", "1.0.0", b"two");
+    let err = store.add_version(&rewrite, &manifest).await.unwrap_err();
+    assert!(matches!(err, MarketError::VersionExists { .. }), "{err}");
+    // Another publisher cannot take the name, even with a valid signature.
+    let squat = signed(&mallory, "mallory", "echo", "1.0.1", b"evil");
+    let err = store
+        .add_version(&squat, &json!({"name": "echo", "version": "1.0.1"}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MarketError::NameTaken { .. }), "{err}");
+    // A signature made with someone else's key, claimed as acme's.
+    let mut forged = signed(&mallory, "mallory", "echo", "1.0.2", b"evil");
+    forged.publisher = "acme".into();
+    let err = store.add_version(&forged, &json!({})).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("not registered to publisher `acme`"),
+        "{err}"
+    );
+    // A manifest that disagrees with the signed name, and a bad version.
+    let v2 = signed(&acme, "acme", "echo", "1.1.0", b"three");
+    let err = store
+        .add_version(&v2, &json!({"name": "other"}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("manifest: `name`"), "{err}");
+    let bad = signed(&acme, "acme", "echo", "latest", b"three");
+    let err = store.add_version(&bad, &json!({})).await.unwrap_err();
+    assert!(err.to_string().contains("not a semantic version"), "{err}");
+    store
+        .add_version(&v2, &json!({"name": "echo", "version": "1.1.0"}))
+        .await
+        .unwrap();
+
+    store
+        .yank_version("echo", "1.0.0", "reads the wrong file")
+        .await
+        .unwrap();
+    store.yank_version("echo", "1.0.0", "again").await.unwrap();
+    let err = store.yank_version("echo", "9.9.9", "no").await.unwrap_err();
+    assert!(matches!(err, MarketError::UnknownVersion { .. }), "{err}");
+
+    let versions = store.versions("echo").await.unwrap();
+    assert_eq!(versions.len(), 2);
+    let first = &versions
+        .iter()
+        .find(|v| v.package.version == "1.0.0")
+        .unwrap();
+    assert_eq!(first.package, v1);
+    assert_eq!(
+        first.yanked.as_ref().unwrap().reason,
+        "reads the wrong file"
+    );
+    // What the store hands back still verifies against the files.
+    first
+        .package
+        .verify(&store.keys("acme").await.unwrap(), Some(&files(b"one")))
+        .unwrap();
+}
+
+async fn data_survives_a_reopen(store: MarketStore, url: &str) {
+    store
+        .record(Transaction::Sale {
+            id: "kept".into(),
+            customer: "alice".into(),
+            publisher: "acme".into(),
+            package: "echo@1.1.0".into(),
+            amount: 500,
+            share: RevenueShare::STANDARD,
+        })
+        .await
+        .unwrap();
+    drop(store);
+    let store = MarketStore::open(url).await.unwrap();
+    assert!(store.entry("kept").await.unwrap().is_some());
+    assert_eq!(store.versions("echo").await.unwrap().len(), 2);
+    store.verify_ledger().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unknown_url_is_refused() {
+    let err = MarketStore::open("mysql://localhost/market")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MarketError::InvalidStoreUrl { .. }), "{err}");
+}

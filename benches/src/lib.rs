@@ -2,6 +2,7 @@
 //! instruction-count gate (`cargo xtask bench-gate`).
 #![deny(missing_docs)]
 
+pub mod market;
 pub mod mcp;
 pub mod wasm;
 

@@ -45,6 +45,10 @@ const GATED: &[(&str, &str)] = &[
     ("registry-negative", "lookup of a missing name"),
     ("registry-search", "lexical search, 4,053 tools"),
     ("registry-register", "registering 4,053 tools"),
+    (
+        "ledger-record",
+        "ledger sale (a refund every tenth), in memory",
+    ),
 ];
 /// Two runs of different lengths; their difference cancels start-up cost.
 const SHORT_RUN: usize = 50;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use rustchain_tools::schema::export::{ExportOptions, Format, export};
 use rustchain_tools_benches as b;
 
-const SCENARIOS: &str = "direct, bare, limits, valid, invalid, concurrent-1000, validate-valid, validate-invalid, export-strict, policy-decision, policy-decision-reused, mcp-call, wasm-echo, audit-append, registry-exact, registry-negative, registry-search, registry-register";
+const SCENARIOS: &str = "direct, bare, limits, valid, invalid, concurrent-1000, validate-valid, validate-invalid, export-strict, policy-decision, policy-decision-reused, mcp-call, wasm-echo, audit-append, registry-exact, registry-negative, registry-search, registry-register, ledger-record";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -135,6 +135,10 @@ fn main() -> ExitCode {
                 for _ in 0..iterations {
                     b::wasm::echo_call(&module, &grants, &limits);
                 }
+            }
+            "ledger-record" => {
+                let mut ledger = rustchain_tools_market::Ledger::new();
+                b::market::record_in_memory(&mut ledger, 0, iterations as u64);
             }
             "audit-append" => {
                 use rustchain_tools::audit::{

@@ -13,7 +13,9 @@
 
 mod dir;
 mod error;
+mod generate;
 mod manifest;
+pub mod scan;
 mod tool;
 
 pub use dir::{InstalledPlugin, Loaded, PluginDir};
@@ -22,4 +24,4 @@ pub use manifest::{
     Capabilities, FRAMEWORK_VERSION, Fetch, MANIFEST_FILE, PluginManifest, ReadFiles,
     RequestedLimits,
 };
-pub use tool::{DEFAULT_PLUGIN_TIMEOUT, PluginHost, PluginTool};
+pub use tool::{DEFAULT_PLUGIN_TIMEOUT, PluginCall, PluginHost, PluginTool};

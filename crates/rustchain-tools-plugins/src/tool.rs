@@ -156,6 +156,7 @@ impl PluginHost {
         Ok(PluginTool {
             inner: Arc::new(PluginInner {
                 metadata,
+                requested,
                 module,
                 grants,
                 output,
@@ -175,6 +176,8 @@ pub struct PluginTool {
 
 struct PluginInner {
     metadata: ToolMetadata,
+    /// The host functions its capabilities grant.
+    requested: Vec<HostFunction>,
     module: WasmModule,
     grants: Grants,
     output: Option<CompiledSchema>,
@@ -192,6 +195,16 @@ impl std::fmt::Debug for PluginTool {
 }
 
 impl PluginTool {
+    /// The host functions its manifest's capabilities grant.
+    pub(crate) fn requested(&self) -> &[HostFunction] {
+        &self.inner.requested
+    }
+
+    /// The host functions its module imports (always among the requested).
+    pub(crate) fn imports(&self) -> &[HostFunction] {
+        self.inner.module.imports()
+    }
+
     /// The plugin as an executor, to add to a runtime.
     pub fn into_executor(self) -> Arc<dyn ToolExecutor> {
         Arc::new(self)
@@ -208,19 +221,30 @@ impl Drop for StopOnDrop {
     }
 }
 
-#[async_trait]
-impl ToolExecutor for PluginTool {
-    fn metadata(&self) -> &ToolMetadata {
-        &self.inner.metadata
-    }
+/// What one call of a plugin came to, before it is a tool's result: the
+/// scan counts these, [`ToolExecutor::execute`] maps them to a result.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PluginCall {
+    /// `{"ok": RESULT}`, and the result matches the output schema.
+    Ok(Value),
+    /// `{"error": "MESSAGE"}`: the plugin reports a failure (with what the
+    /// host refused during the call).
+    Error(String),
+    /// The result does not match the plugin's output schema: the reasons.
+    OutputMismatch(Vec<String>),
+    /// The sandbox stopped or refused the call: a trap, the memory limit,
+    /// the deadline, a cancellation, no free instance, a malformed reply.
+    Stopped(SandboxError),
+    /// The thread the plugin ran on failed.
+    HostFailure(String),
+}
 
-    async fn execute(
-        &self,
-        arguments: Value,
-        context: ToolContext,
-    ) -> Result<ToolOutput, ToolError> {
+impl PluginTool {
+    /// Runs one call in the sandbox, within the plugin's limits and the
+    /// context's deadline, and says what it came to.
+    pub async fn run(&self, arguments: Value, context: &ToolContext) -> PluginCall {
         let inner = self.inner.clone();
-        let tool = inner.metadata.name().to_string();
         let own_deadline = Instant::now() + inner.timeout;
         let deadline = context
             .deadline
@@ -233,53 +257,81 @@ impl ToolExecutor for PluginTool {
             max_memory_bytes: inner.memory,
         };
         let worker = inner.clone();
-        let started = Instant::now();
-        let outcome = tokio::task::spawn_blocking(move || {
+        let outcome = match tokio::task::spawn_blocking(move || {
             worker.module.call_json(&arguments, &worker.grants, &limits)
         })
         .await
-        .map_err(|e| ToolError::failed(&tool, format!("the plugin's thread failed: {e}")))?;
-        let outcome = outcome.map_err(|e| match e {
-            SandboxError::WasmTimedOut { .. } => ToolError::TimedOut {
-                tool: tool.clone(),
-                after: started.elapsed(),
-            },
-            SandboxError::WasmCancelled { .. } => ToolError::Cancelled { tool: tool.clone() },
-            SandboxError::WasmMemoryExceeded { .. } => ToolError::LimitExceeded {
-                tool: tool.clone(),
-                limit: "memory".into(),
-                message: e.to_string(),
-            },
-            SandboxError::WasmBusy { .. } => ToolError::Busy {
-                tool: tool.clone(),
-                reason: e.to_string(),
-            },
-            other => ToolError::failed(&tool, other.to_string()),
-        })?;
+        {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(stopped)) => return PluginCall::Stopped(stopped),
+            Err(e) => return PluginCall::HostFailure(e.to_string()),
+        };
         match outcome.reply {
             PluginReply::Ok(value) => {
                 if let Some(schema) = &inner.output
                     && let Err(violations) = schema.validate(&value)
                 {
-                    let reasons: Vec<String> =
-                        violations.iter().map(|v| v.message.clone()).collect();
-                    return Err(ToolError::failed(
-                        &tool,
-                        format!(
-                            "the plugin's result does not match its output schema: {}",
-                            reasons.join("; ")
-                        ),
-                    ));
+                    return PluginCall::OutputMismatch(
+                        violations.into_iter().map(|v| v.message).collect(),
+                    );
                 }
-                Ok(ToolOutput::structured(value))
+                PluginCall::Ok(value)
             }
             PluginReply::Error(message) => {
                 let mut text = message;
                 for host_error in &outcome.host_errors {
                     text.push_str(&format!(" (host: {host_error})"));
                 }
-                Ok(ToolOutput::error(text))
+                PluginCall::Error(text)
             }
+        }
+    }
+}
+
+#[async_trait]
+impl ToolExecutor for PluginTool {
+    fn metadata(&self) -> &ToolMetadata {
+        &self.inner.metadata
+    }
+
+    async fn execute(
+        &self,
+        arguments: Value,
+        context: ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let tool = self.inner.metadata.name().to_string();
+        let started = Instant::now();
+        match self.run(arguments, &context).await {
+            PluginCall::Ok(value) => Ok(ToolOutput::structured(value)),
+            PluginCall::Error(text) => Ok(ToolOutput::error(text)),
+            PluginCall::OutputMismatch(reasons) => Err(ToolError::failed(
+                &tool,
+                format!(
+                    "the plugin's result does not match its output schema: {}",
+                    reasons.join("; ")
+                ),
+            )),
+            PluginCall::HostFailure(e) => Err(ToolError::failed(
+                &tool,
+                format!("the plugin's thread failed: {e}"),
+            )),
+            PluginCall::Stopped(e) => Err(match e {
+                SandboxError::WasmTimedOut { .. } => ToolError::TimedOut {
+                    tool,
+                    after: started.elapsed(),
+                },
+                SandboxError::WasmCancelled { .. } => ToolError::Cancelled { tool },
+                SandboxError::WasmMemoryExceeded { .. } => ToolError::LimitExceeded {
+                    tool,
+                    limit: "memory".into(),
+                    message: e.to_string(),
+                },
+                SandboxError::WasmBusy { .. } => ToolError::Busy {
+                    tool,
+                    reason: e.to_string(),
+                },
+                other => ToolError::failed(&tool, other.to_string()),
+            }),
         }
     }
 }

@@ -29,6 +29,7 @@ use serde_json::{Value, json};
 mod discovery;
 mod mcp;
 mod plugin;
+mod publish;
 mod settings;
 use discovery::{RegistryCommand, SearchArgs};
 use settings::Settings;
@@ -55,6 +56,7 @@ Examples:
   rustchain-tools call text.sha256 --args '{\"text\": \"a\"}' --profile sox --role analyst
   rustchain-tools policy eval --input input.json --profile read-only
   rustchain-tools policy test
+  rustchain-tools publish check docs/plugins/echo
   rustchain-tools call text.word_count --args '{\"text\": \"to be or not to be\"}'
   rustchain-tools call json.format --args @request.json
   echo '{\"text\": \"abc\"}' | rustchain-tools call text.sha256 --args -
@@ -127,6 +129,9 @@ enum Command {
     Registry(RegistryCommand),
     /// Add, list and remove WASM plugins.
     Plugin(plugin::PluginArgs),
+    /// Check, sign and verify a plugin package before submitting it to the
+    /// marketplace.
+    Publish(publish::PublishArgs),
     /// Serve the tools to an MCP client (an agent) over stdio, or over
     /// streamable HTTP with --http ADDR; configured by ./rustchain.toml.
     #[command(after_help = MCP_EXAMPLES)]
@@ -516,6 +521,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Tools(command) => tools(command),
         Command::Mcp(args) => mcp::serve(&args),
         Command::Plugin(command) => plugin::run(&command, &Settings::load()?),
+        Command::Publish(command) => publish::run(&command),
     }
 }
 

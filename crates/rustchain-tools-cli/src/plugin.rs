@@ -51,7 +51,7 @@ pub enum PluginCommand {
     },
 }
 
-fn config(file: Option<&Path>) -> Result<LoadedConfig> {
+pub(crate) fn config(file: Option<&Path>) -> Result<LoadedConfig> {
     Ok(LoadedConfig::load(file)?)
 }
 
@@ -64,11 +64,11 @@ fn registry(loaded: &LoadedConfig, settings: &Settings) -> Result<Registry> {
     Ok(Registry::open(&dir)?)
 }
 
-fn host(loaded: &LoadedConfig, root: &Path) -> Result<PluginHost> {
+pub(crate) fn host(loaded: &LoadedConfig, root: &Path) -> Result<PluginHost> {
     Ok(plugin_host(loaded, root, NetPolicy::default())?)
 }
 
-fn root(loaded: &LoadedConfig) -> std::path::PathBuf {
+pub(crate) fn root(loaded: &LoadedConfig) -> std::path::PathBuf {
     let root = loaded.resolve(loaded.config.root.as_deref().unwrap_or(Path::new(".")));
     std::fs::canonicalize(&root).unwrap_or(root)
 }

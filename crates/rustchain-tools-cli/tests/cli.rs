@@ -1223,3 +1223,242 @@ fn a_built_in_whose_pinned_definition_differs_is_refused_and_can_be_accepted() {
     let out = run(&["call", "text.sha256", "--args", r#"{"text": "a"}"#]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+/// A copy of one of the example plugins in `docs/plugins`, to change.
+fn plugin_copy(name: &str) -> tempfile::TempDir {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs/plugins")
+        .join(name);
+    let copy = tempfile::tempdir().unwrap();
+    for entry in ["plugin.json", "plugin.wat"] {
+        std::fs::copy(source.join(entry), copy.path().join(entry)).unwrap();
+    }
+    let examples = copy.path().join("examples");
+    std::fs::create_dir(&examples).unwrap();
+    for entry in std::fs::read_dir(source.join("examples")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), examples.join(entry.file_name())).unwrap();
+    }
+    copy
+}
+
+#[test]
+fn publish_check_scans_runs_the_examples_and_writes_docs() {
+    let plugin = plugin_copy("json-upper");
+    let dir = plugin.path().to_str().unwrap();
+    let docs = plugin.path().join("README.generated.md");
+    let out = run(
+        &["publish", "check", dir, "--docs", docs.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("example.json_upper 1.0.0: security score"),
+        "{text}"
+    );
+    assert!(text.contains("ok   example      nested.json"), "{text}");
+    assert!(text.contains("ready to submit"), "{text}");
+    let docs = std::fs::read_to_string(&docs).unwrap();
+    assert!(docs.starts_with("# Upper-case JSON values"), "{docs}");
+    assert!(
+        docs.contains("| `document` | any | yes | Any JSON value. |"),
+        "{docs}"
+    );
+    assert!(
+        docs.contains("### Upper-case the strings of a nested document"),
+        "{docs}"
+    );
+    assert!(docs.contains("\"ADA\""), "{docs}");
+
+    let out = run(&["publish", "check", dir, "--json"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["passed"], true);
+    assert!(report["scan"]["score"].as_u64().unwrap() >= 60, "{report}");
+    assert_eq!(report["examples"][0]["file"], "nested.json");
+    assert_eq!(report["examples"][0]["passed"], true);
+}
+
+#[test]
+fn publish_check_fails_an_example_that_gives_another_result() {
+    let plugin = plugin_copy("json-upper");
+    std::fs::write(
+        plugin.path().join("examples/wrong.json"),
+        r#"{"description": "wrong", "arguments": {"document": "a"}, "result": {"document": "a"}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        plugin.path().join("examples/invalid.json"),
+        r#"{"arguments": {"doc": "a"}}"#,
+    )
+    .unwrap();
+    let out = run(&["publish", "check", plugin.path().to_str().unwrap()], None);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains(r#"FAIL example      wrong.json: the plugin gave {"document":"A"}, the example says {"document":"a"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "FAIL example      invalid.json: its arguments do not match the input schema"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("not ready"), "{text}");
+}
+
+#[test]
+fn publish_check_fails_a_plugin_that_asks_for_an_undeclared_capability() {
+    let plugin = plugin_copy("json-upper");
+    let manifest = plugin.path().join("plugin.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    // The module imports the log function: without the capability that
+    // grants it the module is refused, and the scan says why.
+    std::fs::write(
+        &manifest,
+        text.replace(r#""capabilities": {"log": true}"#, r#""capabilities": {}"#),
+    )
+    .unwrap();
+    let out = run(
+        &[
+            "publish",
+            "check",
+            plugin.path().to_str().unwrap(),
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["passed"], false);
+    let failed: Vec<&Value> = report["scan"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["outcome"] == "fail")
+        .collect();
+    assert_eq!(failed.len(), 1, "{report}");
+    assert_eq!(failed[0]["check"], "module");
+    assert!(
+        failed[0]["detail"].as_str().unwrap().contains("log"),
+        "{report}"
+    );
+}
+
+#[test]
+fn publish_keygen_sign_and_verify_a_package() {
+    let plugin = plugin_copy("echo");
+    let dir = plugin.path().to_str().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("publisher.key");
+    let key = key.to_str().unwrap();
+
+    let out = run(&["publish", "keygen", "--out", key], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let public = text
+        .split("public key ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    assert_eq!(public.len(), 64, "{text}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let again = run(&["publish", "keygen", "--out", key], None);
+    assert_ne!(again.status.code(), Some(0));
+    assert!(
+        stderr(&again).contains("never overwritten"),
+        "{}",
+        stderr(&again)
+    );
+
+    let signature = keys.path().join("echo.sig.json");
+    let signature = signature.to_str().unwrap();
+    let out = run(
+        &[
+            "publish",
+            "sign",
+            dir,
+            "--key",
+            key,
+            "--publisher",
+            "acme",
+            "--out",
+            signature,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("signed example.echo@"),
+        "{}",
+        stdout(&out)
+    );
+
+    let verify = |public: &str| {
+        run(
+            &[
+                "publish",
+                "verify",
+                dir,
+                "--signature",
+                signature,
+                "--public-key",
+                public,
+            ],
+            None,
+        )
+    };
+    let out = verify(&public);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("signed by acme"), "{}", stdout(&out));
+
+    // Another publisher's key does not verify it.
+    let other = keys.path().join("other.key");
+    let out = run(
+        &["publish", "keygen", "--out", other.to_str().unwrap()],
+        None,
+    );
+    let other_public = stdout(&out)
+        .split("public key ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    assert_eq!(verify(&other_public).status.code(), Some(1));
+
+    // A changed example is a changed package.
+    std::fs::write(
+        plugin.path().join("examples/hello.json"),
+        r#"{"arguments": {"message": "changed"}}"#,
+    )
+    .unwrap();
+    let out = verify(&public);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(!stderr(&out).is_empty());
+}

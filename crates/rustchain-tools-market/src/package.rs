@@ -375,3 +375,18 @@ pub fn generate_key() -> Result<SigningKey, MarketError> {
     })?;
     Ok(SigningKey::from_bytes(&seed))
 }
+
+/// A signing key as the text of a key file: its 32-byte secret in hex.
+pub fn secret_key_to_hex(key: &SigningKey) -> String {
+    hex::encode(key.to_bytes())
+}
+
+/// Reads a signing key from the text of a key file.
+pub fn secret_key_from_hex(text: &str) -> Result<SigningKey, MarketError> {
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut seed).map_err(|e| MarketError::InvalidPackage {
+        path: "key".to_owned(),
+        reason: format!("a secret key is 64 hex digits: {e}"),
+    })?;
+    Ok(SigningKey::from_bytes(&seed))
+}

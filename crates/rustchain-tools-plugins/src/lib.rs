@@ -13,6 +13,7 @@
 
 mod dir;
 mod error;
+pub mod examples;
 mod generate;
 mod manifest;
 pub mod scan;

@@ -1,0 +1,294 @@
+//! `publish check|keygen|sign|verify`: the publisher's side of the
+//! marketplace, before a package is submitted.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use rustchain_tools::plugins::examples::{markdown, read_examples, run_examples};
+use rustchain_tools::plugins::scan::{CheckOutcome, ScanOptions, scan};
+use rustchain_tools::plugins::{MANIFEST_FILE, PluginManifest};
+use rustchain_tools_market::package::{
+    SigningKey, generate_key, read_dir, secret_key_from_hex, secret_key_to_hex,
+};
+use rustchain_tools_market::{PackageDigest, PublisherKey, SignedPackage};
+use serde_json::json;
+
+use crate::exit;
+use crate::plugin::{config, host, root};
+
+/// `publish`.
+#[derive(Debug, clap::Args)]
+pub struct PublishArgs {
+    /// The configuration file whose `[plugins]` section to use (default:
+    /// ./rustchain.toml when there is one).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: PublishCommand,
+}
+
+/// `publish` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PublishCommand {
+    /// Check a plugin before submitting it: the security scan (manifest,
+    /// module imports against capabilities, limits, schemas exported to
+    /// every provider, a fuzz run in the sandbox), its examples
+    /// (examples/*.json) run against it, and its docs generated. Exits 1
+    /// when it would not pass.
+    Check {
+        /// The plugin directory.
+        dir: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Write the generated Markdown docs to FILE.
+        #[arg(long, value_name = "FILE")]
+        docs: Option<PathBuf>,
+    },
+    /// Make an Ed25519 signing key: the secret goes to FILE (readable by
+    /// you only), the public key, to register with the market, is printed.
+    Keygen {
+        /// Where to write the secret key.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Sign a package directory as PUBLISHER: prints (or writes) the
+    /// signature of its name, version and content digest.
+    Sign {
+        /// The plugin directory.
+        dir: PathBuf,
+        /// The secret key file from `publish keygen`.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Your publisher id in the market.
+        #[arg(long)]
+        publisher: String,
+        /// Write the signature to FILE instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Verify a package directory against a signature and a public key.
+    Verify {
+        /// The plugin directory.
+        dir: PathBuf,
+        /// The signature file from `publish sign`.
+        #[arg(long, value_name = "FILE")]
+        signature: PathBuf,
+        /// The publisher's public key (64 hex digits).
+        #[arg(long, value_name = "HEX")]
+        public_key: String,
+    },
+}
+
+/// `publish ...`.
+pub fn run(args: &PublishArgs) -> Result<u8> {
+    match &args.command {
+        PublishCommand::Check { dir, json, docs } => check(args, dir, *json, docs.as_deref()),
+        PublishCommand::Keygen { out } => keygen(out),
+        PublishCommand::Sign {
+            dir,
+            key,
+            publisher,
+            out,
+        } => {
+            let key = read_key(key)?;
+            let (manifest, digest) = digest(dir)?;
+            let signed = SignedPackage::sign(
+                &key,
+                publisher,
+                &manifest.name,
+                &manifest.version.to_string(),
+                digest,
+            );
+            let text = serde_json::to_string_pretty(&signed)? + "\n";
+            match out {
+                Some(out) => {
+                    std::fs::write(out, text)
+                        .with_context(|| format!("cannot write {}", out.display()))?;
+                    println!(
+                        "signed {}@{} ({}) as {publisher}: {}",
+                        signed.name,
+                        signed.version,
+                        signed.digest,
+                        out.display()
+                    );
+                }
+                None => print!("{text}"),
+            }
+            Ok(exit::SUCCESS)
+        }
+        PublishCommand::Verify {
+            dir,
+            signature,
+            public_key,
+        } => {
+            let text = std::fs::read_to_string(signature)
+                .with_context(|| format!("cannot read {}", signature.display()))?;
+            let signed: SignedPackage = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a package signature", signature.display()))?;
+            let key = PublisherKey::from_hex(&signed.publisher, public_key)?;
+            let files = read_dir(dir)?;
+            match signed.verify(&[key], Some(&files)) {
+                Ok(()) => {
+                    println!(
+                        "verified {}@{} ({}) signed by {}",
+                        signed.name, signed.version, signed.digest, signed.publisher
+                    );
+                    Ok(exit::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(exit::TOOL_FAILED)
+                }
+            }
+        }
+    }
+}
+
+fn check(args: &PublishArgs, dir: &Path, json: bool, docs: Option<&Path>) -> Result<u8> {
+    let loaded = config(args.config.as_deref())?;
+    let host = host(&loaded, &root(&loaded))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(scan(&host, dir, &ScanOptions::default()));
+    // Examples and docs need a plugin that loads; the scan said why not.
+    let mut docs_written = false;
+    let (examples, runs) = match PluginManifest::read(&dir.join(MANIFEST_FILE))
+        .ok()
+        .and_then(|m| host.load(&m, dir).ok().map(|tool| (m, tool)))
+    {
+        Some((manifest, tool)) => {
+            let examples = read_examples(dir)?;
+            let runs = runtime.block_on(run_examples(&tool, &examples));
+            if let Some(docs) = docs {
+                std::fs::write(docs, markdown(&manifest, &examples))
+                    .with_context(|| format!("cannot write {}", docs.display()))?;
+                docs_written = true;
+            }
+            (examples, runs)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let examples_pass = runs.iter().all(|r| r.passed);
+    let passed = report.passed && examples_pass;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "passed": passed,
+                "scan": report,
+                "examples": runs,
+            }))?
+        );
+    } else {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "{} {}: security score {} of 100, scan {} in {} ms",
+            if report.plugin.is_empty() {
+                dir.display().to_string()
+            } else {
+                report.plugin.clone()
+            },
+            report.version,
+            report.score,
+            if report.passed { "passed" } else { "FAILED" },
+            report.took_ms
+        )?;
+        for c in &report.checks {
+            let mark = match c.outcome {
+                CheckOutcome::Pass => "ok  ",
+                CheckOutcome::Warn => "warn",
+                CheckOutcome::Fail => "FAIL",
+            };
+            writeln!(out, "  {mark} {:12} {}", c.check, c.detail)?;
+        }
+        for finding in report.findings.iter().filter(|f| f.valid_input).take(5) {
+            writeln!(
+                out,
+                "  valid input {} -> {}",
+                finding.input, finding.outcome
+            )?;
+        }
+        if examples.is_empty()
+            && report
+                .checks
+                .iter()
+                .all(|c| c.outcome != CheckOutcome::Fail)
+        {
+            writeln!(
+                out,
+                "  warn examples     none in examples/*.json (add some: they are run and shown in the docs)"
+            )?;
+        }
+        for run in &runs {
+            match &run.problem {
+                None => writeln!(out, "  ok   example      {}", run.file)?,
+                Some(problem) => writeln!(out, "  FAIL example      {}: {problem}", run.file)?,
+            }
+        }
+        if let Some(docs) = docs.filter(|_| docs_written) {
+            writeln!(out, "  docs written to {}", docs.display())?;
+        }
+        writeln!(
+            out,
+            "{}",
+            if passed {
+                "ready to submit"
+            } else {
+                "not ready: fix what is marked FAIL"
+            }
+        )?;
+    }
+    Ok(if passed {
+        exit::SUCCESS
+    } else {
+        exit::TOOL_FAILED
+    })
+}
+
+fn keygen(out: &Path) -> Result<u8> {
+    if out.exists() {
+        bail!("{} exists; a key is never overwritten", out.display());
+    }
+    let key = generate_key()?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(out)
+        .with_context(|| format!("cannot create {}", out.display()))?;
+    writeln!(file, "{}", secret_key_to_hex(&key))?;
+    let public = PublisherKey {
+        publisher: String::new(),
+        key: key.verifying_key(),
+    };
+    println!(
+        "secret key written to {} (keep it; it is not shown again)",
+        out.display()
+    );
+    println!(
+        "public key {} (key id {})",
+        public.to_hex(),
+        public.key_id()
+    );
+    Ok(exit::SUCCESS)
+}
+
+fn read_key(path: &Path) -> Result<SigningKey> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    secret_key_from_hex(&text)
+        .with_context(|| format!("{} is not a key from `publish keygen`", path.display()))
+}
+
+/// The manifest and content digest of the package in `dir`.
+fn digest(dir: &Path) -> Result<(PluginManifest, PackageDigest)> {
+    let manifest = PluginManifest::read(&dir.join(MANIFEST_FILE))?;
+    let files = read_dir(dir)?;
+    Ok((manifest, PackageDigest::of(&files)?))
+}

@@ -172,4 +172,51 @@ pub enum MarketError {
         /// The version.
         version: String,
     },
+    /// No submission has this number.
+    #[error("submission {id} does not exist")]
+    UnknownSubmission {
+        /// The number.
+        id: i64,
+    },
+    /// The submission was already published or rejected.
+    #[error("submission {id} is {state}; only a submission in review takes reviews")]
+    SubmissionClosed {
+        /// The number.
+        id: i64,
+        /// Where it stands.
+        state: crate::review::SubmissionState,
+    },
+    /// The reviewer is the publisher or linked to it.
+    #[error(
+        "`{reviewer}` may not review submission {id}: it is a package of `{publisher}`, \
+         {why}"
+    )]
+    ConflictOfInterest {
+        /// The submission.
+        id: i64,
+        /// The reviewer.
+        reviewer: String,
+        /// The package's publisher.
+        publisher: String,
+        /// The reviewer's own package, or how they are linked.
+        why: &'static str,
+    },
+    /// The reviewer already gave a verdict of this kind.
+    #[error("`{reviewer}` already gave a {kind} verdict on submission {id}; verdicts are final")]
+    AlreadyReviewed {
+        /// The submission.
+        id: i64,
+        /// The reviewer.
+        reviewer: String,
+        /// The kind of review.
+        kind: crate::review::ReviewKind,
+    },
+    /// An account id or role cannot be used.
+    #[error("market account `{id}`: {reason}")]
+    InvalidMarketAccount {
+        /// The account id.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
 }

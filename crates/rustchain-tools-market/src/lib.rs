@@ -14,6 +14,8 @@
 //!   by default and PostgreSQL for larger deployments, with one schema and
 //!   one set of migrations; it keeps the ledger by the same rules and the
 //!   packages' signed, immutable versions.
+//! - [`review`]: submissions, from the security scan's verdict through
+//!   community review to publication, and the accounts that review them.
 //!
 //! ```
 //! use rustchain_tools_market::{Account, Ledger, RevenueShare, Transaction};
@@ -39,9 +41,13 @@
 mod error;
 pub mod ledger;
 pub mod package;
+pub mod review;
 mod store;
 
 pub use error::MarketError;
 pub use ledger::{Account, Entry, Ledger, Posting, RevenueShare, Split, Transaction};
 pub use package::{PackageDigest, PackageFile, PublisherKey, SignedPackage};
-pub use store::{Backend, MarketStore, VersionRecord, Yanked};
+pub use review::{
+    MarketAccount, Review, ReviewKind, ReviewRules, Submission, SubmissionState, Verdict,
+};
+pub use store::{Backend, MarketStore, ScanOutcome, VersionRecord, Yanked};

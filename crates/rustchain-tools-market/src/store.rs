@@ -23,6 +23,10 @@ use crate::ledger::{
 use crate::package::{PublisherKey, SignedPackage};
 use crate::{Account, MarketError, RevenueShare, Transaction};
 
+mod submissions;
+
+pub use submissions::ScanOutcome;
+
 /// Which database engine a store runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -72,14 +76,20 @@ fn now() -> i64 {
 }
 
 fn migrator() -> Migrator {
-    Migrator {
-        migrations: Cow::Owned(vec![Migration::new(
-            1,
-            "market".into(),
+    let migration = |version, description: &'static str, sql: &'static str| {
+        Migration::new(
+            version,
+            description.into(),
             MigrationType::Simple,
-            include_str!("../migrations/0001_market.sql").into(),
+            sql.into(),
             false,
-        )]),
+        )
+    };
+    Migrator {
+        migrations: Cow::Owned(vec![
+            migration(1, "market", include_str!("../migrations/0001_market.sql")),
+            migration(2, "review", include_str!("../migrations/0002_review.sql")),
+        ]),
         ..Migrator::DEFAULT
     }
 }
@@ -426,59 +436,7 @@ impl MarketStore {
         let keys = self.keys(&package.publisher).await?;
         package.verify(&keys, None)?;
         let mut db = self.pool.begin().await.map_err(store_error("begin"))?;
-        let owner: Option<String> = sqlx::query("SELECT publisher FROM packages WHERE name = $1")
-            .bind(&package.name)
-            .fetch_optional(&mut *db)
-            .await
-            .map_err(store_error("read a package"))?
-            .map(|row| row.try_get(0))
-            .transpose()
-            .map_err(store_error("read a package"))?;
-        match owner {
-            Some(owner) if owner != package.publisher => {
-                return Err(MarketError::NameTaken {
-                    name: package.name.clone(),
-                    publisher: owner,
-                });
-            }
-            Some(_) => {}
-            None => {
-                sqlx::query(
-                    "INSERT INTO packages (name, publisher, created_at) VALUES ($1, $2, $3)",
-                )
-                .bind(&package.name)
-                .bind(&package.publisher)
-                .bind(now())
-                .execute(&mut *db)
-                .await
-                .map_err(store_error("add a package"))?;
-            }
-        }
-        if let Some(existing) = version(&mut db, &package.name, &package.version).await? {
-            db.rollback().await.map_err(store_error("rollback"))?;
-            if existing.package.digest == package.digest {
-                return Ok(());
-            }
-            return Err(MarketError::VersionExists {
-                name: package.name.clone(),
-                version: package.version.clone(),
-                digest: existing.package.digest.to_string(),
-            });
-        }
-        sqlx::query(
-            "INSERT INTO package_versions (name, version, digest, key_id, signature, manifest, \
-             added_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&package.name)
-        .bind(&package.version)
-        .bind(package.digest.to_string())
-        .bind(&package.key_id)
-        .bind(&package.signature)
-        .bind(manifest.to_string())
-        .bind(now())
-        .execute(&mut *db)
-        .await
-        .map_err(store_error("add a version"))?;
+        insert_version(&mut db, package, manifest).await?;
         db.commit().await.map_err(store_error("commit"))
     }
 
@@ -531,6 +489,67 @@ impl MarketStore {
         .map_err(store_error("read the versions"))?;
         rows.iter().map(version_record).collect()
     }
+}
+
+/// Adds a verified version inside the transaction `db`: takes the name for
+/// its publisher if it is new, and changes nothing if the same version is
+/// there already.
+async fn insert_version(
+    db: &mut sqlx::AnyConnection,
+    package: &SignedPackage,
+    manifest: &serde_json::Value,
+) -> Result<(), MarketError> {
+    let owner: Option<String> = sqlx::query("SELECT publisher FROM packages WHERE name = $1")
+        .bind(&package.name)
+        .fetch_optional(&mut *db)
+        .await
+        .map_err(store_error("read a package"))?
+        .map(|row| row.try_get(0))
+        .transpose()
+        .map_err(store_error("read a package"))?;
+    match owner {
+        Some(owner) if owner != package.publisher => {
+            return Err(MarketError::NameTaken {
+                name: package.name.clone(),
+                publisher: owner,
+            });
+        }
+        Some(_) => {}
+        None => {
+            sqlx::query("INSERT INTO packages (name, publisher, created_at) VALUES ($1, $2, $3)")
+                .bind(&package.name)
+                .bind(&package.publisher)
+                .bind(now())
+                .execute(&mut *db)
+                .await
+                .map_err(store_error("add a package"))?;
+        }
+    }
+    if let Some(existing) = version(&mut *db, &package.name, &package.version).await? {
+        if existing.package.digest == package.digest {
+            return Ok(());
+        }
+        return Err(MarketError::VersionExists {
+            name: package.name.clone(),
+            version: package.version.clone(),
+            digest: existing.package.digest.to_string(),
+        });
+    }
+    sqlx::query(
+        "INSERT INTO package_versions (name, version, digest, key_id, signature, manifest, \
+             added_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&package.name)
+    .bind(&package.version)
+    .bind(package.digest.to_string())
+    .bind(&package.key_id)
+    .bind(&package.signature)
+    .bind(manifest.to_string())
+    .bind(now())
+    .execute(&mut *db)
+    .await
+    .map_err(store_error("add a version"))?;
+    Ok(())
 }
 
 /// A package name is a tool name (ASCII letters, digits, `_`, `-`, `.`; at

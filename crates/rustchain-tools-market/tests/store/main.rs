@@ -11,8 +11,9 @@ use std::pin::Pin;
 use rustchain_tools_market::ledger::Recorded;
 use rustchain_tools_market::package::{SigningKey, generate_key};
 use rustchain_tools_market::{
-    Account, Backend, Ledger, MarketError, MarketStore, PackageDigest, PackageFile, PublisherKey,
-    RevenueShare, SignedPackage, Transaction,
+    Account, Backend, Ledger, MarketAccount, MarketError, MarketStore, PackageDigest, PackageFile,
+    PublisherKey, RevenueShare, ReviewKind, ReviewRules, ScanOutcome, SignedPackage,
+    SubmissionState, Transaction, Verdict,
 };
 use serde_json::json;
 
@@ -90,6 +91,10 @@ async fn suite(stores: &mut dyn Stores, backend: Backend) {
     let (store, url) = stores.fresh().await;
     versions_are_signed_and_immutable(&store).await;
     data_survives_a_reopen(store, &url).await;
+    let (store, _) = stores.fresh().await;
+    submissions_are_reviewed_then_published(&store).await;
+    let (store, _) = stores.fresh().await;
+    concurrent_approvals_publish_once(&store).await;
 }
 
 /// A deterministic stream of transactions, replays and conflicts, recorded
@@ -387,4 +392,296 @@ async fn an_unknown_url_is_refused() {
         .await
         .unwrap_err();
     assert!(matches!(err, MarketError::InvalidStoreUrl { .. }), "{err}");
+}
+
+fn account(id: &str, roles: &[&str]) -> MarketAccount {
+    MarketAccount {
+        id: id.into(),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+fn scan(passed: bool, score: u32) -> ScanOutcome {
+    ScanOutcome {
+        passed,
+        score,
+        report: json!({"score": score, "checks": []}),
+    }
+}
+
+/// A publisher with a registered key, and reviewers of each kind.
+async fn market_with_reviewers(store: &MarketStore) -> SigningKey {
+    let acme = generate_key().unwrap();
+    let token = store
+        .add_account(&account("acme", &["publisher"]))
+        .await
+        .unwrap();
+    assert!(token.starts_with("rct_") && token.len() == 68, "{token}");
+    assert_eq!(
+        store.account_for_token(&token).await.unwrap(),
+        Some(account("acme", &["publisher"]))
+    );
+    assert_eq!(store.account_for_token("rct_wrong").await.unwrap(), None);
+    store
+        .add_key(&PublisherKey {
+            publisher: "acme".into(),
+            key: acme.verifying_key(),
+        })
+        .await
+        .unwrap();
+    for (id, roles) in [
+        ("sec1", &["security-reviewer"][..]),
+        ("sec2", &["security-reviewer"]),
+        ("qa1", &["quality-reviewer"]),
+        ("qa2", &["quality-reviewer"]),
+        ("insider", &["security-reviewer", "quality-reviewer"]),
+    ] {
+        store.add_account(&account(id, roles)).await.unwrap();
+    }
+    store.link_account("insider", "acme").await.unwrap();
+    acme
+}
+
+async fn submissions_are_reviewed_then_published(store: &MarketStore) {
+    // Accounts: a role that does not exist and a taken id are refused.
+    let err = store
+        .add_account(&account("eve", &["root"]))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("`root` is not a role"), "{err}");
+    let acme = market_with_reviewers(store).await;
+    let err = store
+        .add_account(&account("sec1", &["user"]))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("exists"), "{err}");
+
+    let manifest = json!({"name": "echo", "version": "1.0.0"});
+    let v1 = signed(&acme, "acme", "echo", "1.0.0", b"one");
+
+    // Files that are not the signed ones are refused before anything is kept.
+    let err = store
+        .submit(&v1, &manifest, &files(b"two"), &scan(true, 90))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MarketError::Verification { .. }), "{err}");
+    assert!(store.submissions(None, None).await.unwrap().is_empty());
+
+    // A failed scan rejects at once.
+    let failed = store
+        .submit(&v1, &manifest, &files(b"one"), &scan(false, 40))
+        .await
+        .unwrap();
+    assert_eq!(failed.state, SubmissionState::Rejected);
+    assert_eq!(
+        failed.reason.as_deref(),
+        Some("the security scan did not pass (score 40 of 100)")
+    );
+    let err = store
+        .review(
+            failed.id,
+            "sec1",
+            ReviewKind::Security,
+            Verdict::Approve,
+            "",
+            &ReviewRules::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MarketError::SubmissionClosed { .. }), "{err}");
+
+    // A passed scan waits for review; submitting it again returns it.
+    let submitted = store
+        .submit(&v1, &manifest, &files(b"one"), &scan(true, 90))
+        .await
+        .unwrap();
+    assert_eq!(submitted.state, SubmissionState::InReview);
+    assert_eq!(submitted.score, 90);
+    assert_eq!(submitted.scan["score"], 90);
+    let again = store
+        .submit(&v1, &manifest, &files(b"one"), &scan(true, 90))
+        .await
+        .unwrap();
+    assert_eq!(again.id, submitted.id);
+    let queue = store
+        .submissions(Some(SubmissionState::InReview), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        queue.iter().map(|s| s.id).collect::<Vec<_>>(),
+        [submitted.id]
+    );
+    assert_eq!(
+        store.submissions(None, Some("acme")).await.unwrap().len(),
+        2
+    );
+    assert!(
+        store
+            .submissions(None, Some("other"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let rules = ReviewRules {
+        security: 2,
+        quality: 1,
+    };
+    let review = |reviewer: &'static str, kind, verdict| {
+        store.review(
+            submitted.id,
+            reviewer,
+            kind,
+            verdict,
+            "looked at it",
+            &rules,
+        )
+    };
+    // The publisher and an account linked to it may not review it.
+    let err = review("acme", ReviewKind::Security, Verdict::Approve)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("its own package"), "{err}");
+    let err = review("insider", ReviewKind::Quality, Verdict::Approve)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("linked to"), "{err}");
+    let err = review("nobody", ReviewKind::Quality, Verdict::Approve)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no such account"), "{err}");
+    let err = store
+        .review(
+            999,
+            "sec1",
+            ReviewKind::Security,
+            Verdict::Approve,
+            "",
+            &rules,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, MarketError::UnknownSubmission { id: 999 }),
+        "{err}"
+    );
+
+    // Two security approvals and one quality approval publish it.
+    let s = review("sec1", ReviewKind::Security, Verdict::Approve)
+        .await
+        .unwrap();
+    assert_eq!(s.state, SubmissionState::InReview);
+    let err = review("sec1", ReviewKind::Security, Verdict::Approve)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MarketError::AlreadyReviewed { .. }), "{err}");
+    let s = review("qa1", ReviewKind::Quality, Verdict::Approve)
+        .await
+        .unwrap();
+    assert_eq!(s.state, SubmissionState::InReview);
+    assert_eq!(store.version("echo", "1.0.0").await.unwrap(), None);
+    let s = review("sec2", ReviewKind::Security, Verdict::Approve)
+        .await
+        .unwrap();
+    assert_eq!(s.state, SubmissionState::Published);
+    assert!(s.decided_at.is_some());
+    assert_eq!(s.reviews.len(), 3);
+    let published = store.version("echo", "1.0.0").await.unwrap().unwrap();
+    assert_eq!(published.package, v1);
+    assert_eq!(store.package_names().await.unwrap(), ["echo"]);
+    let err = review("qa2", ReviewKind::Quality, Verdict::Approve)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MarketError::SubmissionClosed { .. }), "{err}");
+
+    // A published version cannot be submitted again with other contents.
+    let other = signed(&acme, "acme", "echo", "1.0.0", b"other");
+    let err = store
+        .submit(&other, &manifest, &files(b"other"), &scan(true, 90))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MarketError::VersionExists { .. }), "{err}");
+
+    // A rejection by any reviewer rejects, with the reviewer's reason.
+    let v2 = signed(&acme, "acme", "echo", "2.0.0", b"two");
+    let manifest2 = json!({"name": "echo", "version": "2.0.0"});
+    let s = store
+        .submit(&v2, &manifest2, &files(b"two"), &scan(true, 80))
+        .await
+        .unwrap();
+    let s = store
+        .review(
+            s.id,
+            "qa2",
+            ReviewKind::Quality,
+            Verdict::Reject,
+            "the examples fail",
+            &rules,
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.state, SubmissionState::Rejected);
+    assert_eq!(
+        s.reason.as_deref(),
+        Some("rejected in quality review by qa2: the examples fail")
+    );
+    assert_eq!(store.version("echo", "2.0.0").await.unwrap(), None);
+}
+
+/// Reviewers approving at the same moment: the submission is published
+/// once, and every verdict is kept.
+async fn concurrent_approvals_publish_once(store: &MarketStore) {
+    let acme = market_with_reviewers(store).await;
+    for id in ["sec3", "sec4", "sec5"] {
+        store
+            .add_account(&account(id, &["security-reviewer"]))
+            .await
+            .unwrap();
+    }
+    let manifest = json!({"name": "echo", "version": "1.0.0"});
+    let v1 = signed(&acme, "acme", "echo", "1.0.0", b"one");
+    let s = store
+        .submit(&v1, &manifest, &files(b"one"), &scan(true, 90))
+        .await
+        .unwrap();
+    store
+        .review(
+            s.id,
+            "qa1",
+            ReviewKind::Quality,
+            Verdict::Approve,
+            "",
+            &ReviewRules::default(),
+        )
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for reviewer in ["sec1", "sec2", "sec3", "sec4", "sec5"] {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .review(
+                    s.id,
+                    reviewer,
+                    ReviewKind::Security,
+                    Verdict::Approve,
+                    "",
+                    &ReviewRules::default(),
+                )
+                .await
+        }));
+    }
+    let mut accepted = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => accepted += 1,
+            Err(MarketError::SubmissionClosed { .. }) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(accepted >= 1);
+    let s = store.submission(s.id).await.unwrap();
+    assert_eq!(s.state, SubmissionState::Published);
+    assert_eq!(s.reviews.len(), accepted + 1);
+    assert_eq!(store.versions("echo").await.unwrap().len(), 1);
 }

@@ -27,6 +27,7 @@ use rustchain_tools::{
 use serde_json::{Value, json};
 
 mod discovery;
+mod market;
 mod mcp;
 mod plugin;
 mod publish;
@@ -129,9 +130,12 @@ enum Command {
     Registry(RegistryCommand),
     /// Add, list and remove WASM plugins.
     Plugin(plugin::PluginArgs),
-    /// Check, sign and verify a plugin package before submitting it to the
-    /// marketplace.
+    /// Check, sign and verify a plugin package, submit it to the
+    /// marketplace and follow its review.
     Publish(publish::PublishArgs),
+    /// Run the marketplace (serve) and work in it: accounts, keys, the
+    /// review queue, reviews, the published packages.
+    Market(market::MarketArgs),
     /// Serve the tools to an MCP client (an agent) over stdio, or over
     /// streamable HTTP with --http ADDR; configured by ./rustchain.toml.
     #[command(after_help = MCP_EXAMPLES)]
@@ -522,6 +526,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Mcp(args) => mcp::serve(&args),
         Command::Plugin(command) => plugin::run(&command, &Settings::load()?),
         Command::Publish(command) => publish::run(&command),
+        Command::Market(command) => market::run(&command, &Settings::load()?),
     }
 }
 

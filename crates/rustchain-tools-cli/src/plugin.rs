@@ -1,9 +1,9 @@
-//! `plugin add|list|remove`, and the installed plugins for the other
+//! `plugin add|install|list|remove`, and the installed plugins for the other
 //! commands.
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use rustchain_tools::{
     RuntimeBuilder, ToolExecutor, manifest_of,
@@ -11,9 +11,13 @@ use rustchain_tools::{
     registry::{Registry, ToolKey},
     sandbox::net::NetPolicy,
 };
+use rustchain_tools_market::package::write_dir;
+use rustchain_tools_market::{PackageBundle, PublisherKey, VersionRecord};
 use rustchain_tools_mcp::{LoadedConfig, plugin_dir, plugin_host};
-use serde_json::json;
+use serde_json::{Value, json};
 
+use crate::exit;
+use crate::market::{MarketClient, MarketFlags};
 use crate::settings::Settings;
 
 /// `plugin`.
@@ -23,6 +27,8 @@ pub struct PluginArgs {
     /// (default: ./rustchain.toml when there is one).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    market: MarketFlags,
     #[command(subcommand)]
     command: PluginCommand,
 }
@@ -37,6 +43,13 @@ pub enum PluginCommand {
     Add {
         /// The plugin directory or manifest file.
         source: std::path::PathBuf,
+    },
+    /// Install a published plugin from the market: its signature is
+    /// checked against the keys registered to its publisher and its files
+    /// against the signed digest before the checks of `add`.
+    Install {
+        /// The package: NAME for its latest version, or NAME@VERSION.
+        package: String,
     },
     /// List the installed plugins.
     List {
@@ -78,22 +91,67 @@ pub fn run(args: &PluginArgs, settings: &Settings) -> Result<u8> {
     let loaded = config(args.config.as_deref())?;
     let dir = PluginDir::new(plugin_dir(&loaded)?);
     match &args.command {
-        PluginCommand::Add { source } => {
-            let host = host(&loaded, &root(&loaded))?;
-            let (installed, tool) = dir.add(&host, source)?;
-            let manifest = &installed.manifest;
-            // Its definition goes into the registry now, so that search
-            // finds it before any server has started.
-            let registry = registry(&loaded, settings)?;
-            registry.register(&[manifest_of(tool.metadata())])?;
-            registry.save()?;
+        PluginCommand::Add { source } => add(&loaded, settings, &dir, source),
+        PluginCommand::Install { package } => {
+            let client = MarketClient::new(&args.market)?;
+            let (name, version) = match package.split_once('@') {
+                Some((name, version)) => (name.to_owned(), version.to_owned()),
+                None => {
+                    let versions = match client.get(&format!("/api/v1/packages/{package}"))? {
+                        Ok(v) => v,
+                        Err(refusal) => return Ok(refusal.report()),
+                    };
+                    let versions: Vec<VersionRecord> = serde_json::from_value(versions)
+                        .context("the market's answer is not a list of versions")?;
+                    let latest = versions
+                        .iter()
+                        .filter(|v| v.yanked.is_none())
+                        .filter_map(|v| semver::Version::parse(&v.package.version).ok())
+                        .max()
+                        .with_context(|| format!("{package} has no version that is not yanked"))?;
+                    (package.clone(), latest.to_string())
+                }
+            };
+            let bundle = match client.get(&format!("/api/v1/packages/{name}/{version}"))? {
+                Ok(v) => v,
+                Err(refusal) => return Ok(refusal.report()),
+            };
+            let bundle: PackageBundle =
+                serde_json::from_value(bundle).context("the market's answer is not a package")?;
+            if bundle.package.name != name || bundle.package.version != version {
+                bail!(
+                    "asked for {name}@{version}, the market sent {}@{}",
+                    bundle.package.name,
+                    bundle.package.version
+                );
+            }
+            let publisher = &bundle.package.publisher;
+            let keys = match client.get(&format!("/api/v1/publishers/{publisher}/keys"))? {
+                Ok(v) => v,
+                Err(refusal) => return Ok(refusal.report()),
+            };
+            let keys = keys["keys"]
+                .as_array()
+                .map(|keys| {
+                    keys.iter()
+                        .filter_map(Value::as_str)
+                        .map(|hex| PublisherKey::from_hex(publisher, hex))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?
+                .unwrap_or_default();
+            let files = bundle.files()?;
+            if let Err(e) = bundle.package.verify(&keys, Some(&files)) {
+                eprintln!("error: {e}; nothing was installed");
+                return Ok(exit::TOOL_FAILED);
+            }
+            let unpacked = tempfile::tempdir()?;
+            write_dir(unpacked.path(), &files)?;
             println!(
-                "added plugin {} {} to {}",
-                manifest.name,
-                manifest.version,
-                installed.dir.display()
+                "verified {name}@{version} ({}) signed by {publisher}",
+                bundle.package.digest
             );
-            Ok(0)
+            add(&loaded, settings, &dir, unpacked.path())
         }
         PluginCommand::List { json } => {
             let listed = dir.list()?;
@@ -145,6 +203,26 @@ pub fn run(args: &PluginArgs, settings: &Settings) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// `plugin add SOURCE`: checks and installs it, and registers its
+/// definition so that search finds it before any server has started.
+fn add(loaded: &LoadedConfig, settings: &Settings, dir: &PluginDir, source: &Path) -> Result<u8> {
+    let host = host(loaded, &root(loaded))?;
+    let (installed, tool) = dir.add(&host, source)?;
+    let manifest = &installed.manifest;
+    // Its definition goes into the registry now, so that search
+    // finds it before any server has started.
+    let registry = registry(loaded, settings)?;
+    registry.register(&[manifest_of(tool.metadata())])?;
+    registry.save()?;
+    println!(
+        "added plugin {} {} to {}",
+        manifest.name,
+        manifest.version,
+        installed.dir.display()
+    );
+    Ok(exit::SUCCESS)
 }
 
 /// Adds the installed plugins to `builder`, their file capabilities below

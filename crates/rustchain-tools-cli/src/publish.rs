@@ -4,7 +4,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use rustchain_tools::plugins::examples::{markdown, read_examples, run_examples};
 use rustchain_tools::plugins::scan::{CheckOutcome, ScanOptions, scan};
@@ -12,10 +12,14 @@ use rustchain_tools::plugins::{MANIFEST_FILE, PluginManifest};
 use rustchain_tools_market::package::{
     SigningKey, generate_key, read_dir, secret_key_from_hex, secret_key_to_hex,
 };
-use rustchain_tools_market::{PackageDigest, PublisherKey, SignedPackage};
+use rustchain_tools_market::{
+    PackageBundle, PackageDigest, PublisherKey, ReviewKind, SignedPackage, Submission,
+    SubmissionState,
+};
 use serde_json::json;
 
 use crate::exit;
+use crate::market::{MarketClient, MarketFlags, submission_line, write_secret};
 use crate::plugin::{config, host, root};
 
 /// `publish`.
@@ -25,6 +29,8 @@ pub struct PublishArgs {
     /// ./rustchain.toml when there is one).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    market: MarketFlags,
     #[command(subcommand)]
     command: PublishCommand,
 }
@@ -69,6 +75,30 @@ pub enum PublishCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Sign a package directory and submit it to the market (your
+    /// publisher token): the market verifies it, runs the security scan
+    /// and puts it in review, or rejects it with the scan's evidence.
+    Submit {
+        /// The plugin directory.
+        dir: PathBuf,
+        /// The secret key file from `publish keygen`.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Your publisher id in the market.
+        #[arg(long)]
+        publisher: String,
+        /// Print the submission as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where a submission stands: its state, scan score and reviews.
+    Status {
+        /// The submission's number.
+        id: i64,
+        /// Print it as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Verify a package directory against a signature and a public key.
     Verify {
         /// The plugin directory.
@@ -87,6 +117,29 @@ pub fn run(args: &PublishArgs) -> Result<u8> {
     match &args.command {
         PublishCommand::Check { dir, json, docs } => check(args, dir, *json, docs.as_deref()),
         PublishCommand::Keygen { out } => keygen(out),
+        PublishCommand::Submit {
+            dir,
+            key,
+            publisher,
+            json,
+        } => {
+            let key = read_key(key)?;
+            let (manifest, digest) = digest(dir)?;
+            let signed = SignedPackage::sign(
+                &key,
+                publisher,
+                &manifest.name,
+                &manifest.version.to_string(),
+                digest,
+            );
+            let bundle = PackageBundle::new(signed, &read_dir(dir)?);
+            let client = MarketClient::new(&args.market)?;
+            show_submission(client.post("/api/v1/submissions", &bundle)?, *json)
+        }
+        PublishCommand::Status { id, json } => {
+            let client = MarketClient::new(&args.market)?;
+            show_submission(client.get(&format!("/api/v1/submissions/{id}"))?, *json)
+        }
         PublishCommand::Sign {
             dir,
             key,
@@ -251,18 +304,8 @@ fn check(args: &PublishArgs, dir: &Path, json: bool, docs: Option<&Path>) -> Res
 }
 
 fn keygen(out: &Path) -> Result<u8> {
-    if out.exists() {
-        bail!("{} exists; a key is never overwritten", out.display());
-    }
     let key = generate_key()?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(out)
-        .with_context(|| format!("cannot create {}", out.display()))?;
-    writeln!(file, "{}", secret_key_to_hex(&key))?;
+    write_secret(out, &secret_key_to_hex(&key))?;
     let public = PublisherKey {
         publisher: String::new(),
         key: key.verifying_key(),
@@ -291,4 +334,49 @@ fn digest(dir: &Path) -> Result<(PluginManifest, PackageDigest)> {
     let manifest = PluginManifest::read(&dir.join(MANIFEST_FILE))?;
     let files = read_dir(dir)?;
     Ok((manifest, PackageDigest::of(&files)?))
+}
+
+/// Prints a submission the market answered with; exits 1 when it was
+/// rejected.
+fn show_submission(
+    answer: Result<serde_json::Value, crate::market::MarketRefusal>,
+    json: bool,
+) -> Result<u8> {
+    let value = match answer {
+        Ok(value) => value,
+        Err(refusal) => return Ok(refusal.report()),
+    };
+    let submission: Submission =
+        serde_json::from_value(value).context("the market's answer is not a submission")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&submission)?);
+    } else {
+        println!("{}", submission_line(&submission));
+        for kind in [ReviewKind::Security, ReviewKind::Quality] {
+            println!("  {kind} approvals: {}", submission.approvals(kind));
+        }
+        for review in &submission.reviews {
+            println!(
+                "  {} review by {}: {} {}",
+                review.kind, review.reviewer, review.verdict, review.note
+            );
+        }
+        if submission.state == SubmissionState::Rejected
+            && let Some(checks) = submission.scan["checks"].as_array()
+        {
+            for check in checks.iter().filter(|c| c["outcome"] != "pass") {
+                println!(
+                    "  scan {} {}: {}",
+                    check["outcome"].as_str().unwrap_or_default(),
+                    check["check"].as_str().unwrap_or_default(),
+                    check["detail"].as_str().unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(if submission.state == SubmissionState::Rejected {
+        exit::TOOL_FAILED
+    } else {
+        exit::SUCCESS
+    })
 }

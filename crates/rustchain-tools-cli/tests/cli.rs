@@ -1462,3 +1462,381 @@ fn publish_keygen_sign_and_verify_a_package() {
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(!stderr(&out).is_empty());
 }
+
+/// `market serve` on a free port, stopped when dropped.
+struct Market {
+    child: std::process::Child,
+    url: String,
+    admin: String,
+}
+
+impl Market {
+    fn start(home: &std::path::Path, extra: &[&str]) -> Market {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rustchain-tools"))
+            .args(["market", "serve", "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .env("RUSTCHAIN_TOOLS_DATA_DIR", home.join("data"))
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env_remove("RUSTCHAIN_TOOLS_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("market serve stopped before it listened")
+                .unwrap();
+            if let Some(url) = line.strip_prefix("market listening on ") {
+                break url.to_owned();
+            }
+        };
+        let admin = std::fs::read_to_string(home.join("data/market/admin.token"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        Market { child, url, admin }
+    }
+
+    /// Runs the CLI against this market with `token`.
+    fn run(&self, home: &std::path::Path, token: &str, args: &[&str]) -> Output {
+        let mut all = args.to_vec();
+        all.extend(["--market", &self.url, "--token", token]);
+        run_in(home, &all, None)
+    }
+}
+
+impl Drop for Market {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn token_of(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(out), stderr(out));
+    stdout(out).lines().last().unwrap().trim().to_owned()
+}
+
+#[test]
+fn a_package_goes_from_submission_through_review_to_an_installed_tool() {
+    let server_home = tempfile::tempdir().unwrap();
+    let market = Market::start(server_home.path(), &[]);
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let admin = market.admin.clone();
+
+    // The admin makes the accounts; a non-admin may not.
+    let acme = token_of(&market.run(
+        home,
+        &admin,
+        &["market", "account", "add", "acme", "--role", "publisher"],
+    ));
+    let sec = token_of(&market.run(
+        home,
+        &admin,
+        &[
+            "market",
+            "account",
+            "add",
+            "sec",
+            "--role",
+            "security-reviewer",
+        ],
+    ));
+    let qa = token_of(&market.run(
+        home,
+        &admin,
+        &[
+            "market",
+            "account",
+            "add",
+            "qa",
+            "--role",
+            "quality-reviewer",
+        ],
+    ));
+    let insider = token_of(&market.run(
+        home,
+        &admin,
+        &[
+            "market",
+            "account",
+            "add",
+            "insider",
+            "--role",
+            "security-reviewer",
+        ],
+    ));
+    let out = market.run(
+        home,
+        &admin,
+        &[
+            "market",
+            "account",
+            "link",
+            "insider",
+            "--publisher",
+            "acme",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = market.run(
+        home,
+        &acme,
+        &["market", "account", "add", "eve", "--role", "admin"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("market.add_account needs the role `admin`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = market.run(home, "rct_forged", &["market", "queue"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+
+    // The publisher registers a key, only as itself.
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("acme.key");
+    let key = key.to_str().unwrap();
+    let out = run(&["publish", "keygen", "--out", key], None);
+    let public = stdout(&out)
+        .split("public key ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let out = market.run(
+        home,
+        &acme,
+        &[
+            "market",
+            "key",
+            "--publisher",
+            "sec",
+            "--public-key",
+            &public,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("may not act as publisher `sec`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = market.run(
+        home,
+        &acme,
+        &[
+            "market",
+            "key",
+            "--publisher",
+            "acme",
+            "--public-key",
+            &public,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // A plugin that imports a capability it does not request: the scan
+    // rejects it at submission, with the evidence.
+    let broken = plugin_copy("json-upper");
+    let manifest = broken.path().join("plugin.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace(r#""capabilities": {"log": true}"#, r#""capabilities": {}"#)
+            .replace("example.json_upper", "example.broken"),
+    )
+    .unwrap();
+    let out = market.run(
+        home,
+        &acme,
+        &[
+            "publish",
+            "submit",
+            broken.path().to_str().unwrap(),
+            "--key",
+            key,
+            "--publisher",
+            "acme",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("rejected (security score 0): the security scan did not pass"),
+        "{text}"
+    );
+    assert!(text.contains("scan fail module"), "{text}");
+
+    // The real one passes the scan and waits for review.
+    let plugin = plugin_copy("json-upper");
+    let out = market.run(
+        home,
+        &acme,
+        &[
+            "publish",
+            "submit",
+            plugin.path().to_str().unwrap(),
+            "--key",
+            key,
+            "--publisher",
+            "acme",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let submitted: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(submitted["state"], "in_review");
+    assert!(submitted["score"].as_u64().unwrap() >= 60, "{submitted}");
+    let id = submitted["id"].to_string();
+
+    let out = market.run(home, &sec, &["market", "queue"]);
+    assert!(
+        stdout(&out).contains(&format!(
+            "submission {id}: example.json_upper@1.0.0 by acme, in_review"
+        )),
+        "{}",
+        stdout(&out)
+    );
+    let out = market.run(home, &acme, &["market", "queue"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+
+    // Nobody reviews for a publisher they are linked to, or outside their role.
+    let out = market.run(
+        home,
+        &insider,
+        &["market", "review", &id, "--kind", "security", "--approve"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a publisher it is linked to"),
+        "{}",
+        stderr(&out)
+    );
+    let out = market.run(
+        home,
+        &qa,
+        &["market", "review", &id, "--kind", "security", "--approve"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("needs the role `security-reviewer`"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Nothing is installable before publication.
+    let out = market.run(home, "", &["plugin", "install", "example.json_upper"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+
+    let out = market.run(
+        home,
+        &sec,
+        &[
+            "market",
+            "review",
+            &id,
+            "--kind",
+            "security",
+            "--approve",
+            "--note",
+            "imports only log",
+        ],
+    );
+    assert!(
+        stdout(&out).contains("in_review"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let out = market.run(
+        home,
+        &qa,
+        &[
+            "market",
+            "review",
+            &id,
+            "--kind",
+            "quality",
+            "--approve",
+            "--note",
+            "examples hold",
+        ],
+    );
+    assert!(
+        stdout(&out).contains("published"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let out = market.run(home, &acme, &["publish", "status", &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("published"), "{text}");
+    assert!(
+        text.contains("security review by sec: approve imports only log"),
+        "{text}"
+    );
+    let out = market.run(home, "", &["market", "packages"]);
+    assert!(
+        stdout(&out).contains("example.json_upper 1.0.0 by acme"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A user installs it, verified, and calls it.
+    let out = market.run(home, "", &["plugin", "install", "example.json_upper"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("verified example.json_upper@1.0.0 (sha256:"),
+        "{text}"
+    );
+    assert!(text.contains("signed by acme"), "{text}");
+    assert!(
+        text.contains("added plugin example.json_upper 1.0.0"),
+        "{text}"
+    );
+    let out = run_in(
+        home,
+        &[
+            "call",
+            "example.json_upper",
+            "--args",
+            r#"{"document": {"name": "ada"}}"#,
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let result: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(result["structured"]["document"]["name"], "ADA", "{result}");
+}

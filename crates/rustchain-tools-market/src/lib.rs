@@ -46,7 +46,7 @@ mod store;
 
 pub use error::MarketError;
 pub use ledger::{Account, Entry, Ledger, Posting, RevenueShare, Split, Transaction};
-pub use package::{PackageDigest, PackageFile, PublisherKey, SignedPackage};
+pub use package::{PackageBundle, PackageDigest, PackageFile, PublisherKey, SignedPackage};
 pub use review::{
     MarketAccount, Review, ReviewKind, ReviewRules, Submission, SubmissionState, Verdict,
 };

@@ -232,6 +232,82 @@ fn read_into(
     Ok(())
 }
 
+/// Writes `files` below `dir` (which must exist), after checking their
+/// paths as [`PackageDigest::of`] does: nothing lands outside `dir`.
+pub fn write_dir(dir: &Path, files: &[PackageFile]) -> Result<(), MarketError> {
+    PackageDigest::of(files)?;
+    for file in files {
+        let path = dir.join(&file.path);
+        let io = |e: std::io::Error| MarketError::InvalidPackage {
+            path: file.path.clone(),
+            reason: format!("cannot be written to {}: {e}", path.display()),
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        std::fs::write(&path, &file.bytes).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// A package as it travels between the market and its clients: the
+/// signature and every file, base64-encoded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageBundle {
+    /// The signed name, version and digest.
+    pub package: SignedPackage,
+    /// The files.
+    pub files: Vec<BundleFile>,
+}
+
+/// One file of a [`PackageBundle`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleFile {
+    /// Its path inside the package.
+    pub path: String,
+    /// Its contents in standard base64.
+    pub base64: String,
+}
+
+impl PackageBundle {
+    /// A bundle of `files` under `package`.
+    pub fn new(package: SignedPackage, files: &[PackageFile]) -> PackageBundle {
+        use base64::Engine as _;
+        PackageBundle {
+            package,
+            files: files
+                .iter()
+                .map(|f| BundleFile {
+                    path: f.path.clone(),
+                    base64: base64::engine::general_purpose::STANDARD.encode(&f.bytes),
+                })
+                .collect(),
+        }
+    }
+
+    /// The files, decoded; a file that is not base64 is refused by path.
+    pub fn files(&self) -> Result<Vec<PackageFile>, MarketError> {
+        use base64::Engine as _;
+        self.files
+            .iter()
+            .map(|f| {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(&f.base64)
+                    .map_err(|e| MarketError::InvalidPackage {
+                        path: f.path.clone(),
+                        reason: format!("its contents are not base64: {e}"),
+                    })?;
+                Ok(PackageFile {
+                    path: f.path.clone(),
+                    bytes,
+                })
+            })
+            .collect()
+    }
+}
+
 /// A publisher's public key, as registered to their account.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublisherKey {

@@ -108,6 +108,15 @@ impl MarketStore {
         Ok(token)
     }
 
+    /// Whether any account exists (a fresh market has none).
+    pub async fn has_accounts(&self) -> Result<bool, MarketError> {
+        let row = sqlx::query("SELECT id FROM accounts LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error("read the accounts"))?;
+        Ok(row.is_some())
+    }
+
     /// The account an API token belongs to, if any.
     pub async fn account_for_token(
         &self,

@@ -1,0 +1,450 @@
+//! `market serve|account|key|queue|review|packages`: running the market,
+//! and its clients' side for admins and reviewers. [`MarketClient`] is
+//! also what `publish submit|status` and `plugin install` talk through.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use rustchain_tools_market::{MarketStore, ReviewRules, Submission};
+use rustchain_tools_market_server::{FsBlobStore, MarketServer, market_policy};
+use serde_json::{Value, json};
+
+use crate::exit;
+use crate::plugin::{config, host, root};
+use crate::settings::Settings;
+
+/// Where the market is and who is asking.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MarketFlags {
+    /// The market's address.
+    #[arg(
+        long = "market",
+        global = true,
+        env = "RUSTCHAIN_MARKET_URL",
+        default_value = "http://127.0.0.1:8700",
+        value_name = "URL"
+    )]
+    pub url: String,
+    /// Your API token (from `market account add`).
+    #[arg(
+        long,
+        global = true,
+        env = "RUSTCHAIN_MARKET_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+}
+
+/// `market`.
+#[derive(Debug, clap::Args)]
+pub struct MarketArgs {
+    #[command(flatten)]
+    flags: MarketFlags,
+    #[command(subcommand)]
+    command: MarketCommand,
+}
+
+/// `market` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum MarketCommand {
+    /// Serve the market's HTTP API. A fresh market makes an `admin` account
+    /// and writes its token to market/admin.token in the data directory.
+    Serve {
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:8700", value_name = "ADDR")]
+        addr: String,
+        /// The database: sqlite://PATH?mode=rwc or postgres://... (default:
+        /// market/market.db in the data directory).
+        #[arg(long, value_name = "URL")]
+        db: Option<String>,
+        /// Where packages' files are kept (default: market/blobs in the
+        /// data directory).
+        #[arg(long, value_name = "DIR")]
+        blobs: Option<PathBuf>,
+        /// A directory of Rego files to use instead of the shipped market
+        /// policy.
+        #[arg(long, value_name = "DIR")]
+        policy: Option<PathBuf>,
+        /// Security approvals a submission needs.
+        #[arg(long, default_value_t = 1)]
+        security_approvals: u32,
+        /// Quality approvals a submission needs.
+        #[arg(long, default_value_t = 1)]
+        quality_approvals: u32,
+        /// The configuration file whose `[plugins]` section the scan uses.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Manage accounts (admin).
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Register a publisher's signing key (the publisher's token).
+    Key {
+        /// The publisher.
+        #[arg(long)]
+        publisher: String,
+        /// The public key from `publish keygen` (64 hex digits).
+        #[arg(long, value_name = "HEX")]
+        public_key: String,
+    },
+    /// The submissions waiting for review (reviewers).
+    Queue {
+        /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve or reject a submission (reviewers).
+    Review {
+        /// The submission's number.
+        id: i64,
+        /// What you vouch for: security or quality.
+        #[arg(long)]
+        kind: String,
+        /// Approve it.
+        #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+        approve: bool,
+        /// Reject it.
+        #[arg(long)]
+        reject: bool,
+        /// Your note.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// The published packages.
+    Packages,
+}
+
+/// `market account` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Add an account; prints its API token (shown only once).
+    Add {
+        /// Its id (a publisher's id is its publisher name).
+        id: String,
+        /// A role: publisher, security-reviewer, quality-reviewer, user,
+        /// admin (repeat for more).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+    },
+    /// Link an account to a publisher: it may no longer review that
+    /// publisher's packages.
+    Link {
+        /// The account.
+        id: String,
+        /// The publisher.
+        #[arg(long)]
+        publisher: String,
+    },
+}
+
+/// A refusal or failure the market answered with.
+#[derive(Debug)]
+pub struct MarketRefusal {
+    /// The HTTP status.
+    pub status: u16,
+    /// What it said.
+    pub message: String,
+}
+
+impl MarketRefusal {
+    /// The exit code: 3 when the market denied it, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        if matches!(self.status, 401 | 403) {
+            exit::DENIED
+        } else {
+            exit::TOOL_FAILED
+        }
+    }
+
+    /// Prints it on stderr and gives the exit code.
+    pub fn report(&self) -> u8 {
+        eprintln!(
+            "error: the market refused it ({}): {}",
+            self.status, self.message
+        );
+        self.exit_code()
+    }
+}
+
+/// A client of the market's JSON API.
+pub struct MarketClient {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl MarketClient {
+    /// A client for the market `flags` name.
+    pub fn new(flags: &MarketFlags) -> Result<MarketClient> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            })
+            .with_no_client_auth();
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .user_agent(concat!("rustchain-tools/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(MarketClient {
+            base: flags.url.trim_end_matches('/').to_owned(),
+            token: flags.token.clone(),
+            http,
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?,
+        })
+    }
+
+    /// GETs `path`.
+    pub fn get(&self, path: &str) -> Result<Result<Value, MarketRefusal>> {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+    }
+
+    /// POSTs `body` as JSON to `path`.
+    pub fn post(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<Result<Value, MarketRefusal>> {
+        let body = serde_json::to_vec(body)?;
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header("content-type", "application/json")
+                .body(body),
+        )
+    }
+
+    fn send(&self, mut request: reqwest::RequestBuilder) -> Result<Result<Value, MarketRefusal>> {
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        self.runtime.block_on(async {
+            let response = request
+                .send()
+                .await
+                .with_context(|| format!("cannot reach the market at {}", self.base))?;
+            let status = response.status().as_u16();
+            let bytes = response.bytes().await?;
+            let value: Value = serde_json::from_slice(&bytes).with_context(|| {
+                format!(
+                    "the market at {} answered {status} with something that is not JSON",
+                    self.base
+                )
+            })?;
+            if (200..300).contains(&status) {
+                return Ok(Ok(value));
+            }
+            let mut message = value["error"]
+                .as_str()
+                .unwrap_or("no reason given")
+                .to_owned();
+            if let Some(reasons) = value["reasons"].as_array()
+                && reasons.len() > 1
+            {
+                message = reasons
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("; ");
+            }
+            Ok(Err(MarketRefusal { status, message }))
+        })
+    }
+}
+
+/// One line about a submission: its number, package, state and score.
+pub fn submission_line(s: &Submission) -> String {
+    let mut line = format!(
+        "submission {}: {}@{} by {}, {} (security score {})",
+        s.id, s.package.name, s.package.version, s.package.publisher, s.state, s.score
+    );
+    if let Some(reason) = &s.reason {
+        line.push_str(&format!(": {reason}"));
+    }
+    line
+}
+
+/// `market ...`.
+pub fn run(args: &MarketArgs, settings: &Settings) -> Result<u8> {
+    if let MarketCommand::Serve {
+        addr,
+        db,
+        blobs,
+        policy,
+        security_approvals,
+        quality_approvals,
+        config: config_file,
+    } = &args.command
+    {
+        let rules = ReviewRules {
+            security: (*security_approvals).max(1),
+            quality: (*quality_approvals).max(1),
+        };
+        return serve(
+            settings,
+            addr,
+            db.as_deref(),
+            blobs.as_deref(),
+            policy.as_deref(),
+            rules,
+            config_file.as_deref(),
+        );
+    }
+    let client = MarketClient::new(&args.flags)?;
+    let answer = match &args.command {
+        MarketCommand::Serve { .. } => unreachable!("served above"),
+        MarketCommand::Account(AccountCommand::Add { id, roles }) => client
+            .post("/api/v1/accounts", &json!({"id": id, "roles": roles}))?
+            .map(|v| {
+                println!(
+                    "account {} ({}) added; its API token, shown only now:",
+                    id,
+                    roles.join(", ")
+                );
+                println!("{}", v["token"].as_str().unwrap_or_default());
+            }),
+        MarketCommand::Account(AccountCommand::Link { id, publisher }) => client
+            .post(
+                &format!("/api/v1/accounts/{id}/links"),
+                &json!({"publisher": publisher}),
+            )?
+            .map(|_| println!("{id} is linked to {publisher}: it may not review its packages")),
+        MarketCommand::Key {
+            publisher,
+            public_key,
+        } => client
+            .post(
+                &format!("/api/v1/publishers/{publisher}/keys"),
+                &json!({"publicKey": public_key}),
+            )?
+            .map(|v| {
+                println!(
+                    "key {} registered to {publisher}",
+                    v["keyId"].as_str().unwrap_or_default()
+                );
+            }),
+        MarketCommand::Queue { json } => client.get("/api/v1/queue")?.map(|v| {
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                return;
+            }
+            let queue: Vec<Submission> = serde_json::from_value(v).unwrap_or_default();
+            if queue.is_empty() {
+                println!("nothing waits for review");
+            }
+            for s in &queue {
+                println!(
+                    "{} [{} security, {} quality approvals]",
+                    submission_line(s),
+                    s.approvals(rustchain_tools_market::ReviewKind::Security),
+                    s.approvals(rustchain_tools_market::ReviewKind::Quality)
+                );
+            }
+        }),
+        MarketCommand::Review {
+            id,
+            kind,
+            approve,
+            note,
+            ..
+        } => {
+            let verdict = if *approve { "approve" } else { "reject" };
+            client
+                .post(
+                    &format!("/api/v1/submissions/{id}/reviews"),
+                    &json!({"kind": kind, "verdict": verdict, "note": note}),
+                )?
+                .map(|v| match serde_json::from_value::<Submission>(v) {
+                    Ok(s) => println!("{}", submission_line(&s)),
+                    Err(e) => println!("reviewed (the answer could not be read: {e})"),
+                })
+        }
+        MarketCommand::Packages => client.get("/api/v1/packages")?.map(|v| {
+            let list = v.as_array().cloned().unwrap_or_default();
+            if list.is_empty() {
+                println!("no packages are published");
+            }
+            for p in list {
+                println!(
+                    "{} {} by {}  {}",
+                    p["name"].as_str().unwrap_or_default(),
+                    p["latest"].as_str().unwrap_or_default(),
+                    p["publisher"].as_str().unwrap_or_default(),
+                    p["description"].as_str().unwrap_or_default()
+                );
+            }
+        }),
+    };
+    Ok(match answer {
+        Ok(()) => exit::SUCCESS,
+        Err(refusal) => refusal.report(),
+    })
+}
+
+fn serve(
+    settings: &Settings,
+    addr: &str,
+    db: Option<&str>,
+    blobs: Option<&Path>,
+    policy: Option<&Path>,
+    rules: ReviewRules,
+    config_file: Option<&Path>,
+) -> Result<u8> {
+    let home = settings.data_dir.join("market");
+    std::fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
+    let db = match db {
+        Some(url) => url.to_owned(),
+        None => format!("sqlite://{}?mode=rwc", home.join("market.db").display()),
+    };
+    let blobs = FsBlobStore::new(blobs.map_or_else(|| home.join("blobs"), Path::to_path_buf))?;
+    let policy = market_policy(policy)?;
+    let loaded = config(config_file)?;
+    let host = host(&loaded, &root(&loaded))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = MarketStore::open(&db).await?;
+        let server = MarketServer::new(store, blobs, policy, host, rules);
+        if let Some(token) = server.bootstrap_admin().await? {
+            let path = home.join("admin.token");
+            write_secret(&path, &token)?;
+            println!("a fresh market: the admin token is in {}", path.display());
+        }
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        println!("market listening on http://{}", listener.local_addr()?);
+        std::io::stdout().flush()?;
+        axum::serve(listener, server.router())
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        Ok(exit::SUCCESS)
+    })
+}
+
+/// Writes `text` to a new file readable by its owner only.
+pub(crate) fn write_secret(path: &Path, text: &str) -> Result<()> {
+    if path.exists() {
+        bail!("{} exists; a secret is never overwritten", path.display());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    writeln!(file, "{text}")?;
+    Ok(())
+}

@@ -1,0 +1,387 @@
+//! The JSON API's handlers: authenticate, ask the policy, act on the store.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::{get, post};
+use rustchain_tools_market::package::{BundleFile, write_dir};
+use rustchain_tools_market::{
+    MarketAccount, MarketError, PackageBundle, PublisherKey, ReviewKind, ScanOutcome, Submission,
+    SubmissionState, Verdict, VersionRecord,
+};
+use rustchain_tools_plugins::MANIFEST_FILE;
+use rustchain_tools_plugins::scan::scan;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::{Inner, ServerError};
+
+type Shared = State<Arc<Inner>>;
+type Answer<T> = Result<Json<T>, ServerError>;
+
+/// A package's bundle is at most 64 MiB of files, base64-encoded.
+const MAX_BODY_BYTES: usize = 90 << 20;
+
+pub(crate) fn router(inner: Arc<Inner>) -> Router {
+    Router::new()
+        .route("/api/v1/accounts", post(add_account))
+        .route("/api/v1/accounts/{id}/links", post(link_account))
+        .route("/api/v1/publishers/{id}/keys", post(add_key).get(keys))
+        .route("/api/v1/submissions", post(submit))
+        .route("/api/v1/submissions/{id}", get(submission))
+        .route("/api/v1/submissions/{id}/reviews", post(review))
+        .route("/api/v1/queue", get(queue))
+        .route("/api/v1/packages", get(packages))
+        .route("/api/v1/packages/{name}", get(versions))
+        .route("/api/v1/packages/{name}/{version}", get(download))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(inner)
+}
+
+impl Inner {
+    async fn account(&self, headers: &HeaderMap) -> Result<MarketAccount, ServerError> {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(ServerError::Unauthorized(
+                "this needs an API token: Authorization: Bearer rct_...",
+            ))?;
+        self.store
+            .account_for_token(token.trim())
+            .await?
+            .ok_or(ServerError::Unauthorized(
+                "the API token is not one the market knows",
+            ))
+    }
+
+    /// Asks the market policy whether `account` may do `action` on
+    /// `arguments`; a broken policy denies.
+    fn authorize(
+        &self,
+        account: &MarketAccount,
+        action: &str,
+        arguments: Value,
+    ) -> Result<(), ServerError> {
+        static CALLS: AtomicU64 = AtomicU64::new(0);
+        let input = json!({
+            "tool": {"name": action, "category": "market"},
+            "principal": {"id": account.id, "roles": account.roles},
+            "call": {
+                "id": format!("market-{}", CALLS.fetch_add(1, Ordering::Relaxed)),
+                "arguments": arguments,
+            },
+        });
+        let decision = self.policy.decide_input(&input);
+        if decision.allowed {
+            return Ok(());
+        }
+        Err(ServerError::Denied {
+            account: account.id.clone(),
+            action: action.to_owned(),
+            reasons: decision.reasons(),
+        })
+    }
+
+    async fn authorized(
+        &self,
+        headers: &HeaderMap,
+        action: &str,
+        arguments: Value,
+    ) -> Result<MarketAccount, ServerError> {
+        let account = self.account(headers).await?;
+        self.authorize(&account, action, arguments)?;
+        Ok(account)
+    }
+}
+
+/// Reads a JSON body, saying where it is wrong.
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ServerError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ServerError::BadRequest(format!("the request body is not what it should be: {e}"))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAccount {
+    id: String,
+    roles: Vec<String>,
+}
+
+async fn add_account(
+    State(inner): Shared,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<(StatusCode, Json<Value>), ServerError> {
+    let new: NewAccount = body(&bytes)?;
+    inner
+        .authorized(
+            &headers,
+            "market.add_account",
+            json!({"id": new.id, "roles": new.roles}),
+        )
+        .await?;
+    let account = MarketAccount {
+        id: new.id,
+        roles: new.roles,
+    };
+    let token = inner.store.add_account(&account).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": account.id, "roles": account.roles, "token": token})),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewLink {
+    publisher: String,
+}
+
+async fn link_account(
+    State(inner): Shared,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Answer<Value> {
+    let link: NewLink = body(&bytes)?;
+    inner
+        .authorized(
+            &headers,
+            "market.link_account",
+            json!({"id": id, "publisher": link.publisher}),
+        )
+        .await?;
+    inner.store.link_account(&id, &link.publisher).await?;
+    Ok(Json(json!({"account": id, "publisher": link.publisher})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct NewKey {
+    public_key: String,
+}
+
+async fn add_key(
+    State(inner): Shared,
+    Path(publisher): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Answer<Value> {
+    let new: NewKey = body(&bytes)?;
+    inner
+        .authorized(&headers, "market.add_key", json!({"publisher": publisher}))
+        .await?;
+    let key = PublisherKey::from_hex(&publisher, &new.public_key)?;
+    inner.store.add_key(&key).await?;
+    Ok(Json(json!({"publisher": publisher, "keyId": key.key_id()})))
+}
+
+async fn keys(State(inner): Shared, Path(publisher): Path<String>) -> Answer<Value> {
+    let keys = inner.store.keys(&publisher).await?;
+    Ok(Json(json!({
+        "publisher": publisher,
+        "keys": keys.iter().map(PublisherKey::to_hex).collect::<Vec<_>>(),
+    })))
+}
+
+async fn submit(
+    State(inner): Shared,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<(StatusCode, Json<Submission>), ServerError> {
+    let bundle: PackageBundle = body(&bytes)?;
+    let package = &bundle.package;
+    inner
+        .authorized(
+            &headers,
+            "market.submit",
+            json!({"publisher": package.publisher, "name": package.name, "version": package.version}),
+        )
+        .await?;
+    let files = bundle.files()?;
+    // Verified before anything is kept or run: only a publisher's own,
+    // signed files reach the scan and the blob store.
+    let keys = inner.store.keys(&package.publisher).await?;
+    package.verify(&keys, Some(&files))?;
+    let manifest_bytes = files
+        .iter()
+        .find(|f| f.path == MANIFEST_FILE)
+        .map(|f| &f.bytes)
+        .ok_or_else(|| MarketError::InvalidPackage {
+            path: MANIFEST_FILE.to_owned(),
+            reason: "is missing: a package is a plugin directory".to_owned(),
+        })?;
+    let manifest: Value =
+        serde_json::from_slice(manifest_bytes).map_err(|e| MarketError::InvalidPackage {
+            path: MANIFEST_FILE.to_owned(),
+            reason: format!("is not JSON: {e}"),
+        })?;
+    let dir = tempfile::tempdir().map_err(|e| ServerError::Blob {
+        operation: "unpack a submission",
+        reason: e.to_string(),
+    })?;
+    write_dir(dir.path(), &files)?;
+    let report = scan(&inner.host, dir.path(), &inner.scan).await;
+    let contents = serde_json::to_vec(&bundle.files).map_err(|e| ServerError::Blob {
+        operation: "encode a package",
+        reason: e.to_string(),
+    })?;
+    inner.blobs.put(&package.digest, &contents)?;
+    let outcome = ScanOutcome {
+        passed: report.passed,
+        score: u32::from(report.score),
+        report: serde_json::to_value(&report).unwrap_or(Value::Null),
+    };
+    let submission = inner
+        .store
+        .submit(package, &manifest, &files, &outcome)
+        .await?;
+    tracing::info!(
+        id = submission.id,
+        package = %format!("{}@{}", package.name, package.version),
+        score = report.score,
+        state = %submission.state,
+        "submission scanned"
+    );
+    Ok((StatusCode::CREATED, Json(submission)))
+}
+
+fn submission_id(text: &str) -> Result<i64, ServerError> {
+    text.parse()
+        .map_err(|_| ServerError::BadRequest(format!("`{text}` is not a submission number")))
+}
+
+async fn submission(
+    State(inner): Shared,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Answer<Submission> {
+    let account = inner.account(&headers).await?;
+    let submission = inner.store.submission(submission_id(&id)?).await?;
+    inner.authorize(
+        &account,
+        "market.submission",
+        json!({"id": submission.id, "publisher": submission.package.publisher}),
+    )?;
+    Ok(Json(submission))
+}
+
+async fn queue(State(inner): Shared, headers: HeaderMap) -> Answer<Vec<Submission>> {
+    inner
+        .authorized(&headers, "market.queue", json!({}))
+        .await?;
+    Ok(Json(
+        inner
+            .store
+            .submissions(Some(SubmissionState::InReview), None)
+            .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewReview {
+    kind: ReviewKind,
+    verdict: Verdict,
+    #[serde(default)]
+    note: String,
+}
+
+async fn review(
+    State(inner): Shared,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Answer<Submission> {
+    let id = submission_id(&id)?;
+    let new: NewReview = body(&bytes)?;
+    let account = inner
+        .authorized(
+            &headers,
+            &format!("market.review.{}", new.kind),
+            json!({"id": id, "verdict": new.verdict}),
+        )
+        .await?;
+    let submission = inner
+        .store
+        .review(
+            id,
+            &account.id,
+            new.kind,
+            new.verdict,
+            &new.note,
+            &inner.rules,
+        )
+        .await?;
+    Ok(Json(submission))
+}
+
+async fn packages(State(inner): Shared) -> Answer<Value> {
+    let mut out = Vec::new();
+    for name in inner.store.package_names().await? {
+        let versions = inner.store.versions(&name).await?;
+        if let Some(latest) = latest(&versions) {
+            out.push(json!({
+                "name": name,
+                "publisher": latest.package.publisher,
+                "latest": latest.package.version,
+                "description": latest.manifest.get("description"),
+                "category": latest.manifest.get("category"),
+            }));
+        }
+    }
+    Ok(Json(Value::Array(out)))
+}
+
+/// The highest version not yanked.
+pub(crate) fn latest(versions: &[VersionRecord]) -> Option<&VersionRecord> {
+    versions
+        .iter()
+        .filter(|v| v.yanked.is_none())
+        .max_by_key(|v| semver::Version::parse(&v.package.version).ok())
+}
+
+async fn versions(State(inner): Shared, Path(name): Path<String>) -> Answer<Vec<VersionRecord>> {
+    let versions = inner.store.versions(&name).await?;
+    if versions.is_empty() {
+        return Err(ServerError::Market(MarketError::UnknownVersion {
+            name,
+            version: "*".to_owned(),
+        }));
+    }
+    Ok(Json(versions))
+}
+
+async fn download(
+    State(inner): Shared,
+    Path((name, version)): Path<(String, String)>,
+) -> Answer<PackageBundle> {
+    let record = inner
+        .store
+        .version(&name, &version)
+        .await?
+        .ok_or(MarketError::UnknownVersion { name, version })?;
+    let bytes = inner
+        .blobs
+        .get(&record.package.digest)?
+        .ok_or_else(|| ServerError::Blob {
+            operation: "find a published package",
+            reason: format!("nothing is kept under {}", record.package.digest),
+        })?;
+    let files: Vec<BundleFile> = serde_json::from_slice(&bytes).map_err(|e| ServerError::Blob {
+        operation: "read a published package",
+        reason: e.to_string(),
+    })?;
+    Ok(Json(PackageBundle {
+        package: record.package,
+        files,
+    }))
+}

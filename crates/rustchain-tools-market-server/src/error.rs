@@ -1,0 +1,87 @@
+//! The one error type of the market server, and how each becomes an HTTP
+//! answer: a status a client can act on and a JSON body that says why.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use rustchain_tools_market::MarketError;
+use serde_json::json;
+use thiserror::Error;
+
+/// Why a request to the market was refused or failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// No API token, or one the market does not know.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// The policy does not allow the action.
+    #[error("`{account}` may not {action}: {}", reasons.join("; "))]
+    Denied {
+        /// The account.
+        account: String,
+        /// The action.
+        action: String,
+        /// Every reason the policy gave.
+        reasons: Vec<String>,
+    },
+    /// The request's body or path cannot be read.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The market refused the action or its store failed.
+    #[error(transparent)]
+    Market(#[from] MarketError),
+    /// The policy could not be loaded.
+    #[error("the market policy cannot be loaded: {0}")]
+    Policy(#[from] rustchain_tools_policy::PolicyError),
+    /// A package's files could not be stored or read.
+    #[error("the blob store could not {operation}: {reason}")]
+    Blob {
+        /// What it was doing.
+        operation: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
+}
+
+impl ServerError {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ServerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ServerError::Denied { .. } => StatusCode::FORBIDDEN,
+            ServerError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ServerError::Policy(_) | ServerError::Blob { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            ServerError::Market(e) => match e {
+                MarketError::UnknownSubmission { .. }
+                | MarketError::UnknownVersion { .. }
+                | MarketError::UnknownPublisher { .. } => StatusCode::NOT_FOUND,
+                MarketError::ConflictOfInterest { .. } => StatusCode::FORBIDDEN,
+                MarketError::NameTaken { .. }
+                | MarketError::VersionExists { .. }
+                | MarketError::KeyTaken { .. }
+                | MarketError::AlreadyReviewed { .. }
+                | MarketError::SubmissionClosed { .. } => StatusCode::CONFLICT,
+                MarketError::Store { .. }
+                | MarketError::Migrate { .. }
+                | MarketError::Damaged { .. }
+                | MarketError::Unbalanced { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            },
+        }
+    }
+}
+
+impl IntoResponse for ServerError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self, "market request failed");
+        }
+        let mut body = json!({"error": self.to_string()});
+        if let ServerError::Denied { reasons, .. } = &self {
+            body["reasons"] = json!(reasons);
+        }
+        (status, Json(body)).into_response()
+    }
+}

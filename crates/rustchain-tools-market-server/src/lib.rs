@@ -1,0 +1,122 @@
+//! The RustChain Tools marketplace over HTTP: publishers submit signed
+//! packages, each submission runs the automated security scan in the real
+//! sandbox, reviewers approve or reject it, and an approved version is
+//! published for anyone to download and verify.
+//!
+//! Every action that changes something, and every private read, names an
+//! account by its API token (`Authorization: Bearer rct_…`) and needs an
+//! allow from the market's Rego policy (`policies/market.rego`, on the
+//! policy layer's engine): the policy decides which role may do what, the
+//! store refuses conflicts of interest. Reading published packages needs
+//! no token.
+//!
+//! | method and path | who | what |
+//! | --- | --- | --- |
+//! | `POST /api/v1/accounts` | admin | `{"id", "roles"}` → the account and its token |
+//! | `POST /api/v1/accounts/{id}/links` | admin | `{"publisher"}`: the account may not review it |
+//! | `POST /api/v1/publishers/{id}/keys` | that publisher | `{"publicKey"}` (hex) |
+//! | `GET /api/v1/publishers/{id}/keys` | anyone | the registered public keys |
+//! | `POST /api/v1/submissions` | publisher | a [`PackageBundle`] → the submission, scanned |
+//! | `GET /api/v1/submissions/{id}` | its publisher, reviewers | the submission, scan and reviews |
+//! | `GET /api/v1/queue` | reviewers | the submissions in review |
+//! | `POST /api/v1/submissions/{id}/reviews` | reviewers | `{"kind", "verdict", "note"}` |
+//! | `GET /api/v1/packages` | anyone | the published packages |
+//! | `GET /api/v1/packages/{name}` | anyone | its versions |
+//! | `GET /api/v1/packages/{name}/{version}` | anyone | the version as a [`PackageBundle`] |
+//!
+//! [`PackageBundle`]: rustchain_tools_market::PackageBundle
+#![deny(missing_docs)]
+
+mod api;
+mod blobs;
+mod error;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustchain_tools_market::{MarketAccount, MarketStore, ReviewRules};
+use rustchain_tools_plugins::PluginHost;
+use rustchain_tools_plugins::scan::ScanOptions;
+use rustchain_tools_policy::{PolicyConfig, PolicyEngine};
+
+pub use blobs::{BlobStore, FsBlobStore};
+pub use error::ServerError;
+
+/// The shipped market policy.
+pub const MARKET_POLICY: &str = include_str!("../policies/market.rego");
+
+/// Loads the market policy: the shipped one, or the `.rego` files in
+/// `dir` instead.
+pub fn market_policy(dir: Option<&Path>) -> Result<PolicyEngine, ServerError> {
+    let config = PolicyConfig::new().without_default_policy();
+    let config = match dir {
+        Some(dir) => config.policy_dir(dir),
+        None => config.file("market.rego", MARKET_POLICY),
+    };
+    Ok(PolicyEngine::load(&config)?)
+}
+
+/// The market's HTTP service.
+#[derive(Clone)]
+pub struct MarketServer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: MarketStore,
+    blobs: Box<dyn BlobStore>,
+    policy: PolicyEngine,
+    host: PluginHost,
+    rules: ReviewRules,
+    scan: ScanOptions,
+}
+
+impl MarketServer {
+    /// A market on `store`, keeping packages in `blobs`, deciding with
+    /// `policy`, scanning submissions on `host`, publishing by `rules`.
+    pub fn new(
+        store: MarketStore,
+        blobs: impl BlobStore,
+        policy: PolicyEngine,
+        host: PluginHost,
+        rules: ReviewRules,
+    ) -> MarketServer {
+        MarketServer {
+            inner: Arc::new(Inner {
+                store,
+                blobs: Box::new(blobs),
+                policy,
+                host,
+                rules,
+                scan: ScanOptions::default(),
+            }),
+        }
+    }
+
+    /// The store it serves.
+    pub fn store(&self) -> &MarketStore {
+        &self.inner.store
+    }
+
+    /// Creates the `admin` account if the market has no accounts yet and
+    /// returns its token (shown only this once).
+    pub async fn bootstrap_admin(&self) -> Result<Option<String>, ServerError> {
+        if self.inner.store.has_accounts().await? {
+            return Ok(None);
+        }
+        let token = self
+            .inner
+            .store
+            .add_account(&MarketAccount {
+                id: "admin".to_owned(),
+                roles: vec!["admin".to_owned()],
+            })
+            .await?;
+        Ok(Some(token))
+    }
+
+    /// The routes, ready for `axum::serve`.
+    pub fn router(&self) -> axum::Router {
+        api::router(Arc::clone(&self.inner))
+    }
+}

@@ -1,0 +1,340 @@
+//! The market's API through its router: tokens, the policy's decisions,
+//! errors a client can act on, and a package from submission to download.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use rustchain_tools_market::package::{generate_key, read_dir};
+use rustchain_tools_market::{
+    MarketStore, PackageBundle, PackageDigest, PublisherKey, ReviewRules, SignedPackage,
+};
+use rustchain_tools_market_server::{BlobStore, FsBlobStore, MarketServer, market_policy};
+use rustchain_tools_plugins::PluginHost;
+use rustchain_tools_sandbox::net::NetPolicy;
+use rustchain_tools_sandbox::wasm::{WasmConfig, WasmEngine};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+struct Fixture {
+    server: MarketServer,
+    admin: String,
+    dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MarketStore::open_sqlite(&dir.path().join("market.db"))
+        .await
+        .unwrap();
+    let host = PluginHost::new(
+        WasmEngine::new(WasmConfig::default()).unwrap(),
+        dir.path(),
+        NetPolicy::default(),
+    );
+    let server = MarketServer::new(
+        store,
+        FsBlobStore::new(dir.path().join("blobs")).unwrap(),
+        market_policy(None).unwrap(),
+        host,
+        ReviewRules::default(),
+    );
+    let admin = server.bootstrap_admin().await.unwrap().unwrap();
+    assert_eq!(server.bootstrap_admin().await.unwrap(), None);
+    Fixture { server, admin, dir }
+}
+
+async fn call(
+    server: &MarketServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+    let response = server
+        .router()
+        .oneshot(request.body(body).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+async fn account(f: &Fixture, id: &str, roles: &[&str]) -> String {
+    let (status, body) = call(
+        &f.server,
+        "POST",
+        "/api/v1/accounts",
+        Some(&f.admin),
+        Some(json!({"id": id, "roles": roles})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn requests_without_a_known_token_or_allow_are_refused_with_reasons() {
+    let f = fixture().await;
+    let (status, body) = call(&f.server, "GET", "/api/v1/queue", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("Authorization: Bearer"),
+        "{body}"
+    );
+    let (status, _) = call(&f.server, "GET", "/api/v1/queue", Some("rct_nope"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let user = account(&f, "alice", &["user"]).await;
+    let (status, body) = call(&f.server, "GET", "/api/v1/queue", Some(&user), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        body["reasons"],
+        json!(["market.queue needs a reviewer role (security-reviewer or quality-reviewer)"])
+    );
+    let (status, body) = call(
+        &f.server,
+        "POST",
+        "/api/v1/accounts",
+        Some(&user),
+        Some(json!({"id": "mallory", "roles": ["admin"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // A body that is not what it should be says where.
+    let (status, body) = call(
+        &f.server,
+        "POST",
+        "/api/v1/accounts",
+        Some(&f.admin),
+        Some(json!({"id": "bob", "roles": "admin"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("expected a sequence"),
+        "{body}"
+    );
+    let (status, body) = call(
+        &f.server,
+        "POST",
+        "/api/v1/accounts",
+        Some(&f.admin),
+        Some(json!({"id": "bob", "roles": ["root"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("`root` is not a role"),
+        "{body}"
+    );
+    let (status, _) = call(
+        &f.server,
+        "GET",
+        "/api/v1/submissions/x",
+        Some(&f.admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = call(
+        &f.server,
+        "GET",
+        "/api/v1/submissions/7",
+        Some(&f.admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_package_is_scanned_reviewed_published_and_downloaded_whole() {
+    let f = fixture().await;
+    let acme = account(&f, "acme", &["publisher"]).await;
+    let other = account(&f, "other", &["publisher"]).await;
+    let sec = account(&f, "sec", &["security-reviewer"]).await;
+    let qa = account(&f, "qa", &["quality-reviewer"]).await;
+    let key = generate_key().unwrap();
+    let public = PublisherKey {
+        publisher: "acme".into(),
+        key: key.verifying_key(),
+    }
+    .to_hex();
+    let (status, body) = call(
+        &f.server,
+        "POST",
+        "/api/v1/publishers/acme/keys",
+        Some(&acme),
+        Some(json!({"publicKey": public})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/plugins/echo");
+    let files = read_dir(&dir).unwrap();
+    let signed = SignedPackage::sign(
+        &key,
+        "acme",
+        "example.echo",
+        "1.0.0",
+        PackageDigest::of(&files).unwrap(),
+    );
+    let bundle = serde_json::to_value(PackageBundle::new(signed.clone(), &files)).unwrap();
+
+    // Another publisher may not submit it; files that are not the signed
+    // ones are refused before they are kept or run.
+    let (status, _) = call(
+        &f.server,
+        "POST",
+        "/api/v1/submissions",
+        Some(&other),
+        Some(bundle.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let mut tampered = bundle.clone();
+    tampered["files"][0]["base64"] = json!("AAAA");
+    let (status, body) = call(
+        &f.server,
+        "POST",
+        "/api/v1/submissions",
+        Some(&acme),
+        Some(tampered),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("fails verification"),
+        "{body}"
+    );
+
+    let (status, submission) = call(
+        &f.server,
+        "POST",
+        "/api/v1/submissions",
+        Some(&acme),
+        Some(bundle),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{submission}");
+    assert_eq!(submission["state"], "in_review");
+    assert_eq!(submission["scan"]["passed"], true);
+    let id = submission["id"].as_i64().unwrap();
+    let path = format!("/api/v1/submissions/{id}");
+    let (status, _) = call(&f.server, "GET", &path, Some(&other), None).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "another publisher does not see it"
+    );
+    let (status, _) = call(&f.server, "GET", &path, Some(&acme), None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let reviews = format!("{path}/reviews");
+    let (status, body) = call(
+        &f.server,
+        "POST",
+        &reviews,
+        Some(&sec),
+        Some(json!({"kind": "security", "verdict": "approve"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = call(
+        &f.server,
+        "POST",
+        &reviews,
+        Some(&sec),
+        Some(json!({"kind": "security", "verdict": "approve"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "verdicts are final");
+    let (status, _) = call(
+        &f.server,
+        "GET",
+        "/api/v1/packages/example.echo/1.0.0",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = call(
+        &f.server,
+        "POST",
+        &reviews,
+        Some(&qa),
+        Some(json!({"kind": "quality", "verdict": "approve", "note": "ok"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "published");
+
+    let (status, list) = call(&f.server, "GET", "/api/v1/packages", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list[0]["name"], "example.echo");
+    let (status, downloaded) = call(
+        &f.server,
+        "GET",
+        "/api/v1/packages/example.echo/1.0.0",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let downloaded: PackageBundle = serde_json::from_value(downloaded).unwrap();
+    assert_eq!(downloaded.package, signed);
+    let keys = f.server.store().keys("acme").await.unwrap();
+    downloaded
+        .package
+        .verify(&keys, Some(&downloaded.files().unwrap()))
+        .unwrap();
+
+    // A blob changed on disk is served as it is, and fails the client's
+    // verification: trust rests on the signature, not on the server.
+    let blobs = FsBlobStore::new(f.dir.path().join("blobs")).unwrap();
+    let mut kept: Value =
+        serde_json::from_slice(&blobs.get(&signed.digest).unwrap().unwrap()).unwrap();
+    kept[0]["base64"] = json!("AAAA");
+    let hex = signed.digest.to_string().replace("sha256:", "");
+    std::fs::write(
+        f.dir.path().join(format!("blobs/{hex}.json")),
+        kept.to_string(),
+    )
+    .unwrap();
+    let (_, served) = call(
+        &f.server,
+        "GET",
+        "/api/v1/packages/example.echo/1.0.0",
+        None,
+        None,
+    )
+    .await;
+    let served: PackageBundle = serde_json::from_value(served).unwrap();
+    let err = served
+        .package
+        .verify(&keys, Some(&served.files().unwrap()))
+        .unwrap_err();
+    assert!(err.to_string().contains("fails verification"), "{err}");
+}

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use rustchain_tools::schema::export::{ExportOptions, Format, export};
 use rustchain_tools_benches as b;
 
-const SCENARIOS: &str = "direct, bare, limits, valid, invalid, concurrent-1000, validate-valid, validate-invalid, export-strict, policy-decision, policy-decision-reused, mcp-call, wasm-echo, audit-append, registry-exact, registry-negative, registry-search, registry-register, ledger-record";
+const SCENARIOS: &str = "direct, bare, limits, valid, invalid, concurrent-1000, validate-valid, validate-invalid, export-strict, policy-decision, policy-decision-reused, mcp-call, wasm-echo, audit-append, registry-exact, registry-negative, registry-search, registry-register, ledger-record, market-download";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -134,6 +134,12 @@ fn main() -> ExitCode {
                 let limits = rustchain_tools::sandbox::wasm::CallLimits::default();
                 for _ in 0..iterations {
                     b::wasm::echo_call(&module, &grants, &limits);
+                }
+            }
+            "market-download" => {
+                let market = b::market::BenchMarket::start().await;
+                for _ in 0..iterations {
+                    market.download().await;
                 }
             }
             "ledger-record" => {

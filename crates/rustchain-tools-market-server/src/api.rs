@@ -30,6 +30,8 @@ const MAX_BODY_BYTES: usize = 90 << 20;
 
 pub(crate) fn router(inner: Arc<Inner>) -> Router {
     Router::new()
+        .route("/", get(crate::web::index))
+        .route("/packages/{name}", get(crate::web::package))
         .route("/api/v1/accounts", post(add_account))
         .route("/api/v1/accounts/{id}/links", post(link_account))
         .route("/api/v1/publishers/{id}/keys", post(add_key).get(keys))

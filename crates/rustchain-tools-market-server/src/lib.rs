@@ -23,6 +23,8 @@
 //! | `GET /api/v1/packages` | anyone | the published packages |
 //! | `GET /api/v1/packages/{name}` | anyone | its versions |
 //! | `GET /api/v1/packages/{name}/{version}` | anyone | the version as a [`PackageBundle`] |
+//! | `GET /` | anyone | web page: the published packages |
+//! | `GET /packages/{name}` | anyone | web page: versions, security scores (a plot), checks, reviews |
 //!
 //! [`PackageBundle`]: rustchain_tools_market::PackageBundle
 #![deny(missing_docs)]
@@ -30,6 +32,7 @@
 mod api;
 mod blobs;
 mod error;
+mod web;
 
 use std::path::Path;
 use std::sync::Arc;

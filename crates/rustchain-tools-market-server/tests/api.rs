@@ -291,6 +291,22 @@ async fn a_package_is_scanned_reviewed_published_and_downloaded_whole() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["state"], "published");
 
+    let html = page(&f.server, "/").await;
+    assert!(
+        html.contains("<a href=\"/packages/example.echo\">example.echo</a>"),
+        "{html}"
+    );
+    let html = page(&f.server, "/packages/example.echo").await;
+    assert!(html.contains("<h1>example.echo</h1>"), "{html}");
+    assert!(
+        html.contains(&format!("<code>{}</code>", signed.digest)),
+        "{html}"
+    );
+    assert!(
+        html.contains("<svg role=\"img\" aria-label=\"security score per version\""),
+        "{html}"
+    );
+    assert!(html.contains("quality review by qa: approve ok"), "{html}");
     let (status, list) = call(&f.server, "GET", "/api/v1/packages", None, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list[0]["name"], "example.echo");
@@ -337,4 +353,15 @@ async fn a_package_is_scanned_reviewed_published_and_downloaded_whole() {
         .verify(&keys, Some(&served.files().unwrap()))
         .unwrap_err();
     assert!(err.to_string().contains("fails verification"), "{err}");
+}
+
+async fn page(server: &MarketServer, path: &str) -> String {
+    let response = server
+        .router()
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
 }

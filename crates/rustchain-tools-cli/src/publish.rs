@@ -1,5 +1,5 @@
-//! `publish check|keygen|sign|verify`: the publisher's side of the
-//! marketplace, before a package is submitted.
+//! `publish check|keygen|sign|pack|verify|submit|status`: the publisher's side
+//! of the marketplace.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -75,6 +75,22 @@ pub enum PublishCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Sign a package directory and write it as one file (the package's
+    /// files and signature, as JSON): what `publish submit` sends, and what
+    /// the market's dashboard page uploads.
+    Pack {
+        /// The plugin directory.
+        dir: PathBuf,
+        /// The secret key file from `publish keygen`.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Your publisher id in the market.
+        #[arg(long)]
+        publisher: String,
+        /// Where to write the package.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Sign a package directory and submit it to the market (your
     /// publisher token): the market verifies it, runs the security scan
     /// and puts it in review, or rejects it with the scan's evidence.
@@ -123,18 +139,28 @@ pub fn run(args: &PublishArgs) -> Result<u8> {
             publisher,
             json,
         } => {
-            let key = read_key(key)?;
-            let (manifest, digest) = digest(dir)?;
-            let signed = SignedPackage::sign(
-                &key,
-                publisher,
-                &manifest.name,
-                &manifest.version.to_string(),
-                digest,
-            );
-            let bundle = PackageBundle::new(signed, &read_dir(dir)?);
+            let bundle = pack(dir, key, publisher)?;
             let client = MarketClient::new(&args.market)?;
             show_submission(client.post("/api/v1/submissions", &bundle)?, *json)
+        }
+        PublishCommand::Pack {
+            dir,
+            key,
+            publisher,
+            out,
+        } => {
+            let bundle = pack(dir, key, publisher)?;
+            std::fs::write(out, serde_json::to_vec(&bundle)?)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            let package = &bundle.package;
+            println!(
+                "packed {}@{} ({}) signed by {publisher}: {}",
+                package.name,
+                package.version,
+                package.digest,
+                out.display()
+            );
+            Ok(exit::SUCCESS)
         }
         PublishCommand::Status { id, json } => {
             let client = MarketClient::new(&args.market)?;
@@ -320,6 +346,20 @@ fn keygen(out: &Path) -> Result<u8> {
         public.key_id()
     );
     Ok(exit::SUCCESS)
+}
+
+/// `dir`'s files, signed as `publisher` with the key in `key`.
+fn pack(dir: &Path, key: &Path, publisher: &str) -> Result<PackageBundle> {
+    let key = read_key(key)?;
+    let (manifest, digest) = digest(dir)?;
+    let signed = SignedPackage::sign(
+        &key,
+        publisher,
+        &manifest.name,
+        &manifest.version.to_string(),
+        digest,
+    );
+    Ok(PackageBundle::new(signed, &read_dir(dir)?))
 }
 
 fn read_key(path: &Path) -> Result<SigningKey> {

@@ -7,6 +7,8 @@ use std::{
 
 use serde_json::Value;
 
+mod support;
+
 /// One data and configuration directory for the whole test run, so that
 /// the default audit log never lands in the real home directory.
 fn home() -> &'static std::path::Path {
@@ -1839,4 +1841,188 @@ fn a_package_goes_from_submission_through_review_to_an_installed_tool() {
     );
     let result: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(result["structured"]["document"]["name"], "ADA", "{result}");
+}
+
+/// Debian's Chromium, or the one `RUSTCHAIN_CHROMIUM` names. Without one
+/// the browser test is skipped, unless `RUSTCHAIN_REQUIRE_BROWSER` is set
+/// (`.ci/run` sets it, after installing the package).
+fn chromium() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("RUSTCHAIN_CHROMIUM")
+        .map_or_else(|| "/usr/bin/chromium".into(), std::path::PathBuf::from);
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("RUSTCHAIN_REQUIRE_BROWSER").is_none(),
+        "RUSTCHAIN_REQUIRE_BROWSER is set but there is no Chromium at {} \
+         (apt-get install chromium)",
+        path.display()
+    );
+    eprintln!(
+        "skipped: no Chromium at {} (apt-get install chromium)",
+        path.display()
+    );
+    None
+}
+
+#[test]
+fn in_a_browser_a_package_is_uploaded_reviewed_published_and_then_installed_and_called() {
+    let Some(chromium) = chromium() else { return };
+    let python = support::venv_python(
+        "RUSTCHAIN_WEB_PYTHON",
+        "web-client-venv",
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/requirements.txt"),
+    );
+    let server_home = tempfile::tempdir().unwrap();
+    let market = Market::start(server_home.path(), &[]);
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let admin = market.admin.clone();
+    let add = |id: &str, role: &str| {
+        token_of(&market.run(
+            home,
+            &admin,
+            &["market", "account", "add", id, "--role", role],
+        ))
+    };
+    let acme = add("acme", "publisher");
+    let sec = add("sec", "security-reviewer");
+    let qa = add("qa", "quality-reviewer");
+
+    // The publisher's side that stays on its own machine: a key, registered,
+    // and the package signed into one file.
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("acme.key");
+    let key = key.to_str().unwrap();
+    let out = run(&["publish", "keygen", "--out", key], None);
+    let public = stdout(&out)
+        .split("public key ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let out = market.run(
+        home,
+        &acme,
+        &[
+            "market",
+            "key",
+            "--publisher",
+            "acme",
+            "--public-key",
+            &public,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plugin = plugin_copy("json-upper");
+    let bundle = keys.path().join("package.json");
+    let out = run(
+        &[
+            "publish",
+            "pack",
+            plugin.path().to_str().unwrap(),
+            "--key",
+            key,
+            "--publisher",
+            "acme",
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("packed example.json_upper@1.0.0 (sha256:"),
+        "{}",
+        stdout(&out)
+    );
+
+    let screenshots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("market-web");
+    std::fs::create_dir_all(&screenshots).unwrap();
+    let settings = serde_json::json!({
+        "url": market.url,
+        "chromium": chromium,
+        "bundle": bundle,
+        "screenshots": screenshots,
+        "publisher": acme,
+        "security": sec,
+        "quality": qa,
+    });
+    let mut child = Command::new(python)
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/market_flow.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(settings.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the browser run failed:\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let seen: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert!(seen["score"].as_u64().unwrap() >= 60, "{seen}");
+    assert!(seen["checks"].as_u64().unwrap() >= 5, "{seen}");
+    assert_eq!(seen["publisher_queue_status"], 403, "{seen}");
+    assert_eq!(seen["after_security"], "in_review", "{seen}");
+    assert!(
+        seen["second_security_review"]
+            .as_str()
+            .unwrap()
+            .contains("already"),
+        "{seen}"
+    );
+    assert_eq!(seen["after_quality"], "published", "{seen}");
+    assert!(seen["versions_table"].as_str().unwrap().contains("1.0.0"));
+    assert_eq!(seen["plot"], 1, "{seen}");
+    assert!(
+        seen["index"]
+            .as_str()
+            .unwrap()
+            .contains("example.json_upper"),
+        "{seen}"
+    );
+
+    // The install command the package page shows, run as written, then
+    // the tool it installed.
+    let install = seen["install"].as_str().unwrap();
+    let words: Vec<&str> = install.split_whitespace().collect();
+    assert_eq!(
+        words[..3],
+        ["rustchain-tools", "plugin", "install"],
+        "{install}"
+    );
+    let out = market.run(home, "", &words[1..]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("signed by acme"), "{}", stdout(&out));
+    let out = run_in(
+        home,
+        &[
+            "call",
+            "example.json_upper",
+            "--args",
+            r#"{"document": {"name": "grace"}}"#,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        result["structured"]["document"]["name"], "GRACE",
+        "{result}"
+    );
 }

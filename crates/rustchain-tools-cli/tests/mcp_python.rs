@@ -15,43 +15,21 @@ use rustchain_tools::audit::{
 };
 use serde_json::Value;
 
+mod support;
+
 const BIN: &str = env!("CARGO_BIN_EXE_rustchain-tools");
 /// The SDK version the tests are written against (`.ci/run` installs the
 /// same file).
 const REQUIREMENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/requirements.txt");
 
-/// The Python of a virtual environment with the SDK: `RUSTCHAIN_MCP_PYTHON`
-/// when set, else one made (once, under a lock) in the target directory.
+/// The Python with the SDK: `RUSTCHAIN_MCP_PYTHON`, or a virtual
+/// environment made in the target directory.
 fn python() -> PathBuf {
-    if let Some(python) = std::env::var_os("RUSTCHAIN_MCP_PYTHON") {
-        return PathBuf::from(python);
-    }
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mcp-client-venv");
-    let python = dir.join("bin/python");
-    std::fs::create_dir_all(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let lock = std::fs::File::create(Path::new(env!("CARGO_TARGET_TMPDIR")).join("mcp-venv.lock"))
-        .unwrap();
-    lock.lock().unwrap();
-    let ready = dir.join(".installed");
-    if !ready.exists() {
-        let status = Command::new("python3")
-            .args(["-m", "venv", "--clear"])
-            .arg(&dir)
-            .status()
-            .expect("python3 runs");
-        assert!(status.success(), "python3 -m venv failed");
-        let status = Command::new(dir.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-            .arg(REQUIREMENTS)
-            .status()
-            .expect("pip runs");
-        assert!(
-            status.success(),
-            "pip install -r {REQUIREMENTS} failed (PyPI reachable?)"
-        );
-        std::fs::write(&ready, "").unwrap();
-    }
-    python
+    support::venv_python(
+        "RUSTCHAIN_MCP_PYTHON",
+        "mcp-client-venv",
+        Path::new(REQUIREMENTS),
+    )
 }
 
 fn client_script() -> PathBuf {

@@ -42,6 +42,12 @@ allow if {
 	role in reviewer_roles
 }
 
+# A publisher's list of its own submissions: that publisher only.
+allow if {
+	input.tool.name == "market.submissions"
+	input.call.arguments.publisher == input.principal.id
+}
+
 # A publisher acts only as itself, whatever its roles.
 deny contains msg if {
 	input.tool.name in {"market.submit", "market.add_key"}
@@ -57,4 +63,10 @@ unmet contains msg if {
 unmet contains msg if {
 	input.tool.name in {"market.queue", "market.submission"}
 	msg := sprintf("%s needs a reviewer role (security-reviewer or quality-reviewer)", [input.tool.name])
+}
+
+unmet contains msg if {
+	input.tool.name == "market.submissions"
+	input.call.arguments.publisher != input.principal.id
+	msg := sprintf("the submissions of `%s` are for that publisher only", [input.call.arguments.publisher])
 }

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::{Inner, ServerError};
+use crate::{Inner, ServerError, web};
 
 type Shared = State<Arc<Inner>>;
 type Answer<T> = Result<Json<T>, ServerError>;
@@ -30,14 +30,25 @@ const MAX_BODY_BYTES: usize = 90 << 20;
 
 pub(crate) fn router(inner: Arc<Inner>) -> Router {
     Router::new()
-        .route("/", get(crate::web::index))
-        .route("/packages/{name}", get(crate::web::package))
+        .route("/", get(web::index))
+        .route("/packages/{name}", get(web::package))
+        .route("/login", get(web::login_page).post(web::login))
+        .route("/logout", post(web::logout))
+        .route("/dashboard", get(web::dashboard))
+        .route("/submit", post(web::submit))
+        .route("/queue", get(web::queue))
+        .route("/submissions/{id}", get(web::submission))
+        .route("/submissions/{id}/reviews", post(web::review))
         .route("/api/v1/accounts", post(add_account))
         .route("/api/v1/accounts/{id}/links", post(link_account))
         .route("/api/v1/publishers/{id}/keys", post(add_key).get(keys))
         .route("/api/v1/submissions", post(submit))
         .route("/api/v1/submissions/{id}", get(submission))
         .route("/api/v1/submissions/{id}/reviews", post(review))
+        .route(
+            "/api/v1/publishers/{id}/submissions",
+            get(publisher_submissions),
+        )
         .route("/api/v1/queue", get(queue))
         .route("/api/v1/packages", get(packages))
         .route("/api/v1/packages/{name}", get(versions))
@@ -47,7 +58,8 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
 }
 
 impl Inner {
-    async fn account(&self, headers: &HeaderMap) -> Result<MarketAccount, ServerError> {
+    /// The account of the request's `Authorization: Bearer` token.
+    async fn bearer_account(&self, headers: &HeaderMap) -> Result<MarketAccount, ServerError> {
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -65,7 +77,7 @@ impl Inner {
 
     /// Asks the market policy whether `account` may do `action` on
     /// `arguments`; a broken policy denies.
-    fn authorize(
+    pub(crate) fn authorize(
         &self,
         account: &MarketAccount,
         action: &str,
@@ -97,7 +109,7 @@ impl Inner {
         action: &str,
         arguments: Value,
     ) -> Result<MarketAccount, ServerError> {
-        let account = self.account(headers).await?;
+        let account = self.bearer_account(headers).await?;
         self.authorize(&account, action, arguments)?;
         Ok(account)
     }
@@ -199,64 +211,13 @@ async fn submit(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<(StatusCode, Json<Submission>), ServerError> {
+    let account = inner.bearer_account(&headers).await?;
     let bundle: PackageBundle = body(&bytes)?;
-    let package = &bundle.package;
-    inner
-        .authorized(
-            &headers,
-            "market.submit",
-            json!({"publisher": package.publisher, "name": package.name, "version": package.version}),
-        )
-        .await?;
-    let files = bundle.files()?;
-    // Verified before anything is kept or run: only a publisher's own,
-    // signed files reach the scan and the blob store.
-    let keys = inner.store.keys(&package.publisher).await?;
-    package.verify(&keys, Some(&files))?;
-    let manifest_bytes = files
-        .iter()
-        .find(|f| f.path == MANIFEST_FILE)
-        .map(|f| &f.bytes)
-        .ok_or_else(|| MarketError::InvalidPackage {
-            path: MANIFEST_FILE.to_owned(),
-            reason: "is missing: a package is a plugin directory".to_owned(),
-        })?;
-    let manifest: Value =
-        serde_json::from_slice(manifest_bytes).map_err(|e| MarketError::InvalidPackage {
-            path: MANIFEST_FILE.to_owned(),
-            reason: format!("is not JSON: {e}"),
-        })?;
-    let dir = tempfile::tempdir().map_err(|e| ServerError::Blob {
-        operation: "unpack a submission",
-        reason: e.to_string(),
-    })?;
-    write_dir(dir.path(), &files)?;
-    let report = scan(&inner.host, dir.path(), &inner.scan).await;
-    let contents = serde_json::to_vec(&bundle.files).map_err(|e| ServerError::Blob {
-        operation: "encode a package",
-        reason: e.to_string(),
-    })?;
-    inner.blobs.put(&package.digest, &contents)?;
-    let outcome = ScanOutcome {
-        passed: report.passed,
-        score: u32::from(report.score),
-        report: serde_json::to_value(&report).unwrap_or(Value::Null),
-    };
-    let submission = inner
-        .store
-        .submit(package, &manifest, &files, &outcome)
-        .await?;
-    tracing::info!(
-        id = submission.id,
-        package = %format!("{}@{}", package.name, package.version),
-        score = report.score,
-        state = %submission.state,
-        "submission scanned"
-    );
+    let submission = inner.submit(&account, &bundle).await?;
     Ok((StatusCode::CREATED, Json(submission)))
 }
 
-fn submission_id(text: &str) -> Result<i64, ServerError> {
+pub(crate) fn submission_id(text: &str) -> Result<i64, ServerError> {
     text.parse()
         .map_err(|_| ServerError::BadRequest(format!("`{text}` is not a submission number")))
 }
@@ -266,35 +227,31 @@ async fn submission(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Answer<Submission> {
-    let account = inner.account(&headers).await?;
-    let submission = inner.store.submission(submission_id(&id)?).await?;
-    inner.authorize(
-        &account,
-        "market.submission",
-        json!({"id": submission.id, "publisher": submission.package.publisher}),
-    )?;
-    Ok(Json(submission))
+    let account = inner.bearer_account(&headers).await?;
+    Ok(Json(inner.submission(&account, submission_id(&id)?).await?))
+}
+
+async fn publisher_submissions(
+    State(inner): Shared,
+    Path(publisher): Path<String>,
+    headers: HeaderMap,
+) -> Answer<Vec<Submission>> {
+    let account = inner.bearer_account(&headers).await?;
+    Ok(Json(inner.submissions_of(&account, &publisher).await?))
 }
 
 async fn queue(State(inner): Shared, headers: HeaderMap) -> Answer<Vec<Submission>> {
-    inner
-        .authorized(&headers, "market.queue", json!({}))
-        .await?;
-    Ok(Json(
-        inner
-            .store
-            .submissions(Some(SubmissionState::InReview), None)
-            .await?,
-    ))
+    let account = inner.bearer_account(&headers).await?;
+    Ok(Json(inner.queue(&account).await?))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewReview {
-    kind: ReviewKind,
-    verdict: Verdict,
+pub(crate) struct NewReview {
+    pub(crate) kind: ReviewKind,
+    pub(crate) verdict: Verdict,
     #[serde(default)]
-    note: String,
+    pub(crate) note: String,
 }
 
 async fn review(
@@ -303,27 +260,141 @@ async fn review(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Answer<Submission> {
+    let account = inner.bearer_account(&headers).await?;
     let id = submission_id(&id)?;
     let new: NewReview = body(&bytes)?;
-    let account = inner
-        .authorized(
-            &headers,
+    Ok(Json(inner.review(&account, id, &new).await?))
+}
+
+/// The actions behind both the API and the web pages, for an account
+/// already authenticated (by token or by a web session): each asks the
+/// policy first.
+impl Inner {
+    /// Verifies, scans, keeps and records a submission.
+    pub(crate) async fn submit(
+        &self,
+        account: &MarketAccount,
+        bundle: &PackageBundle,
+    ) -> Result<Submission, ServerError> {
+        let package = &bundle.package;
+        self.authorize(
+            account,
+            "market.submit",
+            json!({"publisher": package.publisher, "name": package.name, "version": package.version}),
+        )?;
+        let files = bundle.files()?;
+        // Verified before anything is kept or run: only a publisher's own,
+        // signed files reach the scan and the blob store.
+        let keys = self.store.keys(&package.publisher).await?;
+        package.verify(&keys, Some(&files))?;
+        let manifest_bytes = files
+            .iter()
+            .find(|f| f.path == MANIFEST_FILE)
+            .map(|f| &f.bytes)
+            .ok_or_else(|| MarketError::InvalidPackage {
+                path: MANIFEST_FILE.to_owned(),
+                reason: "is missing: a package is a plugin directory".to_owned(),
+            })?;
+        let manifest: Value =
+            serde_json::from_slice(manifest_bytes).map_err(|e| MarketError::InvalidPackage {
+                path: MANIFEST_FILE.to_owned(),
+                reason: format!("is not JSON: {e}"),
+            })?;
+        let dir = tempfile::tempdir().map_err(|e| ServerError::Blob {
+            operation: "unpack a submission",
+            reason: e.to_string(),
+        })?;
+        write_dir(dir.path(), &files)?;
+        let report = scan(&self.host, dir.path(), &self.scan).await;
+        let contents = serde_json::to_vec(&bundle.files).map_err(|e| ServerError::Blob {
+            operation: "encode a package",
+            reason: e.to_string(),
+        })?;
+        self.blobs.put(&package.digest, &contents)?;
+        let outcome = ScanOutcome {
+            passed: report.passed,
+            score: u32::from(report.score),
+            report: serde_json::to_value(&report).unwrap_or(Value::Null),
+        };
+        let submission = self
+            .store
+            .submit(package, &manifest, &files, &outcome)
+            .await?;
+        tracing::info!(
+            id = submission.id,
+            package = %format!("{}@{}", package.name, package.version),
+            score = report.score,
+            state = %submission.state,
+            "submission scanned"
+        );
+        Ok(submission)
+    }
+
+    /// Submission `id`, for its publisher or a reviewer.
+    pub(crate) async fn submission(
+        &self,
+        account: &MarketAccount,
+        id: i64,
+    ) -> Result<Submission, ServerError> {
+        let submission = self.store.submission(id).await?;
+        self.authorize(
+            account,
+            "market.submission",
+            json!({"id": submission.id, "publisher": submission.package.publisher}),
+        )?;
+        Ok(submission)
+    }
+
+    /// Every submission of `publisher`, for that publisher.
+    pub(crate) async fn submissions_of(
+        &self,
+        account: &MarketAccount,
+        publisher: &str,
+    ) -> Result<Vec<Submission>, ServerError> {
+        self.authorize(
+            account,
+            "market.submissions",
+            json!({"publisher": publisher}),
+        )?;
+        Ok(self.store.submissions(None, Some(publisher)).await?)
+    }
+
+    /// The submissions in review, for reviewers.
+    pub(crate) async fn queue(
+        &self,
+        account: &MarketAccount,
+    ) -> Result<Vec<Submission>, ServerError> {
+        self.authorize(account, "market.queue", json!({}))?;
+        Ok(self
+            .store
+            .submissions(Some(SubmissionState::InReview), None)
+            .await?)
+    }
+
+    /// Records `account`'s review of submission `id`.
+    pub(crate) async fn review(
+        &self,
+        account: &MarketAccount,
+        id: i64,
+        new: &NewReview,
+    ) -> Result<Submission, ServerError> {
+        self.authorize(
+            account,
             &format!("market.review.{}", new.kind),
             json!({"id": id, "verdict": new.verdict}),
-        )
-        .await?;
-    let submission = inner
-        .store
-        .review(
-            id,
-            &account.id,
-            new.kind,
-            new.verdict,
-            &new.note,
-            &inner.rules,
-        )
-        .await?;
-    Ok(Json(submission))
+        )?;
+        Ok(self
+            .store
+            .review(
+                id,
+                &account.id,
+                new.kind,
+                new.verdict,
+                &new.note,
+                &self.rules,
+            )
+            .await?)
+    }
 }
 
 async fn packages(State(inner): Shared) -> Answer<Value> {

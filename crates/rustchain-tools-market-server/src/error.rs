@@ -34,6 +34,12 @@ pub enum ServerError {
     /// The policy could not be loaded.
     #[error("the market policy cannot be loaded: {0}")]
     Policy(#[from] rustchain_tools_policy::PolicyError),
+    /// A web session could not be started.
+    #[error("a web session could not be started: {0}")]
+    Session(String),
+    /// A form post did not come from the market's own pages.
+    #[error("this form was not sent from the market's own pages")]
+    CrossSite,
     /// A package's files could not be stored or read.
     #[error("the blob store could not {operation}: {reason}")]
     Blob {
@@ -51,7 +57,10 @@ impl ServerError {
             ServerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ServerError::Denied { .. } => StatusCode::FORBIDDEN,
             ServerError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ServerError::Policy(_) | ServerError::Blob { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            ServerError::CrossSite => StatusCode::FORBIDDEN,
+            ServerError::Policy(_) | ServerError::Blob { .. } | ServerError::Session(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             ServerError::Market(e) => match e {
                 MarketError::UnknownSubmission { .. }
                 | MarketError::UnknownVersion { .. }

@@ -23,8 +23,18 @@
 //! | `GET /api/v1/packages` | anyone | the published packages |
 //! | `GET /api/v1/packages/{name}` | anyone | its versions |
 //! | `GET /api/v1/packages/{name}/{version}` | anyone | the version as a [`PackageBundle`] |
+//! | `GET /api/v1/publishers/{id}/submissions` | that publisher | its submissions, newest last |
 //! | `GET /` | anyone | web page: the published packages |
 //! | `GET /packages/{name}` | anyone | web page: versions, security scores (a plot), checks, reviews |
+//! | `GET`, `POST /login`; `POST /logout` | anyone | sign in with an API token (a session cookie) |
+//! | `GET /dashboard` | signed in | a publisher's submissions and upload form; the queue's size |
+//! | `POST /submit` | publisher | upload a package file from `publish pack` |
+//! | `GET /queue` | reviewers | web page: the submissions in review |
+//! | `GET /submissions/{id}`, `POST …/reviews` | its publisher, reviewers | the submission and the review form |
+//!
+//! The web pages act through the same policy decisions as the API; their
+//! form posts must come from the market's own pages (their `Origin`), and
+//! the session cookie is `HttpOnly` and `SameSite=Strict`.
 //!
 //! [`PackageBundle`]: rustchain_tools_market::PackageBundle
 #![deny(missing_docs)]
@@ -32,6 +42,7 @@
 mod api;
 mod blobs;
 mod error;
+mod session;
 mod web;
 
 use std::path::Path;
@@ -72,6 +83,7 @@ struct Inner {
     host: PluginHost,
     rules: ReviewRules,
     scan: ScanOptions,
+    sessions: session::Sessions,
 }
 
 impl MarketServer {
@@ -92,6 +104,7 @@ impl MarketServer {
                 host,
                 rules,
                 scan: ScanOptions::default(),
+                sessions: session::Sessions::default(),
             }),
         }
     }

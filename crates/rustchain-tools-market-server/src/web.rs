@@ -1,16 +1,90 @@
-//! The market's public web pages, rendered on the server: the published
-//! packages, and each package's page (its versions, security scores as a
-//! plot, checks and reviews). Every value from the store is escaped.
-
+//! The market's web pages, rendered on the server. Public: the published
+//! packages and each package's page (versions, security scores as a plot,
+//! checks and reviews). Signed in (`/login` with an API token, then a
+//! session cookie): the dashboard with a publisher's submissions and the
+//! upload form, the review queue, and each submission with its review form.
+//! Every form post must come from these pages (`session::same_origin`), and
+//! every action goes through the same policy decisions as the API. Every
+//! value from the store is escaped.
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::response::Html;
-use rustchain_tools_market::{Submission, SubmissionState, VersionRecord};
+use axum::Form;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use rustchain_tools_market::{
+    MarketAccount, MarketError, PackageBundle, ReviewKind, ReviewRules, Submission,
+    SubmissionState, Verdict, VersionRecord,
+};
+use serde::Deserialize;
 
-use crate::api::latest;
+use crate::api::{NewReview, latest, submission_id};
+use crate::session::same_origin;
 use crate::{Inner, ServerError};
+
+type Shared = State<Arc<Inner>>;
+
+/// A request the pages refuse, shown as a page: the same reasons the API
+/// gives, and a way to sign in where that is what is missing.
+pub(crate) struct PageError(ServerError);
+
+impl<E: Into<ServerError>> From<E> for PageError {
+    fn from(e: E) -> PageError {
+        PageError(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self.0, "market page failed");
+        }
+        let mut body = format!(
+            "<h1>{}</h1><p class=\"fail\" id=\"error\">{}</p>",
+            status.canonical_reason().unwrap_or("Error"),
+            escape(&self.0.to_string())
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            body.push_str("<p><a href=\"/login\">Sign in</a></p>");
+        }
+        (status, page("Error", None, &body)).into_response()
+    }
+}
+
+type PageResult = Result<Response, PageError>;
+
+impl Inner {
+    /// The account of the request's web session.
+    async fn session_account(&self, headers: &HeaderMap) -> Result<MarketAccount, ServerError> {
+        let token = self
+            .sessions
+            .token(headers)
+            .ok_or(ServerError::Unauthorized("sign in first"))?;
+        self.store
+            .account_for_token(&token)
+            .await?
+            .ok_or(ServerError::Unauthorized(
+                "the account of this session no longer exists",
+            ))
+    }
+}
+
+fn is_reviewer(account: &MarketAccount) -> bool {
+    account
+        .roles
+        .iter()
+        .any(|r| r == "security-reviewer" || r == "quality-reviewer" || r == "admin")
+}
+
+fn has_role(account: &MarketAccount, role: &str) -> bool {
+    account.roles.iter().any(|r| r == role || r == "admin")
+}
+
+fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
 
 /// Escapes text for HTML content and attribute values.
 fn escape(text: &str) -> String {
@@ -28,14 +102,24 @@ fn escape(text: &str) -> String {
     out
 }
 
-fn page(title: &str, body: &str) -> Html<String> {
+fn page(title: &str, account: Option<&MarketAccount>, body: &str) -> Html<String> {
+    let nav = match account {
+        Some(a) => format!(
+            "<a href=\"/dashboard\">Dashboard</a> · <a href=\"/queue\">Review queue</a> · \
+             signed in as <b id=\"account\">{}</b> \
+             <form method=\"post\" action=\"/logout\" style=\"display:inline\">\
+             <button>Sign out</button></form>",
+            escape(&a.id)
+        ),
+        None => "<a href=\"/login\">Sign in</a>".to_owned(),
+    };
     Html(format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>{} · RustChain Tools market</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}\
          table{{border-collapse:collapse}}td,th{{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:left}}\
-         .warn{{color:#a60}}.fail{{color:#b00}}</style></head>\
-         <body><p><a href=\"/\">RustChain Tools market</a></p>{body}</body></html>\n",
+         .pass{{color:#070}}.warn{{color:#a60}}.fail{{color:#b00}}</style></head>\
+         <body><nav><a href=\"/\">RustChain Tools market</a> · {nav}</nav>{body}</body></html>\n",
         escape(title)
     ))
 }
@@ -44,7 +128,8 @@ fn text(value: &serde_json::Value) -> String {
     escape(value.as_str().unwrap_or_default())
 }
 
-pub(crate) async fn index(State(inner): State<Arc<Inner>>) -> Result<Html<String>, ServerError> {
+pub(crate) async fn index(State(inner): Shared, headers: HeaderMap) -> PageResult {
+    let account = inner.session_account(&headers).await.ok();
     let mut rows = String::new();
     for name in inner.store.package_names().await? {
         let versions = inner.store.versions(&name).await?;
@@ -69,7 +154,7 @@ pub(crate) async fn index(State(inner): State<Arc<Inner>>) -> Result<Html<String
              <th>category</th><th>description</th></tr>{rows}</table>"
         )
     };
-    Ok(page("Packages", &body))
+    Ok(page("Packages", account.as_ref(), &body).into_response())
 }
 
 /// The security score of each version as a bar, out of 100.
@@ -103,17 +188,18 @@ fn score_plot(published: &[&Submission]) -> String {
 }
 
 pub(crate) async fn package(
-    State(inner): State<Arc<Inner>>,
+    State(inner): Shared,
     Path(name): Path<String>,
-) -> Result<Html<String>, ServerError> {
+    headers: HeaderMap,
+) -> PageResult {
+    let account = inner.session_account(&headers).await.ok();
     let versions: Vec<VersionRecord> = inner.store.versions(&name).await?;
     let Some(newest) = latest(&versions).or(versions.last()) else {
-        return Err(ServerError::Market(
-            rustchain_tools_market::MarketError::UnknownVersion {
-                name,
-                version: "*".to_owned(),
-            },
-        ));
+        return Err(MarketError::UnknownVersion {
+            name,
+            version: "*".to_owned(),
+        }
+        .into());
     };
     let publisher = newest.package.publisher.clone();
     let submissions = inner
@@ -135,7 +221,7 @@ pub(crate) async fn package(
     );
     let _ = write!(
         body,
-        "<p><code>rustchain-tools plugin install {}</code></p>",
+        "<p>Install: <code id=\"install\">rustchain-tools plugin install {}</code></p>",
         escape(&name)
     );
     body.push_str(
@@ -166,35 +252,311 @@ pub(crate) async fn package(
     for s in published.iter().rev() {
         let _ = write!(
             body,
-            "<h3>{} · score {}</h3><ul>",
+            "<h3>{} · score {}</h3>",
             escape(&s.package.version),
             s.score
         );
-        for check in s.scan["checks"].as_array().into_iter().flatten() {
-            let outcome = check["outcome"].as_str().unwrap_or_default();
-            let _ = write!(
-                body,
-                "<li class=\"{}\">{} {}: {}</li>",
-                escape(outcome),
-                escape(outcome),
-                text(&check["check"]),
-                text(&check["detail"]),
-            );
-        }
-        body.push_str("</ul><p>Reviews:</p><ul>");
-        for r in &s.reviews {
-            let _ = write!(
-                body,
-                "<li>{} review by {}: {} {}</li>",
-                r.kind,
-                escape(&r.reviewer),
-                r.verdict,
-                escape(&r.note)
-            );
-        }
-        body.push_str("</ul>");
+        checks_and_reviews(&mut body, s);
     }
-    Ok(page(&name, &body))
+    Ok(page(&name, account.as_ref(), &body).into_response())
+}
+
+/// A submission's scan checks and reviews, as lists.
+fn checks_and_reviews(body: &mut String, s: &Submission) {
+    body.push_str("<ul class=\"checks\">");
+    for check in s.scan["checks"].as_array().into_iter().flatten() {
+        let outcome = check["outcome"].as_str().unwrap_or_default();
+        let _ = write!(
+            body,
+            "<li class=\"{}\">{} {}: {}</li>",
+            escape(outcome),
+            escape(outcome),
+            text(&check["check"]),
+            text(&check["detail"]),
+        );
+    }
+    body.push_str("</ul><p>Reviews:</p><ul class=\"reviews\">");
+    if s.reviews.is_empty() {
+        body.push_str("<li>none yet</li>");
+    }
+    for r in &s.reviews {
+        let _ = write!(
+            body,
+            "<li>{} review by {}: {} {}</li>",
+            r.kind,
+            escape(&r.reviewer),
+            r.verdict,
+            escape(&r.note)
+        );
+    }
+    body.push_str("</ul>");
+}
+
+pub(crate) async fn login_page(State(inner): Shared, headers: HeaderMap) -> PageResult {
+    if inner.session_account(&headers).await.is_ok() {
+        return Ok(see_other("/dashboard"));
+    }
+    Ok(page("Sign in", None, &login_form("")).into_response())
+}
+
+fn login_form(error: &str) -> String {
+    let error = if error.is_empty() {
+        String::new()
+    } else {
+        format!("<p class=\"fail\" id=\"error\">{}</p>", escape(error))
+    };
+    format!(
+        "<h1>Sign in</h1>{error}<form method=\"post\" action=\"/login\">\
+         <label>API token <input type=\"password\" name=\"token\" autocomplete=\"off\" required \
+         size=\"70\"></label> <button>Sign in</button></form>\
+         <p>An admin makes your account and its token: \
+         <code>rustchain-tools market account add ID --role ROLE</code>.</p>"
+    )
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LoginForm {
+    token: String,
+}
+
+pub(crate) async fn login(
+    State(inner): Shared,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> PageResult {
+    if !same_origin(&headers) {
+        return Err(ServerError::CrossSite.into());
+    }
+    let token = form.token.trim();
+    if inner.store.account_for_token(token).await?.is_none() {
+        let body = login_form("That API token is not one the market knows.");
+        return Ok((StatusCode::UNAUTHORIZED, page("Sign in", None, &body)).into_response());
+    }
+    let cookie = inner.sessions.start(token)?;
+    Ok(([(header::SET_COOKIE, cookie)], see_other("/dashboard")).into_response())
+}
+
+pub(crate) async fn logout(State(inner): Shared, headers: HeaderMap) -> PageResult {
+    if !same_origin(&headers) {
+        return Err(ServerError::CrossSite.into());
+    }
+    let cookie = inner.sessions.end(&headers);
+    Ok(([(header::SET_COOKIE, cookie)], see_other("/")).into_response())
+}
+
+/// Where a submission stands, as a word with a class for its colour.
+fn state_cell(s: &Submission) -> String {
+    let class = match s.state {
+        SubmissionState::InReview => "warn",
+        SubmissionState::Rejected => "fail",
+        SubmissionState::Published => "pass",
+    };
+    format!("<span class=\"{class} state\">{}</span>", s.state)
+}
+
+fn submission_row(s: &Submission, rules: &ReviewRules) -> String {
+    format!(
+        "<tr><td><a href=\"/submissions/{id}\">{id}</a></td><td>{}@{}</td><td>{}</td>\
+         <td>{}</td><td>{}</td><td>{}/{} security, {}/{} quality</td><td>{}</td></tr>",
+        escape(&s.package.name),
+        escape(&s.package.version),
+        escape(&s.package.publisher),
+        state_cell(s),
+        s.score,
+        s.approvals(ReviewKind::Security),
+        rules.security,
+        s.approvals(ReviewKind::Quality),
+        rules.quality,
+        escape(s.reason.as_deref().unwrap_or_default()),
+        id = s.id,
+    )
+}
+
+const SUBMISSION_HEADER: &str = "<tr><th>#</th><th>package</th><th>publisher</th><th>state</th>\
+     <th>security score</th><th>approvals</th><th>reason</th></tr>";
+
+pub(crate) async fn dashboard(State(inner): Shared, headers: HeaderMap) -> PageResult {
+    let account = match inner.session_account(&headers).await {
+        Ok(account) => account,
+        Err(ServerError::Unauthorized(_)) => return Ok(see_other("/login")),
+        Err(e) => return Err(e.into()),
+    };
+    let mut body = format!(
+        "<h1>Dashboard</h1><p>Roles: {}.</p>",
+        escape(&account.roles.join(", "))
+    );
+    if has_role(&account, "publisher") {
+        let _ = write!(
+            body,
+            "<h2>Submit a package</h2>\
+             <form method=\"post\" action=\"/submit\" enctype=\"multipart/form-data\">\
+             <input type=\"file\" name=\"bundle\" accept=\".json,application/json\" required> \
+             <button>Submit for review</button></form>\
+             <p>The file is a signed package: \
+             <code>rustchain-tools publish pack DIR --key KEY --publisher {} --out package.json</code>. \
+             The market checks its signature, runs the security scan and puts it in review.</p>",
+            escape(&account.id)
+        );
+        let mine = inner.submissions_of(&account, &account.id).await?;
+        body.push_str("<h2>Your submissions</h2>");
+        if mine.is_empty() {
+            body.push_str("<p>None yet.</p>");
+        } else {
+            let _ = write!(body, "<table id=\"submissions\">{SUBMISSION_HEADER}");
+            for s in mine.iter().rev() {
+                body.push_str(&submission_row(s, &inner.rules));
+            }
+            body.push_str("</table>");
+        }
+    }
+    if is_reviewer(&account) {
+        let waiting = inner.queue(&account).await?.len();
+        let _ = write!(
+            body,
+            "<h2>Reviews</h2><p><a href=\"/queue\">The review queue</a>: {waiting} waiting.</p>"
+        );
+    }
+    Ok(page("Dashboard", Some(&account), &body).into_response())
+}
+
+pub(crate) async fn submit(
+    State(inner): Shared,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> PageResult {
+    if !same_origin(&headers) {
+        return Err(ServerError::CrossSite.into());
+    }
+    let account = inner.session_account(&headers).await?;
+    let mut bundle = None;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| ServerError::BadRequest(format!("the upload cannot be read: {e}")))?
+    {
+        if field.name() == Some("bundle") {
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| ServerError::BadRequest(format!("the upload cannot be read: {e}")))?;
+            bundle = Some(bytes);
+        }
+    }
+    let bytes = bundle.ok_or_else(|| {
+        ServerError::BadRequest("the form has no file in its `bundle` field".to_owned())
+    })?;
+    let bundle: PackageBundle = serde_json::from_slice(&bytes).map_err(|e| {
+        ServerError::BadRequest(format!(
+            "the file is not a package from `rustchain-tools publish pack`: {e}"
+        ))
+    })?;
+    let submission = inner.submit(&account, &bundle).await?;
+    Ok(see_other(&format!("/submissions/{}", submission.id)))
+}
+
+pub(crate) async fn queue(State(inner): Shared, headers: HeaderMap) -> PageResult {
+    let account = inner.session_account(&headers).await?;
+    let waiting = inner.queue(&account).await?;
+    let mut body = String::from("<h1>Review queue</h1>");
+    if waiting.is_empty() {
+        body.push_str("<p>Nothing is waiting for review.</p>");
+    } else {
+        let _ = write!(body, "<table id=\"queue\">{SUBMISSION_HEADER}");
+        for s in &waiting {
+            body.push_str(&submission_row(s, &inner.rules));
+        }
+        body.push_str("</table>");
+    }
+    Ok(page("Review queue", Some(&account), &body).into_response())
+}
+
+pub(crate) async fn submission(
+    State(inner): Shared,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> PageResult {
+    let account = inner.session_account(&headers).await?;
+    let s = inner.submission(&account, submission_id(&id)?).await?;
+    let mut body = format!(
+        "<h1>Submission {}: {}@{}</h1><p>by {} · digest <code>{}</code></p>\
+         <p>State: {} · security score <b id=\"score\">{}</b> · approvals {}/{} security, \
+         {}/{} quality</p>",
+        s.id,
+        escape(&s.package.name),
+        escape(&s.package.version),
+        escape(&s.package.publisher),
+        escape(&s.package.digest.to_string()),
+        state_cell(&s),
+        s.score,
+        s.approvals(ReviewKind::Security),
+        inner.rules.security,
+        s.approvals(ReviewKind::Quality),
+        inner.rules.quality,
+    );
+    if let Some(reason) = &s.reason {
+        let _ = write!(body, "<p class=\"fail\">{}</p>", escape(reason));
+    }
+    if s.state == SubmissionState::Published {
+        let _ = write!(
+            body,
+            "<p><a href=\"/packages/{n}\">The published package {n}</a></p>",
+            n = escape(&s.package.name)
+        );
+    }
+    body.push_str("<h2>Security scan</h2>");
+    checks_and_reviews(&mut body, &s);
+    let kinds: Vec<ReviewKind> = [ReviewKind::Security, ReviewKind::Quality]
+        .into_iter()
+        .filter(|k| has_role(&account, &format!("{k}-reviewer")))
+        .collect();
+    if s.state == SubmissionState::InReview && !kinds.is_empty() {
+        let _ = write!(
+            body,
+            "<h2>Your review</h2><form method=\"post\" action=\"/submissions/{}/reviews\">\
+             <label>Kind <select name=\"kind\">",
+            s.id
+        );
+        for k in kinds {
+            let _ = write!(body, "<option value=\"{k}\">{k}</option>");
+        }
+        body.push_str(
+            "</select></label> \
+             <label><input type=\"radio\" name=\"verdict\" value=\"approve\" required> approve</label> \
+             <label><input type=\"radio\" name=\"verdict\" value=\"reject\"> reject</label><br>\
+             <label>Note <textarea name=\"note\" rows=\"3\" cols=\"60\"></textarea></label><br>\
+             <button>Record review</button></form>\
+             <p>A verdict is final; one rejection rejects the submission.</p>",
+        );
+    }
+    Ok(page(&format!("Submission {}", s.id), Some(&account), &body).into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ReviewForm {
+    kind: ReviewKind,
+    verdict: Verdict,
+    #[serde(default)]
+    note: String,
+}
+
+pub(crate) async fn review(
+    State(inner): Shared,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<ReviewForm>,
+) -> PageResult {
+    if !same_origin(&headers) {
+        return Err(ServerError::CrossSite.into());
+    }
+    let account = inner.session_account(&headers).await?;
+    let id = submission_id(&id)?;
+    let new = NewReview {
+        kind: form.kind,
+        verdict: form.verdict,
+        note: form.note,
+    };
+    inner.review(&account, id, &new).await?;
+    Ok(see_other(&format!("/submissions/{id}")))
 }
 
 #[cfg(test)]

@@ -365,3 +365,148 @@ async fn page(server: &MarketServer, path: &str) -> String {
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     String::from_utf8(bytes.to_vec()).unwrap()
 }
+
+/// A browser's request: form fields, a cookie, an `Origin`.
+async fn browse(
+    server: &MarketServer,
+    method: &str,
+    path: &str,
+    origin: Option<&str>,
+    cookie: Option<&str>,
+    form: Option<&str>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "market.test");
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let body = match form {
+        Some(form) => {
+            request = request.header("content-type", "application/x-www-form-urlencoded");
+            Body::from(form.to_owned())
+        }
+        None => Body::empty(),
+    };
+    let response = server
+        .router()
+        .oneshot(request.body(body).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn the_web_pages_sign_in_by_token_and_refuse_posts_from_other_sites() {
+    let f = fixture().await;
+    let publisher = account(&f, "acme", &["publisher"]).await;
+    let own = Some("http://market.test");
+    let login = format!("token={publisher}");
+
+    // Signed-out pages send the browser to sign in; a wrong token is refused.
+    let (status, headers, _) = browse(&f.server, "GET", "/dashboard", None, None, None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/login");
+    let (status, _, body) = browse(&f.server, "GET", "/queue", None, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("sign in first"), "{body}");
+    let (status, _, body) = browse(
+        &f.server,
+        "POST",
+        "/login",
+        own,
+        None,
+        Some("token=rct_forged"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("not one the market knows"), "{body}");
+
+    // A sign-in posted from another site, or naming no origin, is refused.
+    for origin in [Some("http://evil.example"), Some("null"), None] {
+        let (status, headers, body) =
+            browse(&f.server, "POST", "/login", origin, None, Some(&login)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{origin:?}");
+        assert!(headers.get("set-cookie").is_none());
+        assert!(body.contains("not sent from the market"), "{body}");
+    }
+
+    let (status, headers, _) = browse(&f.server, "POST", "/login", own, None, Some(&login)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let cookie = headers["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    assert!(
+        !cookie.contains(&publisher),
+        "the token stays on the server"
+    );
+    let session = cookie.split(';').next().unwrap().to_owned();
+
+    let (status, _, body) =
+        browse(&f.server, "GET", "/dashboard", None, Some(&session), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("<b id=\"account\">acme</b>"), "{body}");
+    assert!(body.contains("Submit a package"), "{body}");
+    // A publisher is no reviewer, on the pages as in the API.
+    let (status, _, body) = browse(&f.server, "GET", "/queue", None, Some(&session), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("needs a reviewer role"), "{body}");
+    // A review posted from another site with the session cookie is refused
+    // before anything is looked at.
+    let (status, _, _) = browse(
+        &f.server,
+        "POST",
+        "/submissions/1/reviews",
+        Some("http://evil.example"),
+        Some(&session),
+        Some("kind=security&verdict=approve"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Another publisher's submissions are not listed, through the API either.
+    let other = account(&f, "globex", &["publisher"]).await;
+    let (status, body) = call(
+        &f.server,
+        "GET",
+        "/api/v1/publishers/acme/submissions",
+        Some(&other),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        body["reasons"],
+        json!(["the submissions of `acme` are for that publisher only"])
+    );
+    let (status, body) = call(
+        &f.server,
+        "GET",
+        "/api/v1/publishers/acme/submissions",
+        Some(&publisher),
+        None,
+    )
+    .await;
+    assert_eq!((status, body), (StatusCode::OK, json!([])));
+
+    // Signing out ends the session on the server.
+    let (status, headers, _) =
+        browse(&f.server, "POST", "/logout", own, Some(&session), None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let (status, headers, _) =
+        browse(&f.server, "GET", "/dashboard", None, Some(&session), None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/login");
+}

@@ -273,9 +273,12 @@ pub async fn scan(host: &PluginHost, dir: &Path, options: &ScanOptions) -> ScanR
             "limits",
             CheckOutcome::Warn,
             format!(
-                "declares timeoutMs {:?} and memoryMib {:?}; the host's defaults apply to \
-                 what is missing (declare both)",
-                limits.timeout_ms, limits.memory_mib
+                "declares {}; the host's defaults apply to what is missing (declare both)",
+                match (limits.timeout_ms, limits.memory_mib) {
+                    (Some(ms), None) => format!("timeoutMs {ms} but no memoryMib"),
+                    (None, Some(mib)) => format!("memoryMib {mib} but no timeoutMs"),
+                    _ => "neither timeoutMs nor memoryMib".to_owned(),
+                }
             ),
         );
     } else {

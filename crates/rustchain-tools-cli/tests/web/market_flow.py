@@ -1,0 +1,119 @@
+"""Drives the market's web pages in headless Chromium, as three people
+would: a publisher uploads a signed package, a security reviewer and a
+quality reviewer approve it from the review queue, and the published
+package's page shows the install command.
+
+Reads its settings as JSON on stdin: url, chromium, bundle, screenshots
+and the tokens of the publisher, security and quality accounts. Prints what
+it saw as JSON on stdout; any failed expectation exits non-zero with the
+reason.
+"""
+
+import json
+import re
+import sys
+
+from playwright.sync_api import expect, sync_playwright
+
+# Chromium as root in a closed network: no sandbox, no background traffic.
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def main():
+    cfg = json.load(sys.stdin)
+    base = cfg["url"]
+    seen = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=cfg["chromium"], headless=True, args=FLAGS
+        )
+
+        def sign_in(token):
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(base + "/login")
+            page.fill("input[name=token]", token)
+            page.click("form[action='/login'] button")
+            return context, page
+
+        # A token the market does not know is refused on the page.
+        context, page = sign_in("rct_forged")
+        expect(page.locator("#error")).to_contain_text("not one the market knows")
+        context.close()
+
+        # The publisher uploads the package made by `publish pack`.
+        context, page = sign_in(cfg["publisher"])
+        page.wait_for_url(base + "/dashboard")
+        expect(page.locator("#account")).to_have_text("acme")
+        page.set_input_files("input[name=bundle]", cfg["bundle"])
+        page.click("form[action='/submit'] button")
+        page.wait_for_url(re.compile(r".*/submissions/\d+$"))
+        submission = page.url.rsplit("/", 1)[1]
+        expect(page.locator(".state")).to_have_text("in_review")
+        seen["submission"] = int(submission)
+        seen["score"] = int(page.text_content("#score"))
+        seen["checks"] = page.locator("ul.checks li").count()
+        page.goto(base + "/dashboard")
+        expect(page.locator("#submissions")).to_contain_text("example.json_upper@1.0.0")
+        page.screenshot(path=cfg["screenshots"] + "/dashboard.png", full_page=True)
+        # A publisher is no reviewer.
+        response = page.goto(base + "/queue")
+        seen["publisher_queue_status"] = response.status
+        context.close()
+
+        def review(token, kind, note):
+            context, page = sign_in(token)
+            page.wait_for_url(base + "/dashboard")
+            page.click("a[href='/queue']")
+            page.click(f"#queue a[href='/submissions/{submission}']")
+            page.select_option("select[name=kind]", kind)
+            page.check("input[name=verdict][value=approve]")
+            page.fill("textarea[name=note]", note)
+            page.click("form[action$='/reviews'] button")
+            page.wait_for_url(f"{base}/submissions/{submission}")
+            state = page.text_content(".state")
+            reviews = page.text_content("ul.reviews")
+            return context, page, state, reviews
+
+        context, page, state, reviews = review(cfg["security"], "security", "imports only log")
+        seen["after_security"] = state
+        if "security review by sec: approve imports only log" not in reviews:
+            sys.exit(f"the security review is not shown: {reviews}")
+        # The same reviewer cannot give the same verdict twice.
+        page.goto(f"{base}/submissions/{submission}")
+        page.select_option("select[name=kind]", "security")
+        page.check("input[name=verdict][value=approve]")
+        page.click("form[action$='/reviews'] button")
+        seen["second_security_review"] = page.text_content("#error")
+        context.close()
+
+        context, page, state, reviews = review(cfg["quality"], "quality", "examples hold")
+        seen["after_quality"] = state
+        page.click("text=The published package")
+        page.wait_for_url(base + "/packages/example.json_upper")
+        seen["versions_table"] = page.text_content("table")
+        seen["plot"] = page.locator("svg[aria-label='security score per version'] rect").count()
+        seen["install"] = page.text_content("#install")
+        page.screenshot(path=cfg["screenshots"] + "/package.png", full_page=True)
+        context.close()
+
+        # Anyone sees it in the package list, signed in or not.
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(base + "/")
+        seen["index"] = page.text_content("table")
+        context.close()
+        browser.close()
+    print(json.dumps(seen))
+
+
+if __name__ == "__main__":
+    main()

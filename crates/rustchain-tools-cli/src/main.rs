@@ -32,6 +32,7 @@ mod mcp;
 mod plugin;
 mod publish;
 mod settings;
+mod usage;
 use discovery::{RegistryCommand, SearchArgs};
 use settings::Settings;
 

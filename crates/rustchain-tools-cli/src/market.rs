@@ -1,5 +1,6 @@
-//! `market serve|account|key|queue|review|packages`: running the market,
-//! and its clients' side for admins and reviewers. [`MarketClient`] is
+//! `market serve|account|key|queue|review|packages|report|rate|metrics`:
+//! running the market, and its clients' side for admins, reviewers and
+//! users. [`MarketClient`] is
 //! also what `publish submit|status` and `plugin install` talk through.
 
 use std::io::Write as _;
@@ -116,6 +117,42 @@ pub enum MarketCommand {
     },
     /// The published packages.
     Packages,
+    /// Report your use of installed market packages: their calls in your
+    /// audit log (verified first), per version, with errors, timeouts and
+    /// latencies; nothing else from the log leaves the machine. A report
+    /// counts the whole log and replaces your last one (needs the `user`
+    /// role).
+    Report {
+        /// The audit log (default: the one `call` records to).
+        #[arg(long, value_name = "FILE")]
+        audit: Option<String>,
+        /// The configuration file whose `[plugins]` section lists what is
+        /// installed.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Rate a package version you use, 1 to 5 stars with an optional
+    /// written review; your rating weighs by the calls you reported (needs
+    /// the `user` role).
+    Rate {
+        /// NAME@VERSION.
+        package: String,
+        /// 1 to 5.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
+        stars: u8,
+        /// What you would tell other users.
+        #[arg(long, default_value = "")]
+        review: String,
+    },
+    /// A version's quality metrics: reported calls, failure rate, latency
+    /// percentiles, ratings.
+    Metrics {
+        /// NAME@VERSION.
+        package: String,
+        /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `market account` subcommands.
@@ -367,6 +404,34 @@ pub fn run(args: &MarketArgs, settings: &Settings) -> Result<u8> {
                     Err(e) => println!("reviewed (the answer could not be read: {e})"),
                 })
         }
+        MarketCommand::Report { audit, config } => {
+            return report(&client, settings, audit.as_deref(), config.as_deref());
+        }
+        MarketCommand::Rate {
+            package,
+            stars,
+            review,
+        } => {
+            let (name, version) = name_version(package)?;
+            client
+                .post(
+                    &format!("/api/v1/packages/{name}/{version}/ratings"),
+                    &json!({"stars": stars, "review": review}),
+                )?
+                .map(|_| println!("rated {name}@{version}: {stars} stars"))
+        }
+        MarketCommand::Metrics { package, json } => {
+            let (name, version) = name_version(package)?;
+            client
+                .get(&format!("/api/v1/packages/{name}/{version}/metrics"))?
+                .map(|v| {
+                    if *json {
+                        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                    } else {
+                        print_metrics(&v);
+                    }
+                })
+        }
         MarketCommand::Packages => client.get("/api/v1/packages")?.map(|v| {
             let list = v.as_array().cloned().unwrap_or_default();
             if list.is_empty() {
@@ -387,6 +452,103 @@ pub fn run(args: &MarketArgs, settings: &Settings) -> Result<u8> {
         Ok(()) => exit::SUCCESS,
         Err(refusal) => refusal.report(),
     })
+}
+
+fn name_version(package: &str) -> Result<(&str, &str)> {
+    package
+        .split_once('@')
+        .filter(|(name, version)| !name.is_empty() && !version.is_empty())
+        .with_context(|| format!("`{package}` is not NAME@VERSION"))
+}
+
+fn print_metrics(v: &Value) {
+    let computed = &v["computed"];
+    let us = |key: &str| match computed["latencyUs"][key].as_u64() {
+        Some(us) => format!("<= {us} us"),
+        None => "-".to_owned(),
+    };
+    println!(
+        "{}@{}: {} calls reported by {} accounts, failure rate {}, p50 {}, p95 {}, p99 {}",
+        v["name"].as_str().unwrap_or_default(),
+        v["version"].as_str().unwrap_or_default(),
+        v["calls"],
+        v["reporters"],
+        computed["failureRate"]
+            .as_f64()
+            .map_or("-".to_owned(), |r| format!("{:.2}%", r * 100.0)),
+        us("p50"),
+        us("p95"),
+        us("p99"),
+    );
+    let ratings = v["ratings"].as_array().cloned().unwrap_or_default();
+    match computed["weightedRating"].as_f64() {
+        Some(r) => println!(
+            "rating {r:.2} of 5 (weighted by use, {} ratings)",
+            ratings.len()
+        ),
+        None => println!(
+            "no rating from an account with reported use ({} ratings)",
+            ratings.len()
+        ),
+    }
+    for r in ratings {
+        println!(
+            "  {} stars by {} (weight {}): {}",
+            r["stars"],
+            r["account"].as_str().unwrap_or_default(),
+            r["weight"],
+            r["review"].as_str().unwrap_or_default()
+        );
+    }
+}
+
+/// `market report`.
+fn report(
+    client: &MarketClient,
+    settings: &Settings,
+    audit: Option<&str>,
+    config_file: Option<&Path>,
+) -> Result<u8> {
+    let loaded = config(config_file)?;
+    let dir = rustchain_tools::plugins::PluginDir::new(rustchain_tools_mcp::plugin_dir(&loaded)?);
+    let names: std::collections::HashSet<String> = dir
+        .list()?
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|p| p.manifest.name.to_string())
+        .collect();
+    let Some(log) = settings.audit_log(audit, false) else {
+        bail!("the audit log is turned off in the configuration, so there is no use to report");
+    };
+    let mut reports = Vec::new();
+    for report in crate::usage::reports_from_log(&log, &names)? {
+        let path = format!(
+            "/api/v1/packages/{}/{}/metrics",
+            report.name, report.version
+        );
+        match client.get(&path)? {
+            Ok(_) => reports.push(report),
+            Err(refusal) if refusal.status == 404 => println!(
+                "{}@{}: not in this market, not reported",
+                report.name, report.version
+            ),
+            Err(refusal) => return Ok(refusal.report()),
+        }
+    }
+    if reports.is_empty() {
+        println!("no calls of market packages in {}", log.display());
+        return Ok(exit::SUCCESS);
+    }
+    if let Err(refusal) = client.post("/api/v1/usage", &reports)? {
+        return Ok(refusal.report());
+    }
+    for r in &reports {
+        println!(
+            "reported {}@{}: {} calls, {} errors, {} timeouts, {} limit hits",
+            r.name, r.version, r.calls, r.errors, r.timeouts, r.limit_hits
+        );
+    }
+    Ok(exit::SUCCESS)
 }
 
 fn serve(

@@ -1841,6 +1841,89 @@ fn a_package_goes_from_submission_through_review_to_an_installed_tool() {
     );
     let result: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(result["structured"]["document"]["name"], "ADA", "{result}");
+
+    // The user reports its use from its audit log and rates the version;
+    // the rating weighs by the calls reported.
+    let out = run_in(
+        home,
+        &[
+            "call",
+            "example.json_upper",
+            "--args",
+            r#"{"document": ["x", 2]}"#,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // A call refused before the tool runs is not the package's doing.
+    let out = run_in(home, &["call", "example.json_upper", "--args", "{}"], None);
+    assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
+    let user = token_of(&market.run(
+        home,
+        &admin,
+        &["market", "account", "add", "ann", "--role", "user"],
+    ));
+    let out = market.run(home, &user, &["market", "report"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("reported example.json_upper@1.0.0: 2 calls, 0 errors"),
+        "{}",
+        stdout(&out)
+    );
+    let out = market.run(home, &user, &["market", "report"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "reporting again replaces: {}",
+        stderr(&out)
+    );
+    let out = market.run(
+        home,
+        &user,
+        &[
+            "market",
+            "rate",
+            "example.json_upper@1.0.0",
+            "--stars",
+            "4",
+            "--review",
+            "does what it says",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = market.run(
+        home,
+        &acme,
+        &["market", "rate", "example.json_upper@1.0.0", "--stars", "5"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("needs the role `user`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = market.run(home, "", &["market", "metrics", "example.json_upper@1.0.0"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "example.json_upper@1.0.0: 2 calls reported by 1 accounts, failure rate 0.00%"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("rating 4.00 of 5 (weighted by use, 1 ratings)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("4 stars by ann (weight 2): does what it says"),
+        "{text}"
+    );
 }
 
 /// Debian's Chromium, or the one `RUSTCHAIN_CHROMIUM` names. Without one

@@ -15,6 +15,8 @@ needs := {
 	"market.submit": "publisher",
 	"market.review.security": "security-reviewer",
 	"market.review.quality": "quality-reviewer",
+	"market.report_usage": "user",
+	"market.rate": "user",
 }
 
 reviewer_roles := {"security-reviewer", "quality-reviewer"}

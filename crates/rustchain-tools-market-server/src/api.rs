@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use rustchain_tools_market::package::{BundleFile, write_dir};
 use rustchain_tools_market::{
     MarketAccount, MarketError, PackageBundle, PublisherKey, ReviewKind, ScanOutcome, Submission,
-    SubmissionState, Verdict, VersionRecord,
+    SubmissionState, UsageReport, Verdict, VersionRecord,
 };
 use rustchain_tools_plugins::MANIFEST_FILE;
 use rustchain_tools_plugins::scan::scan;
@@ -24,6 +24,9 @@ use crate::{Inner, ServerError, web};
 
 type Shared = State<Arc<Inner>>;
 type Answer<T> = Result<Json<T>, ServerError>;
+
+/// Usage reports in one request, one per package version.
+const MAX_REPORTS: usize = 1_000;
 
 /// A package's bundle is at most 64 MiB of files, base64-encoded.
 const MAX_BODY_BYTES: usize = 90 << 20;
@@ -39,6 +42,7 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/queue", get(web::queue))
         .route("/submissions/{id}", get(web::submission))
         .route("/submissions/{id}/reviews", post(web::review))
+        .route("/packages/{name}/{version}/ratings", post(web::rate))
         .route("/api/v1/accounts", post(add_account))
         .route("/api/v1/accounts/{id}/links", post(link_account))
         .route("/api/v1/publishers/{id}/keys", post(add_key).get(keys))
@@ -53,6 +57,9 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/api/v1/packages", get(packages))
         .route("/api/v1/packages/{name}", get(versions))
         .route("/api/v1/packages/{name}/{version}", get(download))
+        .route("/api/v1/packages/{name}/{version}/metrics", get(metrics))
+        .route("/api/v1/packages/{name}/{version}/ratings", post(rate))
+        .route("/api/v1/usage", post(report_usage))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(inner)
 }
@@ -371,6 +378,26 @@ impl Inner {
             .await?)
     }
 
+    /// Keeps `account`'s rating of `name@version`.
+    pub(crate) async fn rate(
+        &self,
+        account: &MarketAccount,
+        name: &str,
+        version: &str,
+        stars: u8,
+        review: &str,
+    ) -> Result<(), ServerError> {
+        self.authorize(
+            account,
+            "market.rate",
+            json!({"name": name, "version": version, "stars": stars}),
+        )?;
+        Ok(self
+            .store
+            .rate(&account.id, name, version, stars, review)
+            .await?)
+    }
+
     /// Records `account`'s review of submission `id`.
     pub(crate) async fn review(
         &self,
@@ -431,6 +458,84 @@ async fn versions(State(inner): Shared, Path(name): Path<String>) -> Answer<Vec<
         }));
     }
     Ok(Json(versions))
+}
+
+async fn metrics(
+    State(inner): Shared,
+    Path((name, version)): Path<(String, String)>,
+) -> Answer<Value> {
+    inner
+        .store
+        .version(&name, &version)
+        .await?
+        .ok_or_else(|| MarketError::UnknownVersion {
+            name: name.clone(),
+            version: version.clone(),
+        })?;
+    let metrics = inner.store.metrics(&name, &version).await?;
+    let mut body = serde_json::to_value(&metrics).unwrap_or(Value::Null);
+    body["computed"] = json!({
+        "failureRate": metrics.failure_rate(),
+        "latencyUs": {
+            "p50": metrics.latency_us(0.50),
+            "p95": metrics.latency_us(0.95),
+            "p99": metrics.latency_us(0.99),
+        },
+        "weightedRating": metrics.weighted_rating(),
+        "revenueShare": rustchain_tools_market::RevenueShare::for_quality(&metrics.quality()),
+    });
+    Ok(Json(body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRating {
+    stars: u8,
+    #[serde(default)]
+    review: String,
+}
+
+async fn rate(
+    State(inner): Shared,
+    Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Answer<Value> {
+    let account = inner.bearer_account(&headers).await?;
+    let new: NewRating = body(&bytes)?;
+    inner
+        .rate(&account, &name, &version, new.stars, &new.review)
+        .await?;
+    Ok(Json(
+        json!({"account": account.id, "package": format!("{name}@{version}"), "stars": new.stars}),
+    ))
+}
+
+async fn report_usage(State(inner): Shared, headers: HeaderMap, bytes: Bytes) -> Answer<Value> {
+    let reports: Vec<UsageReport> = body(&bytes)?;
+    if reports.len() > MAX_REPORTS {
+        return Err(ServerError::BadRequest(format!(
+            "{} usage reports in one request; at most {MAX_REPORTS}",
+            reports.len()
+        )));
+    }
+    // All are checked before any is kept.
+    for report in &reports {
+        report.check()?;
+    }
+    let account = inner
+        .authorized(
+            &headers,
+            "market.report_usage",
+            json!({"packages": reports.iter().map(|r| format!("{}@{}", r.name, r.version)).collect::<Vec<_>>()}),
+        )
+        .await?;
+    for report in &reports {
+        inner.store.report_usage(&account.id, report).await?;
+    }
+    Ok(Json(
+        json!({"account": account.id, "reports": reports.len()}),
+    ))
 }
 
 async fn download(

@@ -65,12 +65,15 @@ impl ServerError {
                 MarketError::UnknownSubmission { .. }
                 | MarketError::UnknownVersion { .. }
                 | MarketError::UnknownPublisher { .. } => StatusCode::NOT_FOUND,
-                MarketError::ConflictOfInterest { .. } => StatusCode::FORBIDDEN,
+                MarketError::ConflictOfInterest { .. } | MarketError::OwnPackage { .. } => {
+                    StatusCode::FORBIDDEN
+                }
                 MarketError::NameTaken { .. }
                 | MarketError::VersionExists { .. }
                 | MarketError::KeyTaken { .. }
                 | MarketError::AlreadyReviewed { .. }
-                | MarketError::SubmissionClosed { .. } => StatusCode::CONFLICT,
+                | MarketError::SubmissionClosed { .. }
+                | MarketError::UsageWentBack { .. } => StatusCode::CONFLICT,
                 MarketError::Store { .. }
                 | MarketError::Migrate { .. }
                 | MarketError::Damaged { .. }

@@ -24,13 +24,17 @@
 //! | `GET /api/v1/packages/{name}` | anyone | its versions |
 //! | `GET /api/v1/packages/{name}/{version}` | anyone | the version as a [`PackageBundle`] |
 //! | `GET /api/v1/publishers/{id}/submissions` | that publisher | its submissions, newest last |
+//! | `GET /api/v1/packages/{name}/{version}/metrics` | anyone | reported use, latency percentiles, ratings |
+//! | `POST /api/v1/packages/{name}/{version}/ratings` | users | `{"stars", "review"}` |
+//! | `POST /api/v1/usage` | users | `[UsageReport]` counted from the caller's audit log |
 //! | `GET /` | anyone | web page: the published packages |
-//! | `GET /packages/{name}` | anyone | web page: versions, security scores (a plot), checks, reviews |
+//! | `GET /packages/{name}` | anyone | web page: versions, security scores and latencies (plots), use, ratings, checks, reviews |
 //! | `GET`, `POST /login`; `POST /logout` | anyone | sign in with an API token (a session cookie) |
 //! | `GET /dashboard` | signed in | a publisher's submissions and upload form; the queue's size |
 //! | `POST /submit` | publisher | upload a package file from `publish pack` |
 //! | `GET /queue` | reviewers | web page: the submissions in review |
 //! | `GET /submissions/{id}`, `POST …/reviews` | its publisher, reviewers | the submission and the review form |
+//! | `POST /packages/{name}/{version}/ratings` | users | the package page's rating form |
 //!
 //! The web pages act through the same policy decisions as the API; their
 //! form posts must come from the market's own pages (their `Origin`), and

@@ -1,6 +1,7 @@
 //! The market's web pages, rendered on the server. Public: the published
 //! packages and each package's page (versions, security scores as a plot,
-//! checks and reviews). Signed in (`/login` with an API token, then a
+//! reported use with a latency plot, ratings, checks and reviews; a signed-in
+//! user's rating form). Signed in (`/login` with an API token, then a
 //! session cookie): the dashboard with a publisher's submissions and the
 //! upload form, the review queue, and each submission with its review form.
 //! Every form post must come from these pages (`session::same_origin`), and
@@ -13,9 +14,10 @@ use axum::Form;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use rustchain_tools_market::usage::LATENCY_BUCKETS_US;
 use rustchain_tools_market::{
     MarketAccount, MarketError, PackageBundle, ReviewKind, ReviewRules, Submission,
-    SubmissionState, Verdict, VersionRecord,
+    SubmissionState, Verdict, VersionMetrics, VersionRecord,
 };
 use serde::Deserialize;
 
@@ -249,6 +251,31 @@ pub(crate) async fn package(
              below.</p>",
         );
     }
+    if let (Some(a), Some(rated)) = (&account, latest(&versions))
+        && has_role(a, "user")
+    {
+        let _ = write!(
+            body,
+            "<h2>Rate {n}@{v}</h2><form method=\"post\" action=\"/packages/{n}/{v}/ratings\">\
+             <label>Stars <select name=\"stars\"><option>5</option><option>4</option>\
+             <option>3</option><option>2</option><option>1</option></select></label> \
+             <label>Review <textarea name=\"review\" rows=\"2\" cols=\"60\"></textarea></label> \
+             <button>Rate</button></form><p>Your rating weighs by the calls you have reported \
+             (<code>rustchain-tools market report</code>); a new one replaces your last.</p>",
+            n = escape(&rated.package.name),
+            v = escape(&rated.package.version),
+        );
+    }
+    body.push_str("<h2>Use and ratings</h2>");
+    for v in versions.iter().rev() {
+        let metrics = inner
+            .store
+            .metrics(&v.package.name, &v.package.version)
+            .await?;
+        use_and_ratings(&mut body, &metrics);
+    }
+    body.push_str(USE_EXPLAINED);
+    body.push_str("<h2>Security scans</h2>");
     for s in published.iter().rev() {
         let _ = write!(
             body,
@@ -259,6 +286,108 @@ pub(crate) async fn package(
         checks_and_reviews(&mut body, s);
     }
     Ok(page(&name, account.as_ref(), &body).into_response())
+}
+
+const USE_EXPLAINED: &str = "<p class=\"explained\">How these are computed: each user's \
+     installation counts the calls of a version in its own audit log (whose hash chain \
+     <code>rustchain-tools market report</code> verifies before sending) and reports the \
+     totals; a new report replaces that account's last one. Calls, failures (errors, timeouts, \
+     limit hits) and the latency histogram are the sums over the accounts; a percentile is the \
+     upper bound of the histogram bucket it falls in. The rating is the mean of the stars \
+     weighted by each rater's reported calls of that version (weight 1 + log<sub>2</sub> \
+     calls, rounded down; a rater with no reported calls is shown but weighs 0). The market \
+     cannot see users' logs, so reports are what authenticated accounts say.</p>";
+
+fn microseconds(us: Option<u64>) -> String {
+    match us {
+        None => "–".to_owned(),
+        Some(us) if us >= 1_000_000 => format!("≤ {} s", us as f64 / 1e6),
+        Some(us) if us >= 1_000 => format!("≤ {} ms", us as f64 / 1e3),
+        Some(us) => format!("≤ {us} µs"),
+    }
+}
+
+/// A version's reported use, its latency histogram and its ratings.
+fn use_and_ratings(body: &mut String, m: &VersionMetrics) {
+    let version = escape(&m.version);
+    let _ = write!(body, "<h3 id=\"use-{version}\">{version}</h3>");
+    if m.calls == 0 && m.ratings.is_empty() {
+        body.push_str("<p>No use reported and no ratings yet.</p>");
+        return;
+    }
+    let rating = match m.weighted_rating() {
+        Some(r) => format!("{r:.2} of 5"),
+        None => "–".to_owned(),
+    };
+    let _ = write!(
+        body,
+        "<table class=\"metrics\"><tr><th>calls</th><th>failure rate</th><th>timeouts</th>\
+         <th>limit hits</th><th>p50</th><th>p95</th><th>p99</th><th>reported by</th>\
+         <th>rating</th></tr><tr><td class=\"calls\">{}</td><td>{}</td><td>{}</td><td>{}</td>\
+         <td>{}</td><td>{}</td><td>{}</td><td>{} accounts</td><td class=\"rating\">{rating} \
+         ({} ratings)</td></tr></table>",
+        m.calls,
+        m.failure_rate()
+            .map_or("–".to_owned(), |r| format!("{:.2}%", r * 100.0)),
+        m.timeouts,
+        m.limit_hits,
+        microseconds(m.latency_us(0.50)),
+        microseconds(m.latency_us(0.95)),
+        microseconds(m.latency_us(0.99)),
+        m.reporters,
+        m.ratings.len(),
+    );
+    if m.calls > 0 {
+        body.push_str(&latency_plot(m));
+    }
+    if !m.ratings.is_empty() {
+        body.push_str("<ul class=\"ratings\">");
+        for r in &m.ratings {
+            let _ = write!(
+                body,
+                "<li>{}{} by {} (weight {}, {} calls){}</li>",
+                "★".repeat(usize::from(r.stars)),
+                "☆".repeat(5usize.saturating_sub(usize::from(r.stars))),
+                escape(&r.account),
+                r.weight,
+                r.calls,
+                if r.review.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", escape(&r.review))
+                },
+            );
+        }
+        body.push_str("</ul>");
+    }
+}
+
+/// Calls per latency bucket, as bars scaled to the largest.
+fn latency_plot(m: &VersionMetrics) -> String {
+    const BAR: usize = 22;
+    let most = m.latency.iter().copied().max().unwrap_or(0).max(1);
+    let width = 10 + m.latency.len() * (BAR + 4);
+    let mut svg = format!(
+        "<svg role=\"img\" aria-label=\"calls per latency, version {}\" width=\"{width}\" \
+         height=\"130\" viewBox=\"0 0 {width} 130\">",
+        escape(&m.version)
+    );
+    for (i, n) in m.latency.iter().enumerate() {
+        let x = 10 + i * (BAR + 4);
+        let height = (*n as f64 / most as f64 * 90.0).round() as u64;
+        let label = LATENCY_BUCKETS_US.get(i).map_or("more".to_owned(), |b| {
+            microseconds(Some(*b)).replace("≤ ", "")
+        });
+        let _ = write!(
+            svg,
+            "<rect x=\"{x}\" y=\"{}\" width=\"{BAR}\" height=\"{height}\" fill=\"#47a\">\
+             <title>{n} calls up to {label}</title></rect>\
+             <text x=\"{x}\" y=\"112\" font-size=\"7\">{label}</text>",
+            100 - height,
+        );
+    }
+    svg.push_str("<text x=\"10\" y=\"126\" font-size=\"9\">calls per latency bucket</text></svg>");
+    svg
 }
 
 /// A submission's scan checks and reviews, as lists.
@@ -529,6 +658,29 @@ pub(crate) async fn submission(
         );
     }
     Ok(page(&format!("Submission {}", s.id), Some(&account), &body).into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RatingForm {
+    stars: u8,
+    #[serde(default)]
+    review: String,
+}
+
+pub(crate) async fn rate(
+    State(inner): Shared,
+    Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
+    Form(form): Form<RatingForm>,
+) -> PageResult {
+    if !same_origin(&headers) {
+        return Err(ServerError::CrossSite.into());
+    }
+    let account = inner.session_account(&headers).await?;
+    inner
+        .rate(&account, &name, &version, form.stars, &form.review)
+        .await?;
+    Ok(see_other(&format!("/packages/{name}#use-{version}")))
 }
 
 #[derive(Deserialize)]

@@ -6,7 +6,8 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use rustchain_tools_market::package::{generate_key, read_dir};
 use rustchain_tools_market::{
-    MarketStore, PackageBundle, PackageDigest, PublisherKey, ReviewRules, SignedPackage,
+    CallOutcome, MarketStore, PackageBundle, PackageDigest, PublisherKey, ReviewRules,
+    SignedPackage, UsageReport,
 };
 use rustchain_tools_market_server::{BlobStore, FsBlobStore, MarketServer, market_policy};
 use rustchain_tools_plugins::PluginHost;
@@ -310,6 +311,172 @@ async fn a_package_is_scanned_reviewed_published_and_downloaded_whole() {
     let (status, list) = call(&f.server, "GET", "/api/v1/packages", None, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list[0]["name"], "example.echo");
+
+    // Users report their use and rate; the metrics and the page show both.
+    let ann = account(&f, "ann", &["user"]).await;
+    let mut report = UsageReport::new("example.echo", "1.0.0");
+    for elapsed in [50, 70, 90, 400_000] {
+        report.record(CallOutcome::Ok, elapsed);
+    }
+    report.record(CallOutcome::Error, 2_000);
+    let (status, body) = call(
+        &f.server,
+        "POST",
+        "/api/v1/usage",
+        Some(&acme),
+        Some(json!([report])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let mut broken = report.clone();
+    broken.calls += 1;
+    let (status, body) = call(
+        &f.server,
+        "POST",
+        "/api/v1/usage",
+        Some(&ann),
+        Some(json!([report, broken])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        f.server
+            .store()
+            .metrics("example.echo", "1.0.0")
+            .await
+            .unwrap()
+            .calls,
+        0,
+        "a batch with a report that does not add up keeps none of it"
+    );
+    let (status, body) = call(
+        &f.server,
+        "POST",
+        "/api/v1/usage",
+        Some(&ann),
+        Some(json!([report])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = call(
+        &f.server,
+        "POST",
+        "/api/v1/packages/example.echo/1.0.0/ratings",
+        Some(&ann),
+        Some(json!({"stars": 6})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("1 to 5 stars"),
+        "{body}"
+    );
+    let (status, body) = call(
+        &f.server,
+        "POST",
+        "/api/v1/packages/example.echo/1.0.0/ratings",
+        Some(&ann),
+        Some(json!({"stars": 4, "review": "<b>echoes</b>"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, metrics) = call(
+        &f.server,
+        "GET",
+        "/api/v1/packages/example.echo/1.0.0/metrics",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(metrics["calls"], 5);
+    assert_eq!(metrics["computed"]["failureRate"], 0.2);
+    assert_eq!(metrics["computed"]["latencyUs"]["p50"], 100);
+    assert_eq!(metrics["computed"]["latencyUs"]["p99"], 500_000);
+    assert_eq!(metrics["computed"]["weightedRating"], 4.0);
+    assert_eq!(metrics["ratings"][0]["weight"], 3);
+    assert_eq!(metrics["computed"]["revenueShare"]["publisher_bps"], 7_000);
+    let (status, _) = call(
+        &f.server,
+        "GET",
+        "/api/v1/packages/example.echo/9.0.0/metrics",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let html = page(&f.server, "/packages/example.echo").await;
+    assert!(
+        html.contains("<td class=\"calls\">5</td><td>20.00%</td>"),
+        "{html}"
+    );
+    assert!(html.contains("≤ 100 µs"), "{html}");
+    assert!(html.contains("4.00 of 5 (1 ratings)"), "{html}");
+    assert!(
+        html.contains("by ann (weight 3, 5 calls): &lt;b&gt;echoes&lt;/b&gt;"),
+        "{html}"
+    );
+    assert!(
+        html.contains("aria-label=\"calls per latency, version 1.0.0\""),
+        "{html}"
+    );
+
+    // The rating form on the package page, signed in as a user.
+    let own = Some("http://market.test");
+    let (_, headers, _) = browse(
+        &f.server,
+        "POST",
+        "/login",
+        own,
+        None,
+        Some(&format!("token={ann}")),
+    )
+    .await;
+    let session = headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (_, _, html) = browse(
+        &f.server,
+        "GET",
+        "/packages/example.echo",
+        None,
+        Some(&session),
+        None,
+    )
+    .await;
+    assert!(
+        html.contains("action=\"/packages/example.echo/1.0.0/ratings\""),
+        "{html}"
+    );
+    let (status, headers, _) = browse(
+        &f.server,
+        "POST",
+        "/packages/example.echo/1.0.0/ratings",
+        own,
+        Some(&session),
+        Some("stars=2&review=slow+on+big+inputs"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/packages/example.echo#use-1.0.0");
+    let metrics = f
+        .server
+        .store()
+        .metrics("example.echo", "1.0.0")
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            metrics.ratings.len(),
+            metrics.ratings[0].stars,
+            metrics.ratings[0].review.as_str()
+        ),
+        (1, 2, "slow on big inputs")
+    );
     let (status, downloaded) = call(
         &f.server,
         "GET",

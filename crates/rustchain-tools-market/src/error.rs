@@ -219,4 +219,43 @@ pub enum MarketError {
         /// What is wrong.
         reason: String,
     },
+    /// A usage report whose counts do not add up.
+    #[error("usage report for {package}: {reason}")]
+    InvalidUsage {
+        /// The package version.
+        package: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A rating outside what a rating may be.
+    #[error("rating of {package}: {reason}")]
+    InvalidRating {
+        /// The package version.
+        package: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A publisher (or an account linked to it) rating its own package.
+    #[error("`{account}` may not rate {package}: {why}")]
+    OwnPackage {
+        /// The account.
+        account: String,
+        /// The package version.
+        package: String,
+        /// It is the publisher, or linked to it.
+        why: &'static str,
+    },
+    /// A usage report counting fewer calls than the account's last one.
+    #[error(
+        "usage report for {package} counts {calls} calls, fewer than the {before} reported before; \
+         a report counts the whole audit log"
+    )]
+    UsageWentBack {
+        /// The package version.
+        package: String,
+        /// Calls in this report.
+        calls: u64,
+        /// Calls in the last one.
+        before: u64,
+    },
 }

@@ -16,6 +16,8 @@
 //!   packages' signed, immutable versions.
 //! - [`review`]: submissions, from the security scan's verdict through
 //!   community review to publication, and the accounts that review them.
+//! - [`usage`]: quality metrics from real use, counted from users' audit
+//!   logs, and ratings weighted by that use.
 //!
 //! ```
 //! use rustchain_tools_market::{Account, Ledger, RevenueShare, Transaction};
@@ -43,6 +45,7 @@ pub mod ledger;
 pub mod package;
 pub mod review;
 mod store;
+pub mod usage;
 
 pub use error::MarketError;
 pub use ledger::{Account, Entry, Ledger, Posting, RevenueShare, Split, Transaction};
@@ -51,3 +54,4 @@ pub use review::{
     MarketAccount, Review, ReviewKind, ReviewRules, Submission, SubmissionState, Verdict,
 };
 pub use store::{Backend, MarketStore, ScanOutcome, VersionRecord, Yanked};
+pub use usage::{CallOutcome, Rating, UsageReport, VersionMetrics};

@@ -24,6 +24,7 @@ use crate::package::{PublisherKey, SignedPackage};
 use crate::{Account, MarketError, RevenueShare, Transaction};
 
 mod submissions;
+mod usage;
 
 pub use submissions::ScanOutcome;
 
@@ -89,6 +90,7 @@ fn migrator() -> Migrator {
         migrations: Cow::Owned(vec![
             migration(1, "market", include_str!("../migrations/0001_market.sql")),
             migration(2, "review", include_str!("../migrations/0002_review.sql")),
+            migration(3, "usage", include_str!("../migrations/0003_usage.sql")),
         ]),
         ..Migrator::DEFAULT
     }

@@ -15,6 +15,7 @@ use rustchain_tools_market::{
     PublisherKey, RevenueShare, ReviewKind, ReviewRules, ScanOutcome, SignedPackage,
     SubmissionState, Transaction, Verdict,
 };
+use rustchain_tools_market::{CallOutcome, UsageReport};
 use serde_json::json;
 
 /// Makes fresh, empty stores on one engine.
@@ -95,6 +96,8 @@ async fn suite(stores: &mut dyn Stores, backend: Backend) {
     submissions_are_reviewed_then_published(&store).await;
     let (store, _) = stores.fresh().await;
     concurrent_approvals_publish_once(&store).await;
+    let (store, _) = stores.fresh().await;
+    usage_and_ratings_make_the_metrics(&store).await;
 }
 
 /// A deterministic stream of transactions, replays and conflicts, recorded
@@ -684,4 +687,107 @@ async fn concurrent_approvals_publish_once(store: &MarketStore) {
     assert_eq!(s.state, SubmissionState::Published);
     assert_eq!(s.reviews.len(), accepted + 1);
     assert_eq!(store.versions("echo").await.unwrap().len(), 1);
+}
+
+async fn usage_and_ratings_make_the_metrics(store: &MarketStore) {
+    let acme = market_with_reviewers(store).await;
+    let v1 = signed(&acme, "acme", "echo", "1.0.0", b"one");
+    store
+        .add_version(&v1, &json!({"name": "echo", "version": "1.0.0"}))
+        .await
+        .unwrap();
+    for id in ["u1", "u2", "u3"] {
+        store.add_account(&account(id, &["user"])).await.unwrap();
+    }
+    let mut heavy = UsageReport::new("echo", "1.0.0");
+    for _ in 0..990 {
+        heavy.record(CallOutcome::Ok, 80);
+    }
+    for _ in 0..10 {
+        heavy.record(CallOutcome::Error, 3_000);
+    }
+    heavy.log_head = "ab".repeat(32);
+    let mut light = UsageReport::new("echo", "1.0.0");
+    light.record(CallOutcome::TimedOut, 30_000_000);
+
+    // Reports of versions the market does not have, or that do not add
+    // up, are refused.
+    let mut unknown = light.clone();
+    unknown.version = "9.9.9".into();
+    let err = store.report_usage("u2", &unknown).await.unwrap_err();
+    assert!(matches!(err, MarketError::UnknownVersion { .. }), "{err}");
+    let mut broken = light.clone();
+    broken.calls = 5;
+    let err = store.report_usage("u2", &broken).await.unwrap_err();
+    assert!(matches!(err, MarketError::InvalidUsage { .. }), "{err}");
+
+    // A report replaces the account's last one: sending it twice counts
+    // nothing twice, and one that counts fewer calls is refused.
+    store.report_usage("u1", &heavy).await.unwrap();
+    store.report_usage("u1", &heavy).await.unwrap();
+    store.report_usage("u2", &light).await.unwrap();
+    let err = store.report_usage("u1", &light).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("counts 1 calls, fewer than the 1000 reported before"),
+        "{err}"
+    );
+
+    // Ratings: 1 to 5 stars, not by the publisher or accounts linked to it,
+    // and a new one replaces the account's last.
+    store.rate("u1", "echo", "1.0.0", 5, "solid").await.unwrap();
+    store.rate("u2", "echo", "1.0.0", 1, "").await.unwrap();
+    store
+        .rate("u2", "echo", "1.0.0", 2, "timed out once")
+        .await
+        .unwrap();
+    store
+        .rate("u3", "echo", "1.0.0", 1, "never used it")
+        .await
+        .unwrap();
+    for (who, why) in [
+        ("acme", "it is its publisher"),
+        ("insider", "it is linked to its publisher"),
+    ] {
+        let err = store.rate(who, "echo", "1.0.0", 5, "").await.unwrap_err();
+        assert!(err.to_string().contains(why), "{err}");
+    }
+    let err = store.rate("u3", "echo", "1.0.0", 0, "").await.unwrap_err();
+    assert!(matches!(err, MarketError::InvalidRating { .. }), "{err}");
+    let err = store.rate("u3", "echo", "2.0.0", 4, "").await.unwrap_err();
+    assert!(matches!(err, MarketError::UnknownVersion { .. }), "{err}");
+
+    let metrics = store.metrics("echo", "1.0.0").await.unwrap();
+    assert_eq!(
+        (
+            metrics.reporters,
+            metrics.calls,
+            metrics.errors,
+            metrics.timeouts
+        ),
+        (2, 1_001, 10, 1)
+    );
+    assert_eq!(metrics.latency_us(0.5), Some(100));
+    assert_eq!(metrics.latency_us(0.995), Some(5_000));
+    assert_eq!(metrics.ratings.len(), 3);
+    let u2 = metrics.ratings.iter().find(|r| r.account == "u2").unwrap();
+    assert_eq!(
+        (u2.stars, u2.review.as_str(), u2.weight),
+        (2, "timed out once", 1)
+    );
+    let u3 = metrics.ratings.iter().find(|r| r.account == "u3").unwrap();
+    assert_eq!((u3.calls, u3.weight), (0, 0));
+    // (5 × 10 + 2 × 1 + 1 × 0) / (10 + 1 + 0)
+    let mean = metrics.weighted_rating().unwrap();
+    assert!((mean - 52.0 / 11.0).abs() < 1e-9, "{mean}");
+    let quality = metrics.quality();
+    assert_eq!(
+        (quality.ratings, quality.calls, quality.failed_calls),
+        (2, 1_001, 11)
+    );
+    assert_eq!(
+        store.metrics("echo", "2.0.0").await.unwrap().calls,
+        0,
+        "a version nobody used has no calls"
+    );
 }

@@ -172,15 +172,7 @@ pub fn run(args: &PublishArgs) -> Result<u8> {
             publisher,
             out,
         } => {
-            let key = read_key(key)?;
-            let (manifest, digest) = digest(dir)?;
-            let signed = SignedPackage::sign(
-                &key,
-                publisher,
-                &manifest.name,
-                &manifest.version.to_string(),
-                digest,
-            );
+            let signed = sign(dir, key, publisher)?;
             let text = serde_json::to_string_pretty(&signed)? + "\n";
             match out {
                 Some(out) => {
@@ -350,16 +342,23 @@ fn keygen(out: &Path) -> Result<u8> {
 
 /// `dir`'s files, signed as `publisher` with the key in `key`.
 fn pack(dir: &Path, key: &Path, publisher: &str) -> Result<PackageBundle> {
+    Ok(PackageBundle::new(
+        sign(dir, key, publisher)?,
+        &read_dir(dir)?,
+    ))
+}
+
+/// The signature of `dir`'s name, version and digest as `publisher`.
+fn sign(dir: &Path, key: &Path, publisher: &str) -> Result<SignedPackage> {
     let key = read_key(key)?;
     let (manifest, digest) = digest(dir)?;
-    let signed = SignedPackage::sign(
+    Ok(SignedPackage::sign(
         &key,
         publisher,
         &manifest.name,
         &manifest.version.to_string(),
         digest,
-    );
-    Ok(PackageBundle::new(signed, &read_dir(dir)?))
+    ))
 }
 
 fn read_key(path: &Path) -> Result<SigningKey> {

@@ -329,14 +329,7 @@ impl MarketStore {
         if reviewer == publisher {
             return Err(conflict("its own package"));
         }
-        let linked =
-            sqlx::query("SELECT 1 FROM account_links WHERE account = $1 AND publisher = $2")
-                .bind(reviewer)
-                .bind(&publisher)
-                .fetch_optional(&mut *db)
-                .await
-                .map_err(store_error("read the account links"))?;
-        if linked.is_some() {
+        if linked(&mut db, reviewer, &publisher).await? {
             return Err(conflict("a publisher it is linked to"));
         }
         if current
@@ -507,4 +500,20 @@ fn submission_row(row: &AnyRow) -> Result<Submission, MarketError> {
         decided_at: row.try_get(13).map_err(read)?,
         reviews: Vec::new(),
     })
+}
+
+/// Whether `account` is linked to `publisher` (and so may neither review
+/// nor rate its packages).
+pub(super) async fn linked(
+    db: &mut sqlx::AnyConnection,
+    account: &str,
+    publisher: &str,
+) -> Result<bool, MarketError> {
+    let row = sqlx::query("SELECT 1 FROM account_links WHERE account = $1 AND publisher = $2")
+        .bind(account)
+        .bind(publisher)
+        .fetch_optional(db)
+        .await
+        .map_err(store_error("read the account links"))?;
+    Ok(row.is_some())
 }

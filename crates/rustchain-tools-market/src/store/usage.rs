@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 
+use super::submissions::linked;
 use super::{MarketStore, VersionRecord, now, store_error, version};
 use crate::MarketError;
 use crate::usage::{Rating, UsageReport, VersionMetrics, check_rating, usage_weight};
@@ -97,14 +98,7 @@ impl MarketStore {
         if record.package.publisher == account {
             return Err(own("it is its publisher"));
         }
-        let linked =
-            sqlx::query("SELECT 1 FROM account_links WHERE account = $1 AND publisher = $2")
-                .bind(account)
-                .bind(&record.package.publisher)
-                .fetch_optional(&mut *db)
-                .await
-                .map_err(store_error("read the account links"))?;
-        if linked.is_some() {
+        if linked(&mut db, account, &record.package.publisher).await? {
             return Err(own("it is linked to its publisher"));
         }
         sqlx::query(

@@ -27,6 +27,7 @@ use rustchain_tools::{
 use serde_json::{Value, json};
 
 mod discovery;
+mod findings;
 mod market;
 mod mcp;
 mod plugin;

@@ -1,4 +1,5 @@
-//! `market serve|account|key|queue|review|packages|report|rate|metrics`:
+//! `market serve|account|key|queue|review|packages|report|rate|metrics`
+//! (and `finding|reputation|yank|statement`, in [`crate::findings`]):
 //! running the market, and its clients' side for admins, reviewers and
 //! users. [`MarketClient`] is
 //! also what `publish submit|status` and `plugin install` talk through.
@@ -150,6 +151,36 @@ pub enum MarketCommand {
         /// NAME@VERSION.
         package: String,
         /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Security findings: report one, list or show them, decide one (admin).
+    #[command(subcommand)]
+    Finding(crate::findings::FindingCommand),
+    /// An account's reputation as a reviewer: verdicts that held, approvals
+    /// overturned by a confirmed finding, confirmed findings it reported.
+    Reputation {
+        /// The account.
+        account: String,
+        /// Print it as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Yank a version you published: it stays readable, marked with the
+    /// reason, and `plugin install NAME` no longer picks it.
+    Yank {
+        /// NAME@VERSION.
+        package: String,
+        /// Why, for its users.
+        #[arg(long)]
+        reason: String,
+    },
+    /// What the ledger moved on your account: publisher:ID, reviewer:ID or
+    /// customer:ID.
+    Statement {
+        /// The ledger account.
+        account: String,
+        /// Print it as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -432,6 +463,14 @@ pub fn run(args: &MarketArgs, settings: &Settings) -> Result<u8> {
                     }
                 })
         }
+        MarketCommand::Finding(command) => crate::findings::finding(&client, command)?,
+        MarketCommand::Reputation { account, json } => {
+            crate::findings::reputation(&client, account, *json)?
+        }
+        MarketCommand::Yank { package, reason } => crate::findings::yank(&client, package, reason)?,
+        MarketCommand::Statement { account, json } => {
+            crate::findings::statement(&client, account, *json)?
+        }
         MarketCommand::Packages => client.get("/api/v1/packages")?.map(|v| {
             let list = v.as_array().cloned().unwrap_or_default();
             if list.is_empty() {
@@ -454,7 +493,7 @@ pub fn run(args: &MarketArgs, settings: &Settings) -> Result<u8> {
     })
 }
 
-fn name_version(package: &str) -> Result<(&str, &str)> {
+pub(crate) fn name_version(package: &str) -> Result<(&str, &str)> {
     package
         .split_once('@')
         .filter(|(name, version)| !name.is_empty() && !version.is_empty())

@@ -94,23 +94,36 @@ pub fn run(args: &PluginArgs, settings: &Settings) -> Result<u8> {
         PluginCommand::Add { source } => add(&loaded, settings, &dir, source),
         PluginCommand::Install { package } => {
             let client = MarketClient::new(&args.market)?;
-            let (name, version) = match package.split_once('@') {
-                Some((name, version)) => (name.to_owned(), version.to_owned()),
-                None => {
-                    let versions = match client.get(&format!("/api/v1/packages/{package}"))? {
-                        Ok(v) => v,
-                        Err(refusal) => return Ok(refusal.report()),
-                    };
-                    let versions: Vec<VersionRecord> = serde_json::from_value(versions)
-                        .context("the market's answer is not a list of versions")?;
-                    let latest = versions
+            let (name, asked) = match package.split_once('@') {
+                Some((name, version)) => (name.to_owned(), Some(version)),
+                None => (package.clone(), None),
+            };
+            let versions = match client.get(&format!("/api/v1/packages/{name}"))? {
+                Ok(v) => v,
+                Err(refusal) => return Ok(refusal.report()),
+            };
+            let versions: Vec<VersionRecord> = serde_json::from_value(versions)
+                .context("the market's answer is not a list of versions")?;
+            let version = match asked {
+                Some(version) => {
+                    // An exact yanked version still installs (a lock file
+                    // may name it), but never silently.
+                    if let Some(yanked) = versions
                         .iter()
-                        .filter(|v| v.yanked.is_none())
-                        .filter_map(|v| semver::Version::parse(&v.package.version).ok())
-                        .max()
-                        .with_context(|| format!("{package} has no version that is not yanked"))?;
-                    (package.clone(), latest.to_string())
+                        .find(|v| v.package.version == version)
+                        .and_then(|v| v.yanked.as_ref())
+                    {
+                        eprintln!("warning: {package} is yanked: {}", yanked.reason);
+                    }
+                    version.to_owned()
                 }
+                None => versions
+                    .iter()
+                    .filter(|v| v.yanked.is_none())
+                    .filter_map(|v| semver::Version::parse(&v.package.version).ok())
+                    .max()
+                    .with_context(|| format!("{package} has no version that is not yanked"))?
+                    .to_string(),
             };
             let bundle = match client.get(&format!("/api/v1/packages/{name}/{version}"))? {
                 Ok(v) => v,

@@ -1924,6 +1924,92 @@ fn a_package_goes_from_submission_through_review_to_an_installed_tool() {
         text.contains("4 stars by ann (weight 2): does what it says"),
         "{text}"
     );
+
+    // The user finds a vulnerability; the admin confirms it and yanks the
+    // version. A bonus the empty review pool cannot pay is refused and
+    // changes nothing.
+    let out = market.run(
+        home,
+        &user,
+        &[
+            "market",
+            "finding",
+            "report",
+            "example.json_upper@1.0.0",
+            "--severity",
+            "high",
+            "--title",
+            "upper-cases secrets into the log",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("finding 1 against example.json_upper@1.0.0"),
+        "{}",
+        stdout(&out)
+    );
+    let out = market.run(home, &acme, &["market", "finding", "show", "1"]);
+    assert!(stdout(&out).contains("reported"), "{}", stderr(&out));
+    let decide = |extra: &[&str]| {
+        let mut args = vec!["market", "finding", "decide", "1", "--confirm", "--yank"];
+        args.extend(extra);
+        market.run(home, &admin, &args)
+    };
+    let out = decide(&["--bonus", "500"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("review-pool"), "{}", stderr(&out));
+    let out = decide(&["--note", "reproduced"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("confirmed, version yanked"),
+        "{}",
+        stdout(&out)
+    );
+    let out = market.run(home, "", &["market", "reputation", "sec"]);
+    assert!(
+        stdout(&out).contains("sec: reputation -5 (0 verdicts held, 1 approvals overturned"),
+        "{}",
+        stdout(&out)
+    );
+    let out = market.run(home, "", &["market", "reputation", "ann"]);
+    assert!(
+        stdout(&out).contains("ann: reputation 3"),
+        "{}",
+        stdout(&out)
+    );
+    // A yanked version is no longer picked, and installing it by its exact
+    // number says it is yanked.
+    let other = tempfile::tempdir().unwrap();
+    let out = market.run(
+        other.path(),
+        "",
+        &["plugin", "install", "example.json_upper"],
+    );
+    assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("has no version that is not yanked"),
+        "{}",
+        stderr(&out)
+    );
+    let out = market.run(
+        other.path(),
+        "",
+        &["plugin", "install", "example.json_upper@1.0.0"],
+    );
+    assert!(
+        stderr(&out).contains("example.json_upper@1.0.0 is yanked: security finding 1"),
+        "{}",
+        stderr(&out)
+    );
+    let out = market.run(home, &acme, &["market", "statement", "publisher:acme"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("publisher:acme: balance 0"),
+        "{}",
+        stdout(&out)
+    );
+    let out = market.run(home, &user, &["market", "statement", "publisher:acme"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
 }
 
 /// Debian's Chromium, or the one `RUSTCHAIN_CHROMIUM` names. Without one

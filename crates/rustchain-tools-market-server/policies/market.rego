@@ -17,6 +17,7 @@ needs := {
 	"market.review.quality": "quality-reviewer",
 	"market.report_usage": "user",
 	"market.rate": "user",
+	"market.decide_finding": "admin",
 }
 
 reviewer_roles := {"security-reviewer", "quality-reviewer"}
@@ -50,6 +51,38 @@ allow if {
 	input.call.arguments.publisher == input.principal.id
 }
 
+# A security finding: users and security reviewers report them; the
+# reporter, the package's publisher and security reviewers read one;
+# security reviewers list them all.
+allow if {
+	input.tool.name == "market.report_finding"
+	some role in input.principal.roles
+	role in {"user", "security-reviewer"}
+}
+
+allow if {
+	input.tool.name == "market.finding"
+	input.principal.id in {input.call.arguments.reporter, input.call.arguments.publisher}
+}
+
+allow if {
+	input.tool.name in {"market.finding", "market.findings"}
+	"security-reviewer" in input.principal.roles
+}
+
+# Yanking a version: its publisher.
+allow if {
+	input.tool.name == "market.yank"
+	"publisher" in input.principal.roles
+	input.call.arguments.publisher == input.principal.id
+}
+
+# A ledger statement: the account's owner.
+allow if {
+	input.tool.name == "market.statement"
+	input.call.arguments.owner == input.principal.id
+}
+
 # A publisher acts only as itself, whatever its roles.
 deny contains msg if {
 	input.tool.name in {"market.submit", "market.add_key"}
@@ -71,4 +104,24 @@ unmet contains msg if {
 	input.tool.name == "market.submissions"
 	input.call.arguments.publisher != input.principal.id
 	msg := sprintf("the submissions of `%s` are for that publisher only", [input.call.arguments.publisher])
+}
+
+unmet contains msg if {
+	input.tool.name == "market.report_finding"
+	msg := "market.report_finding needs the role `user` or `security-reviewer`"
+}
+
+unmet contains msg if {
+	input.tool.name in {"market.finding", "market.findings"}
+	msg := sprintf("%s is for the reporter, the package's publisher and security reviewers", [input.tool.name])
+}
+
+unmet contains msg if {
+	input.tool.name == "market.yank"
+	msg := sprintf("only the publisher of %s@%s may yank it", [input.call.arguments.name, input.call.arguments.version])
+}
+
+unmet contains msg if {
+	input.tool.name == "market.statement"
+	msg := sprintf("the statement of %s is for its owner", [input.call.arguments.account])
 }

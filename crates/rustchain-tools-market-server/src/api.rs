@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::{Inner, ServerError, web};
+use crate::{Inner, ServerError, trust, web};
 
 type Shared = State<Arc<Inner>>;
 type Answer<T> = Result<Json<T>, ServerError>;
@@ -60,13 +60,29 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/api/v1/packages/{name}/{version}/metrics", get(metrics))
         .route("/api/v1/packages/{name}/{version}/ratings", post(rate))
         .route("/api/v1/usage", post(report_usage))
+        .route(
+            "/api/v1/packages/{name}/{version}/findings",
+            post(trust::report_finding).get(trust::version_findings),
+        )
+        .route("/api/v1/packages/{name}/{version}/yank", post(trust::yank))
+        .route("/api/v1/findings", get(trust::findings))
+        .route("/api/v1/findings/{id}", get(trust::finding))
+        .route(
+            "/api/v1/findings/{id}/decision",
+            post(trust::decide_finding),
+        )
+        .route("/api/v1/accounts/{id}/reputation", get(trust::reputation))
+        .route("/api/v1/statements/{account}", get(trust::statement))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(inner)
 }
 
 impl Inner {
     /// The account of the request's `Authorization: Bearer` token.
-    async fn bearer_account(&self, headers: &HeaderMap) -> Result<MarketAccount, ServerError> {
+    pub(crate) async fn bearer_account(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<MarketAccount, ServerError> {
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -110,7 +126,7 @@ impl Inner {
         })
     }
 
-    async fn authorized(
+    pub(crate) async fn authorized(
         &self,
         headers: &HeaderMap,
         action: &str,
@@ -123,7 +139,7 @@ impl Inner {
 }
 
 /// Reads a JSON body, saying where it is wrong.
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ServerError> {
+pub(crate) fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ServerError> {
     serde_json::from_slice(bytes).map_err(|e| {
         ServerError::BadRequest(format!("the request body is not what it should be: {e}"))
     })

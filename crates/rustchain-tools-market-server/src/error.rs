@@ -64,7 +64,8 @@ impl ServerError {
             ServerError::Market(e) => match e {
                 MarketError::UnknownSubmission { .. }
                 | MarketError::UnknownVersion { .. }
-                | MarketError::UnknownPublisher { .. } => StatusCode::NOT_FOUND,
+                | MarketError::UnknownPublisher { .. }
+                | MarketError::UnknownFinding { .. } => StatusCode::NOT_FOUND,
                 MarketError::ConflictOfInterest { .. } | MarketError::OwnPackage { .. } => {
                     StatusCode::FORBIDDEN
                 }
@@ -73,7 +74,9 @@ impl ServerError {
                 | MarketError::KeyTaken { .. }
                 | MarketError::AlreadyReviewed { .. }
                 | MarketError::SubmissionClosed { .. }
-                | MarketError::UsageWentBack { .. } => StatusCode::CONFLICT,
+                | MarketError::UsageWentBack { .. }
+                | MarketError::FindingClosed { .. }
+                | MarketError::InsufficientFunds { .. } => StatusCode::CONFLICT,
                 MarketError::Store { .. }
                 | MarketError::Migrate { .. }
                 | MarketError::Damaged { .. }

@@ -27,6 +27,14 @@
 //! | `GET /api/v1/packages/{name}/{version}/metrics` | anyone | reported use, latency percentiles, ratings |
 //! | `POST /api/v1/packages/{name}/{version}/ratings` | users | `{"stars", "review"}` |
 //! | `POST /api/v1/usage` | users | `[UsageReport]` counted from the caller's audit log |
+//! | `POST /api/v1/packages/{name}/{version}/findings` | users, security reviewers | `{"severity", "title", "detail"}`: a security finding |
+//! | `GET /api/v1/packages/{name}/{version}/findings` | anyone | its confirmed findings |
+//! | `GET /api/v1/findings` | security reviewers | every finding |
+//! | `GET /api/v1/findings/{id}` | its reporter, the publisher, security reviewers | one finding |
+//! | `POST /api/v1/findings/{id}/decision` | admin | `{"verdict", "bonus", "yank", "note"}`: confirm (paying the bonus from the review pool) or dismiss |
+//! | `GET /api/v1/accounts/{id}/reputation` | anyone | a reviewer's reputation and what it is made of |
+//! | `POST /api/v1/packages/{name}/{version}/yank` | its publisher | `{"reason"}` |
+//! | `GET /api/v1/statements/{account}` | that account | what the ledger moved on `publisher:ID`, `reviewer:ID` or `customer:ID` |
 //! | `GET /` | anyone | web page: the published packages |
 //! | `GET /packages/{name}` | anyone | web page: versions, security scores and latencies (plots), use, ratings, checks, reviews |
 //! | `GET`, `POST /login`; `POST /logout` | anyone | sign in with an API token (a session cookie) |
@@ -47,6 +55,7 @@ mod api;
 mod blobs;
 mod error;
 mod session;
+mod trust;
 mod web;
 
 use std::path::Path;

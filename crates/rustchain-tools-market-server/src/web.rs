@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use rustchain_tools_market::usage::LATENCY_BUCKETS_US;
 use rustchain_tools_market::{
-    MarketAccount, MarketError, PackageBundle, ReviewKind, ReviewRules, Submission,
+    Finding, MarketAccount, MarketError, PackageBundle, ReviewKind, ReviewRules, Submission,
     SubmissionState, Verdict, VersionMetrics, VersionRecord,
 };
 use serde::Deserialize;
@@ -242,6 +242,7 @@ pub(crate) async fn package(
         );
     }
     body.push_str("</table>");
+    security_history(&mut body, &inner.vulnerability_history(&name).await?);
     if !published.is_empty() {
         body.push_str("<h2>Security score</h2>");
         body.push_str(&score_plot(&published));
@@ -286,6 +287,39 @@ pub(crate) async fn package(
         checks_and_reviews(&mut body, s);
     }
     Ok(page(&name, account.as_ref(), &body).into_response())
+}
+
+/// The confirmed findings against a package, newest first.
+fn security_history(body: &mut String, history: &[Finding]) {
+    body.push_str("<h2>Security history</h2>");
+    if history.is_empty() {
+        body.push_str("<p>No confirmed security findings.</p>");
+    } else {
+        body.push_str(
+            "<table class=\"findings\"><tr><th>finding</th><th>version</th><th>severity</th>\
+             <th>what</th><th>found by</th><th>version yanked</th></tr>",
+        );
+        for f in history.iter().rev() {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td class=\"warn\">{}</td><td>{}</td><td>{}</td>\
+                 <td>{}</td></tr>",
+                f.id,
+                escape(&f.version),
+                f.severity,
+                escape(&f.title),
+                escape(&f.reporter),
+                if f.yanked { "yes" } else { "no" },
+            );
+        }
+        body.push_str("</table>");
+    }
+    body.push_str(
+        "<p class=\"explained\">Findings are reported by users and security reviewers \
+         (<code>rustchain-tools market finding report</code>) and listed here once an admin \
+         confirms them; a confirmed finding lowers the reputation of every reviewer who \
+         approved that version.</p>",
+    );
 }
 
 const USE_EXPLAINED: &str = "<p class=\"explained\">How these are computed: each user's \

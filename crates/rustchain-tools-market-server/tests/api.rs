@@ -677,3 +677,277 @@ async fn the_web_pages_sign_in_by_token_and_refuse_posts_from_other_sites() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(headers["location"], "/login");
 }
+
+/// `example.echo@1.0.0` submitted by `acme` and approved by `sec` and `qa`
+/// through the API; returns their tokens.
+async fn published_echo(f: &Fixture) -> (String, String, String) {
+    let acme = account(f, "acme", &["publisher"]).await;
+    let sec = account(f, "sec", &["security-reviewer"]).await;
+    let qa = account(f, "qa", &["quality-reviewer"]).await;
+    let key = generate_key().unwrap();
+    let public = PublisherKey {
+        publisher: "acme".into(),
+        key: key.verifying_key(),
+    }
+    .to_hex();
+    let keys = json!({"publicKey": public});
+    let (status, _) = call(
+        &f.server,
+        "POST",
+        "/api/v1/publishers/acme/keys",
+        Some(&acme),
+        Some(keys),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/plugins/echo");
+    let files = read_dir(&dir).unwrap();
+    let signed = SignedPackage::sign(
+        &key,
+        "acme",
+        "example.echo",
+        "1.0.0",
+        PackageDigest::of(&files).unwrap(),
+    );
+    let bundle = serde_json::to_value(PackageBundle::new(signed, &files)).unwrap();
+    let (status, submission) = call(
+        &f.server,
+        "POST",
+        "/api/v1/submissions",
+        Some(&acme),
+        Some(bundle),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{submission}");
+    let reviews = format!("/api/v1/submissions/{}/reviews", submission["id"]);
+    for (token, kind) in [(&sec, "security"), (&qa, "quality")] {
+        let verdict = json!({"kind": kind, "verdict": "approve"});
+        let (status, body) = call(&f.server, "POST", &reviews, Some(token), Some(verdict)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    (acme, sec, qa)
+}
+
+#[tokio::test]
+async fn findings_are_reported_decided_paid_and_move_reputation() {
+    let f = fixture().await;
+    let (acme, sec, _qa) = published_echo(&f).await;
+    let user = account(&f, "user1", &["user"]).await;
+    let nosy = account(&f, "nosy", &["user"]).await;
+    let findings = "/api/v1/packages/example.echo/1.0.0/findings";
+    let report =
+        json!({"severity": "high", "title": "reads outside its directory", "detail": "steps"});
+
+    // Who may report: users and security reviewers, not the publisher.
+    let (status, body) = call(
+        &f.server,
+        "POST",
+        findings,
+        Some(&acme),
+        Some(report.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = call(&f.server, "POST", findings, None, Some(report.clone())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let bad = json!({"severity": "urgent", "title": "x"});
+    let (status, body) = call(&f.server, "POST", findings, Some(&user), Some(bad)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("urgent"), "{body}");
+    let (status, finding) = call(&f.server, "POST", findings, Some(&user), Some(report)).await;
+    assert_eq!(status, StatusCode::CREATED, "{finding}");
+    assert_eq!(finding["state"], "reported");
+    let id = finding["id"].as_i64().unwrap();
+
+    // An undecided finding is private: its reporter, the publisher and
+    // security reviewers see it; the public history does not list it yet.
+    let one = format!("/api/v1/findings/{id}");
+    for (token, status) in [
+        (&user, StatusCode::OK),
+        (&acme, StatusCode::OK),
+        (&sec, StatusCode::OK),
+        (&nosy, StatusCode::FORBIDDEN),
+    ] {
+        assert_eq!(
+            call(&f.server, "GET", &one, Some(token), None).await.0,
+            status
+        );
+    }
+    let (_, history) = call(&f.server, "GET", findings, None, None).await;
+    assert_eq!(history, json!([]));
+    let (status, _) = call(&f.server, "GET", "/api/v1/findings", Some(&nosy), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, all) = call(&f.server, "GET", "/api/v1/findings", Some(&sec), None).await;
+    assert_eq!((status, all.as_array().unwrap().len()), (StatusCode::OK, 1));
+
+    // Only an admin decides; the pool must hold the bonus.
+    let decision = format!("{one}/decision");
+    let confirm = json!({"verdict": "confirm", "bonus": 250, "yank": true, "note": "reproduced"});
+    let (status, body) = call(
+        &f.server,
+        "POST",
+        &decision,
+        Some(&sec),
+        Some(confirm.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = call(
+        &f.server,
+        "POST",
+        &decision,
+        Some(&f.admin),
+        Some(confirm.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("review-pool"),
+        "{body}"
+    );
+    f.server
+        .store()
+        .record(rustchain_tools_market::Transaction::Sale {
+            id: "order-1".into(),
+            customer: "user1".into(),
+            publisher: "acme".into(),
+            package: "example.echo@1.0.0".into(),
+            amount: 5_000,
+            share: rustchain_tools_market::RevenueShare::STANDARD,
+        })
+        .await
+        .unwrap();
+    let (status, decided) = call(
+        &f.server,
+        "POST",
+        &decision,
+        Some(&f.admin),
+        Some(confirm.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{decided}");
+    assert_eq!(
+        (decided["state"].as_str(), decided["bonus"].as_i64()),
+        (Some("confirmed"), Some(250))
+    );
+    let (status, _) = call(&f.server, "POST", &decision, Some(&f.admin), Some(confirm)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a decision is final");
+
+    // Now public: the history, the yank, the reputation and the bonus.
+    let (_, history) = call(&f.server, "GET", findings, None, None).await;
+    assert_eq!(history[0]["title"], "reads outside its directory");
+    let (_, versions) = call(
+        &f.server,
+        "GET",
+        "/api/v1/packages/example.echo",
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        versions[0]["yanked"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("security finding {id}")),
+        "{versions}"
+    );
+    let (_, reputation) = call(
+        &f.server,
+        "GET",
+        "/api/v1/accounts/sec/reputation",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            reputation["overturned"].as_u64(),
+            reputation["score"].as_i64()
+        ),
+        (Some(1), Some(-5))
+    );
+    let (_, reputation) = call(
+        &f.server,
+        "GET",
+        "/api/v1/accounts/user1/reputation",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(reputation["score"], 3);
+    let statement = "/api/v1/statements/reviewer:user1";
+    let (status, body) = call(&f.server, "GET", statement, Some(&user), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["balance"].as_i64(), body["lines"][0]["kind"].as_str()),
+        (Some(250), Some("review_bonus"))
+    );
+    assert_eq!(
+        call(&f.server, "GET", statement, Some(&nosy), None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, body) = call(
+        &f.server,
+        "GET",
+        "/api/v1/statements/publisher:acme",
+        Some(&acme),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["balance"].as_i64()),
+        (StatusCode::OK, Some(3_500))
+    );
+    let (status, body) = call(
+        &f.server,
+        "GET",
+        "/api/v1/statements/bank:x",
+        Some(&f.admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    let html = page(&f.server, "/packages/example.echo").await;
+    assert!(
+        html.contains("<h2>Security history</h2>") && html.contains("reads outside its directory"),
+        "{html}"
+    );
+
+    // The publisher may yank its own versions, nobody else's; a reason is required.
+    let yank = "/api/v1/packages/example.echo/1.0.0/yank";
+    let (status, _) = call(
+        &f.server,
+        "POST",
+        yank,
+        Some(&nosy),
+        Some(json!({"reason": "no"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(
+        &f.server,
+        "POST",
+        yank,
+        Some(&acme),
+        Some(json!({"reason": " "})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = call(
+        &f.server,
+        "POST",
+        yank,
+        Some(&acme),
+        Some(json!({"reason": "superseded"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body["yanked"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("security finding"),
+        "the first reason stays: {body}"
+    );
+}

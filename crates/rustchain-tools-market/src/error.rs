@@ -235,11 +235,15 @@ pub enum MarketError {
         /// What is wrong.
         reason: String,
     },
-    /// A publisher (or an account linked to it) rating its own package.
-    #[error("`{account}` may not rate {package}: {why}")]
+    /// A publisher (or an account linked to it) rating its own package or
+    /// reporting a finding against it, or an account deciding on a finding
+    /// it reported or whose package it is.
+    #[error("`{account}` may not {action} {package}: {why}")]
     OwnPackage {
         /// The account.
         account: String,
+        /// What it may not do.
+        action: &'static str,
         /// The package version.
         package: String,
         /// It is the publisher, or linked to it.
@@ -257,5 +261,27 @@ pub enum MarketError {
         calls: u64,
         /// Calls in the last one.
         before: u64,
+    },
+    /// A finding report or decision that cannot be kept as it is.
+    #[error("finding against {package}: {reason}")]
+    InvalidFinding {
+        /// The package version.
+        package: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No finding has this number.
+    #[error("finding {id} does not exist")]
+    UnknownFinding {
+        /// The number asked for.
+        id: i64,
+    },
+    /// A finding that was decided already.
+    #[error("finding {id} is {state}; a decision is final")]
+    FindingClosed {
+        /// The finding.
+        id: i64,
+        /// Its decision.
+        state: crate::finding::FindingState,
     },
 }

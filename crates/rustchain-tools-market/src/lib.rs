@@ -16,6 +16,8 @@
 //!   packages' signed, immutable versions.
 //! - [`review`]: submissions, from the security scan's verdict through
 //!   community review to publication, and the accounts that review them.
+//! - [`finding`]: security findings against published versions, review
+//!   bonuses for confirmed ones, and reviewers' reputation.
 //! - [`usage`]: quality metrics from real use, counted from users' audit
 //!   logs, and ratings weighted by that use.
 //!
@@ -41,6 +43,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod finding;
 pub mod ledger;
 pub mod package;
 pub mod review;
@@ -48,6 +51,9 @@ mod store;
 pub mod usage;
 
 pub use error::MarketError;
+pub use finding::{
+    Decision, Finding, FindingState, FindingVerdict, NewFinding, Reputation, Severity,
+};
 pub use ledger::{Account, Entry, Ledger, Posting, RevenueShare, Split, Transaction};
 pub use package::{PackageBundle, PackageDigest, PackageFile, PublisherKey, SignedPackage};
 pub use review::{

@@ -175,6 +175,8 @@ macro_rules! text_form {
     };
 }
 
+pub(crate) use text_form;
+
 text_form!(ReviewKind, ReviewKind::Security => "security", ReviewKind::Quality => "quality");
 text_form!(Verdict, Verdict::Approve => "approve", Verdict::Reject => "reject");
 text_form!(

@@ -23,6 +23,7 @@ use crate::ledger::{
 use crate::package::{PublisherKey, SignedPackage};
 use crate::{Account, MarketError, RevenueShare, Transaction};
 
+mod findings;
 mod submissions;
 mod usage;
 
@@ -91,6 +92,11 @@ fn migrator() -> Migrator {
             migration(1, "market", include_str!("../migrations/0001_market.sql")),
             migration(2, "review", include_str!("../migrations/0002_review.sql")),
             migration(3, "usage", include_str!("../migrations/0003_usage.sql")),
+            migration(
+                4,
+                "findings",
+                include_str!("../migrations/0004_findings.sql"),
+            ),
         ]),
         ..Migrator::DEFAULT
     }
@@ -152,118 +158,12 @@ impl MarketStore {
             reason: e.to_string(),
         })?;
         let mut db = self.pool.begin().await.map_err(store_error("begin"))?;
-        let seq: i64 =
-            sqlx::query("UPDATE ledger_head SET seq = seq + 1 WHERE id = 1 RETURNING seq")
-                .fetch_one(&mut *db)
-                .await
-                .map_err(store_error("take the ledger head"))?
-                .try_get(0)
-                .map_err(store_error("take the ledger head"))?;
-
-        if let Some(earlier) = entry_by_id(&mut db, txn.id()).await? {
-            db.rollback().await.map_err(store_error("rollback"))?;
-            if earlier.transaction != txn {
-                return Err(MarketError::TransactionConflict {
-                    id: txn.id().to_owned(),
-                });
-            }
-            return Ok(Recorded::Again(earlier));
+        let recorded = record_in(&mut db, &txn, &body).await?;
+        match recorded {
+            Recorded::Again(_) => db.rollback().await.map_err(store_error("rollback"))?,
+            Recorded::New(_) => db.commit().await.map_err(store_error("commit"))?,
         }
-
-        let facts = match needs(&txn) {
-            Needs::Nothing => Facts::None,
-            Needs::Sale(sale) => Facts::Sale(sale_state(&mut db, sale).await?),
-            Needs::Balance(account) => Facts::Balance(balance(&mut db, &account).await?),
-        };
-        let postings = plan(&txn, facts)?;
-        let mut balances = Vec::with_capacity(postings.len());
-        for posting in &postings {
-            let new = balance(&mut db, &posting.account)
-                .await?
-                .checked_add(posting.amount)
-                .ok_or_else(|| MarketError::Overflow {
-                    id: txn.id().to_owned(),
-                    account: posting.account.clone(),
-                })?;
-            balances.push(new);
-        }
-
-        sqlx::query(
-            "INSERT INTO ledger_entries (seq, txn_id, kind, body, recorded_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(seq)
-        .bind(txn.id())
-        .bind(txn.kind())
-        .bind(&body)
-        .bind(now())
-        .execute(&mut *db)
-        .await
-        .map_err(store_error("insert the entry"))?;
-        for (position, (posting, new)) in postings.iter().zip(balances).enumerate() {
-            let account = posting.account.to_string();
-            sqlx::query(
-                "INSERT INTO ledger_postings (seq, position, account, amount) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(seq)
-            .bind(position as i64)
-            .bind(&account)
-            .bind(posting.amount)
-            .execute(&mut *db)
-            .await
-            .map_err(store_error("insert a posting"))?;
-            sqlx::query(
-                "INSERT INTO ledger_balances (account, balance) VALUES ($1, $2) \
-                 ON CONFLICT (account) DO UPDATE SET balance = excluded.balance",
-            )
-            .bind(&account)
-            .bind(new)
-            .execute(&mut *db)
-            .await
-            .map_err(store_error("update a balance"))?;
-        }
-        match &txn {
-            Transaction::Sale {
-                id,
-                customer,
-                publisher,
-                amount,
-                share,
-                ..
-            } => {
-                sqlx::query(
-                    "INSERT INTO ledger_sales (txn_id, customer, publisher, amount, \
-                     publisher_bps, platform_bps, review_bps, refunded) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 0)",
-                )
-                .bind(id)
-                .bind(customer)
-                .bind(publisher)
-                .bind(*amount)
-                .bind(i64::from(share.publisher_bps))
-                .bind(i64::from(share.platform_bps))
-                .bind(i64::from(share.review_bps))
-                .execute(&mut *db)
-                .await
-                .map_err(store_error("insert the sale"))?;
-            }
-            Transaction::Refund { sale, amount, .. } => {
-                sqlx::query("UPDATE ledger_sales SET refunded = refunded + $1 WHERE txn_id = $2")
-                    .bind(*amount)
-                    .bind(sale)
-                    .execute(&mut *db)
-                    .await
-                    .map_err(store_error("update the sale"))?;
-            }
-            Transaction::ReviewBonus { .. } | Transaction::Payout { .. } => {}
-        }
-        db.commit().await.map_err(store_error("commit"))?;
-        Ok(Recorded::New(Entry {
-            seq: seq as u64,
-            transaction: txn,
-            postings,
-        }))
+        Ok(recorded)
     }
 
     /// An account's balance (zero if nothing moved on it).
@@ -450,24 +350,8 @@ impl MarketStore {
         version: &str,
         reason: &str,
     ) -> Result<(), MarketError> {
-        let done = sqlx::query(
-            "UPDATE package_versions SET yanked_at = $1, yank_reason = $2 \
-             WHERE name = $3 AND version = $4 AND yanked_at IS NULL",
-        )
-        .bind(now())
-        .bind(reason)
-        .bind(name)
-        .bind(version)
-        .execute(&self.pool)
-        .await
-        .map_err(store_error("yank a version"))?;
-        if done.rows_affected() == 0 && self.version(name, version).await?.is_none() {
-            return Err(MarketError::UnknownVersion {
-                name: name.to_owned(),
-                version: version.to_owned(),
-            });
-        }
-        Ok(())
+        let mut db = self.pool.acquire().await.map_err(store_error("connect"))?;
+        yank_in(&mut db, name, version, reason).await
     }
 
     /// One version of a package.
@@ -756,4 +640,150 @@ fn parse_body(body: &str, seq: u64) -> Result<Transaction, MarketError> {
     serde_json::from_str(body).map_err(|e| MarketError::Damaged {
         detail: format!("entry {seq} cannot be read: {e}"),
     })
+}
+
+/// Records `txn` (checked, and `body` its JSON) inside the transaction
+/// `db`, which the caller commits; an earlier entry of the same id is
+/// returned as [`Recorded::Again`] and the caller rolls back.
+async fn record_in(
+    db: &mut sqlx::AnyConnection,
+    txn: &Transaction,
+    body: &str,
+) -> Result<Recorded, MarketError> {
+    let seq: i64 = sqlx::query("UPDATE ledger_head SET seq = seq + 1 WHERE id = 1 RETURNING seq")
+        .fetch_one(&mut *db)
+        .await
+        .map_err(store_error("take the ledger head"))?
+        .try_get(0)
+        .map_err(store_error("take the ledger head"))?;
+
+    if let Some(earlier) = entry_by_id(&mut *db, txn.id()).await? {
+        if earlier.transaction != *txn {
+            return Err(MarketError::TransactionConflict {
+                id: txn.id().to_owned(),
+            });
+        }
+        return Ok(Recorded::Again(earlier));
+    }
+
+    let facts = match needs(txn) {
+        Needs::Nothing => Facts::None,
+        Needs::Sale(sale) => Facts::Sale(sale_state(&mut *db, sale).await?),
+        Needs::Balance(account) => Facts::Balance(balance(&mut *db, &account).await?),
+    };
+    let postings = plan(txn, facts)?;
+    let mut balances = Vec::with_capacity(postings.len());
+    for posting in &postings {
+        let new = balance(&mut *db, &posting.account)
+            .await?
+            .checked_add(posting.amount)
+            .ok_or_else(|| MarketError::Overflow {
+                id: txn.id().to_owned(),
+                account: posting.account.clone(),
+            })?;
+        balances.push(new);
+    }
+
+    sqlx::query(
+        "INSERT INTO ledger_entries (seq, txn_id, kind, body, recorded_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(seq)
+    .bind(txn.id())
+    .bind(txn.kind())
+    .bind(body)
+    .bind(now())
+    .execute(&mut *db)
+    .await
+    .map_err(store_error("insert the entry"))?;
+    for (position, (posting, new)) in postings.iter().zip(balances).enumerate() {
+        let account = posting.account.to_string();
+        sqlx::query(
+            "INSERT INTO ledger_postings (seq, position, account, amount) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(seq)
+        .bind(position as i64)
+        .bind(&account)
+        .bind(posting.amount)
+        .execute(&mut *db)
+        .await
+        .map_err(store_error("insert a posting"))?;
+        sqlx::query(
+            "INSERT INTO ledger_balances (account, balance) VALUES ($1, $2) \
+             ON CONFLICT (account) DO UPDATE SET balance = excluded.balance",
+        )
+        .bind(&account)
+        .bind(new)
+        .execute(&mut *db)
+        .await
+        .map_err(store_error("update a balance"))?;
+    }
+    match txn {
+        Transaction::Sale {
+            id,
+            customer,
+            publisher,
+            amount,
+            share,
+            ..
+        } => {
+            sqlx::query(
+                "INSERT INTO ledger_sales (txn_id, customer, publisher, amount, \
+                 publisher_bps, platform_bps, review_bps, refunded) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 0)",
+            )
+            .bind(id)
+            .bind(customer)
+            .bind(publisher)
+            .bind(*amount)
+            .bind(i64::from(share.publisher_bps))
+            .bind(i64::from(share.platform_bps))
+            .bind(i64::from(share.review_bps))
+            .execute(&mut *db)
+            .await
+            .map_err(store_error("insert the sale"))?;
+        }
+        Transaction::Refund { sale, amount, .. } => {
+            sqlx::query("UPDATE ledger_sales SET refunded = refunded + $1 WHERE txn_id = $2")
+                .bind(*amount)
+                .bind(sale)
+                .execute(&mut *db)
+                .await
+                .map_err(store_error("update the sale"))?;
+        }
+        Transaction::ReviewBonus { .. } | Transaction::Payout { .. } => {}
+    }
+    Ok(Recorded::New(Entry {
+        seq: seq as u64,
+        transaction: txn.clone(),
+        postings,
+    }))
+}
+
+/// Yanks a version inside `db` (see [`MarketStore::yank_version`]).
+async fn yank_in(
+    db: &mut sqlx::AnyConnection,
+    name: &str,
+    version_: &str,
+    reason: &str,
+) -> Result<(), MarketError> {
+    let done = sqlx::query(
+        "UPDATE package_versions SET yanked_at = $1, yank_reason = $2 \
+         WHERE name = $3 AND version = $4 AND yanked_at IS NULL",
+    )
+    .bind(now())
+    .bind(reason)
+    .bind(name)
+    .bind(version_)
+    .execute(&mut *db)
+    .await
+    .map_err(store_error("yank a version"))?;
+    if done.rows_affected() == 0 && version(db, name, version_).await?.is_none() {
+        return Err(MarketError::UnknownVersion {
+            name: name.to_owned(),
+            version: version_.to_owned(),
+        });
+    }
+    Ok(())
 }

@@ -92,6 +92,7 @@ impl MarketStore {
         let record = known_version(&mut db, name, version_).await?;
         let own = |why| MarketError::OwnPackage {
             account: account.to_owned(),
+            action: "rate",
             package: package.clone(),
             why,
         };
@@ -180,7 +181,7 @@ impl MarketStore {
     }
 }
 
-async fn known_version(
+pub(super) async fn known_version(
     db: &mut sqlx::AnyConnection,
     name: &str,
     version_: &str,

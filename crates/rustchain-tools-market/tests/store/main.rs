@@ -3,6 +3,7 @@
 //! transaction by transaction, concurrent writers record each transaction
 //! once, versions are immutable and signed, and data survives a reopen.
 
+mod findings;
 mod postgres;
 
 use std::future::Future;
@@ -98,6 +99,8 @@ async fn suite(stores: &mut dyn Stores, backend: Backend) {
     concurrent_approvals_publish_once(&store).await;
     let (store, _) = stores.fresh().await;
     usage_and_ratings_make_the_metrics(&store).await;
+    let (store, _) = stores.fresh().await;
+    findings::findings_pay_bonuses_and_move_reputation(&store).await;
 }
 
 /// A deterministic stream of transactions, replays and conflicts, recorded

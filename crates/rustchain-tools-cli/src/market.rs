@@ -578,13 +578,22 @@ fn report(
         println!("no calls of market packages in {}", log.display());
         return Ok(exit::SUCCESS);
     }
-    if let Err(refusal) = client.post("/api/v1/usage", &reports)? {
-        return Ok(refusal.report());
-    }
+    let answer = match client.post("/api/v1/usage", &reports)? {
+        Ok(answer) => answer,
+        Err(refusal) => return Ok(refusal.report()),
+    };
     for r in &reports {
         println!(
             "reported {}@{}: {} calls, {} errors, {} timeouts, {} limit hits",
             r.name, r.version, r.calls, r.errors, r.timeouts, r.limit_hits
+        );
+    }
+    for sale in answer["billed"].as_array().into_iter().flatten() {
+        println!(
+            "billed {}: {} (transaction {})",
+            sale["package"].as_str().unwrap_or("?"),
+            sale["amount"],
+            sale["transaction"].as_str().unwrap_or("?")
         );
     }
     Ok(exit::SUCCESS)

@@ -1681,8 +1681,13 @@ fn a_package_goes_from_submission_through_review_to_an_installed_tool() {
     );
     assert!(text.contains("scan fail module"), "{text}");
 
-    // The real one passes the scan and waits for review.
+    // The real one, priced per call, passes the scan and waits for review.
     let plugin = plugin_copy("json-upper");
+    let manifest = plugin.path().join("plugin.json");
+    let mut priced: Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    priced["price"] = serde_json::json!({"perCall": 50});
+    std::fs::write(&manifest, priced.to_string()).unwrap();
     let out = market.run(
         home,
         &acme,
@@ -1876,12 +1881,22 @@ fn a_package_goes_from_submission_through_review_to_an_installed_tool() {
         "{}",
         stdout(&out)
     );
+    assert!(
+        stdout(&out).contains("billed example.json_upper@1.0.0: 100 (transaction usage-"),
+        "{}",
+        stdout(&out)
+    );
     let out = market.run(home, &user, &["market", "report"]);
     assert_eq!(
         out.status.code(),
         Some(0),
         "reporting again replaces: {}",
         stderr(&out)
+    );
+    assert!(
+        !stdout(&out).contains("billed"),
+        "the same calls are billed once: {}",
+        stdout(&out)
     );
     let out = market.run(
         home,
@@ -2004,7 +2019,8 @@ fn a_package_goes_from_submission_through_review_to_an_installed_tool() {
     let out = market.run(home, &acme, &["market", "statement", "publisher:acme"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("publisher:acme: balance 0"),
+        stdout(&out).contains("publisher:acme: balance 70 (minor units)")
+            && stdout(&out).contains(" sale usage-"),
         "{}",
         stdout(&out)
     );

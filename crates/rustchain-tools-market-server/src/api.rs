@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use rustchain_tools_market::package::{BundleFile, write_dir};
 use rustchain_tools_market::{
     MarketAccount, MarketError, PackageBundle, PublisherKey, ReviewKind, ScanOutcome, Submission,
-    SubmissionState, UsageReport, Verdict, VersionRecord,
+    SubmissionState, Transaction, UsageReport, Verdict, VersionRecord,
 };
 use rustchain_tools_plugins::MANIFEST_FILE;
 use rustchain_tools_plugins::scan::scan;
@@ -546,11 +546,20 @@ async fn report_usage(State(inner): Shared, headers: HeaderMap, bytes: Bytes) ->
             json!({"packages": reports.iter().map(|r| format!("{}@{}", r.name, r.version)).collect::<Vec<_>>()}),
         )
         .await?;
+    let mut billed = Vec::new();
     for report in &reports {
-        inner.store.report_usage(&account.id, report).await?;
+        if let Some(Transaction::Sale {
+            id,
+            package,
+            amount,
+            ..
+        }) = inner.store.report_usage(&account.id, report).await?
+        {
+            billed.push(json!({"transaction": id, "package": package, "amount": amount}));
+        }
     }
     Ok(Json(
-        json!({"account": account.id, "reports": reports.len()}),
+        json!({"account": account.id, "reports": reports.len(), "billed": billed}),
     ))
 }
 

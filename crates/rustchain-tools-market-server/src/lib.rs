@@ -26,7 +26,7 @@
 //! | `GET /api/v1/publishers/{id}/submissions` | that publisher | its submissions, newest last |
 //! | `GET /api/v1/packages/{name}/{version}/metrics` | anyone | reported use, latency percentiles, ratings |
 //! | `POST /api/v1/packages/{name}/{version}/ratings` | users | `{"stars", "review"}` |
-//! | `POST /api/v1/usage` | users | `[UsageReport]` counted from the caller's audit log |
+//! | `POST /api/v1/usage` | users | `[UsageReport]` counted from the caller's audit log; answers with the sales it `billed` for priced versions |
 //! | `POST /api/v1/packages/{name}/{version}/findings` | users, security reviewers | `{"severity", "title", "detail"}`: a security finding |
 //! | `GET /api/v1/packages/{name}/{version}/findings` | anyone | its confirmed findings |
 //! | `GET /api/v1/findings` | security reviewers | every finding |

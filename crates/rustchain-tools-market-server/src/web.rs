@@ -16,8 +16,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use rustchain_tools_market::usage::LATENCY_BUCKETS_US;
 use rustchain_tools_market::{
-    Finding, MarketAccount, MarketError, PackageBundle, ReviewKind, ReviewRules, Submission,
-    SubmissionState, Verdict, VersionMetrics, VersionRecord,
+    Account, Finding, MarketAccount, MarketError, PackageBundle, RevenueShare, ReviewKind,
+    ReviewRules, Submission, SubmissionState, Verdict, VersionMetrics, VersionRecord,
 };
 use serde::Deserialize;
 
@@ -572,6 +572,9 @@ pub(crate) async fn dashboard(State(inner): Shared, headers: HeaderMap) -> PageR
             body.push_str("</table>");
         }
     }
+    if has_role(&account, "publisher") {
+        revenue_and_use(&inner, &account.id, &mut body).await?;
+    }
     if is_reviewer(&account) {
         let waiting = inner.queue(&account).await?.len();
         let _ = write!(
@@ -580,6 +583,119 @@ pub(crate) async fn dashboard(State(inner): Shared, headers: HeaderMap) -> PageR
         );
     }
     Ok(page("Dashboard", Some(&account), &body).into_response())
+}
+
+/// A publisher's earnings and its versions' use: the balance, what each
+/// version earned (as a plot), its price, calls and share, and the last
+/// ledger lines.
+async fn revenue_and_use(
+    inner: &Inner,
+    publisher: &str,
+    body: &mut String,
+) -> Result<(), ServerError> {
+    let statement = inner
+        .store
+        .statement(&Account::Publisher(publisher.to_owned()))
+        .await?;
+    let earnings = inner.store.earnings(publisher).await?;
+    let _ = write!(
+        body,
+        "<h2>Revenue and use</h2><p>Balance: <strong id=\"balance\">{}</strong> (minor units).</p>",
+        statement.balance
+    );
+    let mut rows = String::new();
+    for s in inner
+        .store
+        .submissions(Some(SubmissionState::Published), Some(publisher))
+        .await?
+        .iter()
+        .rev()
+    {
+        let (name, version) = (&s.package.name, &s.package.version);
+        let m = inner.store.metrics(name, version).await?;
+        let package = format!("{name}@{version}");
+        let earned = earnings.iter().find(|e| e.package == package);
+        let share = RevenueShare::for_quality(&m.quality());
+        let _ = write!(
+            rows,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}%</td>\
+             <td>{}</td><td class=\"earned\">{}</td></tr>",
+            escape(&package),
+            match s.manifest["price"]["perCall"].as_u64() {
+                Some(p) if p > 0 => format!("{p} per call"),
+                _ => "free".to_owned(),
+            },
+            m.calls,
+            m.failure_rate()
+                .map_or("–".to_owned(), |r| format!("{:.2}%", r * 100.0)),
+            m.weighted_rating()
+                .map_or("–".to_owned(), |r| format!("{r:.2}")),
+            share.publisher_bps / 100,
+            earned.map_or(0, |e| e.sales),
+            earned.map_or(0, |e| e.earned),
+        );
+    }
+    if rows.is_empty() {
+        body.push_str("<p>Nothing published yet.</p>");
+        return Ok(());
+    }
+    let bars: Vec<(String, i64)> = earnings
+        .iter()
+        .map(|e| (e.package.clone(), e.earned))
+        .collect();
+    if !bars.is_empty() {
+        body.push_str(&earnings_plot(&bars));
+    }
+    let _ = write!(
+        body,
+        "<table id=\"revenue\"><tr><th>version</th><th>price</th><th>calls reported</th>\
+         <th>failure rate</th><th>rating</th><th>your share</th><th>sales</th>\
+         <th>earned</th></tr>{rows}</table>\
+         <p class=\"explained\">A priced version bills each user for the calls its usage \
+         reports add; each sale is split 70% to you, 20% to the platform and 10% to the \
+         review pool, or 80% to you once the version's reported use and ratings reach the \
+         quality threshold. Earned is your part of the sales less your part of refunds.</p>"
+    );
+    body.push_str("<h3>Last ledger lines</h3><table><tr><th>#</th><th>kind</th><th>transaction</th><th>amount</th><th>balance</th></tr>");
+    for line in statement.lines.iter().rev().take(10) {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{:+}</td><td>{}</td></tr>",
+            line.seq,
+            escape(&line.kind),
+            escape(&line.id),
+            line.amount,
+            line.balance
+        );
+    }
+    body.push_str("</table>");
+    Ok(())
+}
+
+/// What each version earned, as bars scaled to the largest.
+fn earnings_plot(bars: &[(String, i64)]) -> String {
+    const BAR: usize = 40;
+    let most = bars.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let width = 20 + bars.len() * (BAR + 20);
+    let mut svg = format!(
+        "<svg role=\"img\" aria-label=\"earnings per version\" width=\"{width}\" height=\"150\" \
+         viewBox=\"0 0 {width} 150\">"
+    );
+    for (i, (package, earned)) in bars.iter().enumerate() {
+        let x = 20 + i * (BAR + 20);
+        let height = (earned.max(&0) * 100 / most) as usize;
+        let _ = write!(
+            svg,
+            "<rect x=\"{x}\" y=\"{}\" width=\"{BAR}\" height=\"{height}\" fill=\"#3a7\">\
+             <title>{} earned {earned}</title></rect>\
+             <text x=\"{x}\" y=\"125\" font-size=\"8\">{}</text>",
+            110 - height,
+            escape(package),
+            escape(package),
+        );
+    }
+    svg.push_str("<text x=\"20\" y=\"142\" font-size=\"9\">earned per version</text></svg>");
+    svg
 }
 
 pub(crate) async fn submit(

@@ -678,9 +678,10 @@ async fn the_web_pages_sign_in_by_token_and_refuse_posts_from_other_sites() {
     assert_eq!(headers["location"], "/login");
 }
 
-/// `example.echo@1.0.0` submitted by `acme` and approved by `sec` and `qa`
-/// through the API; returns their tokens.
-async fn published_echo(f: &Fixture) -> (String, String, String) {
+/// `example.echo@1.0.0`, priced per call when `price` is given, submitted
+/// by `acme` and approved by `sec` and `qa` through the API; returns their
+/// tokens.
+async fn published_echo(f: &Fixture, price: Option<u64>) -> (String, String, String) {
     let acme = account(f, "acme", &["publisher"]).await;
     let sec = account(f, "sec", &["security-reviewer"]).await;
     let qa = account(f, "qa", &["quality-reviewer"]).await;
@@ -700,7 +701,16 @@ async fn published_echo(f: &Fixture) -> (String, String, String) {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/plugins/echo");
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/plugins/echo");
+    let dir = f.dir.path().join("echo");
+    copy_dir(&docs, &dir);
+    if let Some(price) = price {
+        let path = dir.join("plugin.json");
+        let mut manifest: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        manifest["price"] = json!({"perCall": price});
+        std::fs::write(&path, manifest.to_string()).unwrap();
+    }
     let files = read_dir(&dir).unwrap();
     let signed = SignedPackage::sign(
         &key,
@@ -728,10 +738,23 @@ async fn published_echo(f: &Fixture) -> (String, String, String) {
     (acme, sec, qa)
 }
 
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 #[tokio::test]
 async fn findings_are_reported_decided_paid_and_move_reputation() {
     let f = fixture().await;
-    let (acme, sec, _qa) = published_echo(&f).await;
+    let (acme, sec, _qa) = published_echo(&f, None).await;
     let user = account(&f, "user1", &["user"]).await;
     let nosy = account(&f, "nosy", &["user"]).await;
     let findings = "/api/v1/packages/example.echo/1.0.0/findings";
@@ -949,5 +972,108 @@ async fn findings_are_reported_decided_paid_and_move_reputation() {
             .unwrap()
             .contains("security finding"),
         "the first reason stays: {body}"
+    );
+}
+
+#[tokio::test]
+async fn reported_calls_of_a_priced_version_are_billed_and_shown_to_its_publisher() {
+    let f = fixture().await;
+    let (acme, _sec, _qa) = published_echo(&f, Some(3)).await;
+    let ann = account(&f, "ann", &["user"]).await;
+    let (_, versions) = call(
+        &f.server,
+        "GET",
+        "/api/v1/packages/example.echo",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(versions[0]["manifest"]["price"], json!({"perCall": 3}));
+
+    // Each report bills the calls it adds to the last one, once.
+    let mut report = UsageReport::new("example.echo", "1.0.0");
+    let mut billed = Vec::new();
+    for calls in [10, 5, 0] {
+        for _ in 0..calls {
+            report.record(CallOutcome::Ok, 80);
+        }
+        let (status, body) = call(
+            &f.server,
+            "POST",
+            "/api/v1/usage",
+            Some(&ann),
+            Some(json!([report])),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        billed.push(body["billed"].clone());
+    }
+    assert_eq!(billed[0][0]["package"], "example.echo@1.0.0");
+    let amounts: Vec<Value> = billed
+        .iter()
+        .map(|b| {
+            json!(
+                b.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s["amount"].clone())
+                    .collect::<Vec<_>>()
+            )
+        })
+        .collect();
+    assert_eq!(amounts, [json!([30]), json!([15]), json!([])]);
+
+    // 70% of each sale is the publisher's, rounded by the ledger's rule.
+    let (status, statement) = call(
+        &f.server,
+        "GET",
+        "/api/v1/statements/publisher:acme",
+        Some(&acme),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{statement}");
+    assert_eq!(statement["balance"], 32);
+    assert_eq!(statement["lines"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        statement["lines"][0]["id"], billed[0][0]["transaction"],
+        "{statement}"
+    );
+
+    // The dashboard shows the balance and what the version earned.
+    let (status, headers, _) = browse(
+        &f.server,
+        "POST",
+        "/login",
+        Some("http://market.test"),
+        None,
+        Some(&format!("token={acme}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let session = headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, _, html) =
+        browse(&f.server, "GET", "/dashboard", None, Some(&session), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("<strong id=\"balance\">32</strong>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "<tr><td>example.echo@1.0.0</td><td>3 per call</td><td>15</td><td>0.00%</td>\
+             <td>–</td><td>70%</td><td>2</td><td class=\"earned\">32</td></tr>"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("aria-label=\"earnings per version\""),
+        "{html}"
     );
 }

@@ -116,7 +116,7 @@ impl From<Account> for String {
 }
 
 impl Account {
-    fn check(&self) -> Result<(), MarketError> {
+    pub(crate) fn check(&self) -> Result<(), MarketError> {
         match self {
             Account::Customer(id) | Account::Publisher(id) | Account::Reviewer(id) => check_id(id)
                 .map_err(|reason| MarketError::InvalidAccount {

@@ -60,6 +60,18 @@ pub struct Yanked {
     pub reason: String,
 }
 
+/// What a publisher earned from one package version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Earnings {
+    /// `name@version`, as its sales name it.
+    pub package: String,
+    /// How many sales.
+    pub sales: u64,
+    /// The publisher's part of them less its part of their refunds, in
+    /// minor units.
+    pub earned: i64,
+}
+
 /// The marketplace's database.
 #[derive(Clone, Debug)]
 pub struct MarketStore {
@@ -202,6 +214,55 @@ impl MarketStore {
             .collect::<Result<Vec<_>, sqlx::Error>>()
             .map_err(store_error("read a statement"))?;
         Ok(Statement::from_postings(account.clone(), lines))
+    }
+
+    /// What `publisher` earned per package version: its part of each sale,
+    /// less its part of the refunds, in ledger order of first sale.
+    pub async fn earnings(&self, publisher: &str) -> Result<Vec<Earnings>, MarketError> {
+        let account = Account::Publisher(publisher.to_owned());
+        account.check()?;
+        let rows = sqlx::query(
+            "SELECT p.seq, p.amount, e.body FROM ledger_postings p \
+             JOIN ledger_entries e ON e.seq = p.seq \
+             WHERE p.account = $1 ORDER BY p.seq, p.position",
+        )
+        .bind(account.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error("read the earnings"))?;
+        let mut out: Vec<Earnings> = Vec::new();
+        let mut package_of_sale = std::collections::HashMap::new();
+        for row in &rows {
+            let read = || store_error("read the earnings");
+            let seq: i64 = row.try_get(0).map_err(read())?;
+            let amount: i64 = row.try_get(1).map_err(read())?;
+            let body: String = row.try_get(2).map_err(read())?;
+            let (package, sale) = match parse_body(&body, seq as u64)? {
+                Transaction::Sale { id, package, .. } => {
+                    package_of_sale.insert(id, package.clone());
+                    (package, true)
+                }
+                Transaction::Refund { sale, .. } => match package_of_sale.get(&sale) {
+                    Some(package) => (package.clone(), false),
+                    None => continue,
+                },
+                Transaction::ReviewBonus { .. } | Transaction::Payout { .. } => continue,
+            };
+            let at = match out.iter().position(|e| e.package == package) {
+                Some(at) => at,
+                None => {
+                    out.push(Earnings {
+                        package,
+                        sales: 0,
+                        earned: 0,
+                    });
+                    out.len() - 1
+                }
+            };
+            out[at].sales += u64::from(sale);
+            out[at].earned += amount;
+        }
+        Ok(out)
     }
 
     /// Every account that has moved, with its balance.

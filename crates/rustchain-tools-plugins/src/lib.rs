@@ -22,7 +22,7 @@ mod tool;
 pub use dir::{InstalledPlugin, Loaded, PluginDir};
 pub use error::PluginError;
 pub use manifest::{
-    Capabilities, FRAMEWORK_VERSION, Fetch, MANIFEST_FILE, PluginManifest, ReadFiles,
-    RequestedLimits,
+    Capabilities, FRAMEWORK_VERSION, Fetch, MANIFEST_FILE, MAX_PRICE_PER_CALL, PluginManifest,
+    Price, ReadFiles, RequestedLimits,
 };
 pub use tool::{DEFAULT_PLUGIN_TIMEOUT, PluginCall, PluginHost, PluginTool};

@@ -54,6 +54,23 @@ pub struct PluginManifest {
     /// Limits the plugin asks for, within the host's.
     #[serde(default)]
     pub limits: RequestedLimits,
+    /// What its use costs in the market; free when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Price>,
+}
+
+/// The most a call may cost, in minor units: a price above it is taken for
+/// a typo.
+pub const MAX_PRICE_PER_CALL: u64 = 1_000_000;
+
+/// A plugin's price in the market, in minor units (cents) of the market's
+/// currency. The market bills each user for the calls that ran, as its
+/// usage reports count them; calls refused before the tool ran are free.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Price {
+    /// The price of one call.
+    pub per_call: u64,
 }
 
 fn general() -> String {
@@ -155,6 +172,14 @@ impl PluginManifest {
         {
             return Err("`capabilities.readFiles.dir` is empty".into());
         }
+        if let Some(price) = &self.price
+            && price.per_call > MAX_PRICE_PER_CALL
+        {
+            return Err(format!(
+                "`price.perCall` is {}; at most {MAX_PRICE_PER_CALL} minor units",
+                price.per_call
+            ));
+        }
         Ok(())
     }
 
@@ -238,6 +263,20 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown field")
         );
+    }
+
+    #[test]
+    fn a_price_is_optional_and_bounded() {
+        assert_eq!(manifest("").unwrap().price, None);
+        let m = manifest(r#","price":{"perCall":25}"#).unwrap();
+        assert_eq!(m.price, Some(Price { per_call: 25 }));
+        assert!(
+            manifest(r#","price":{"perCall":1000001}"#)
+                .unwrap_err()
+                .contains("at most 1000000")
+        );
+        assert!(manifest(r#","price":{"perCall":-1}"#).is_err());
+        assert!(manifest(r#","price":{"each":1}"#).is_err());
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Usage reports and ratings in the store, and the metrics made of them.
 
+use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::submissions::linked;
-use super::{MarketStore, VersionRecord, now, store_error, version};
+use super::{MarketStore, VersionRecord, now, record_in, store_error, version};
 use crate::MarketError;
+use crate::ledger::{MAX_AMOUNT, Recorded, RevenueShare, Transaction};
 use crate::usage::{Rating, UsageReport, VersionMetrics, check_rating, usage_weight};
 
 /// Counts above `i64::MAX` cannot be stored; no real log reaches them.
@@ -21,15 +23,24 @@ impl MarketStore {
     /// place of its last one. Refuses a report that does not add up, one
     /// for a version the market does not have, and one that counts fewer
     /// calls than the last.
+    ///
+    /// A version whose manifest has a price (`price.perCall`, minor units)
+    /// bills the calls this report adds to the last one: a sale from
+    /// `account` to its publisher, split by the share the version's quality
+    /// earns before this report, in the same database transaction as the
+    /// report. Returns that sale, if there was one.
     pub async fn report_usage(
         &self,
         account: &str,
         report: &UsageReport,
-    ) -> Result<(), MarketError> {
+    ) -> Result<Option<Transaction>, MarketError> {
         report.check()?;
         let package = format!("{}@{}", report.name, report.version);
+        let share = RevenueShare::for_quality(
+            &self.metrics(&report.name, &report.version).await?.quality(),
+        );
         let mut db = self.pool.begin().await.map_err(store_error("begin"))?;
-        known_version(&mut db, &report.name, &report.version).await?;
+        let record = known_version(&mut db, &report.name, &report.version).await?;
         let before = sqlx::query(
             "SELECT calls FROM usage_reports WHERE account = $1 AND name = $2 AND version = $3",
         )
@@ -39,13 +50,24 @@ impl MarketStore {
         .fetch_optional(&mut *db)
         .await
         .map_err(store_error("read a usage report"))?;
-        if let Some(row) = before {
-            let before = count(row.try_get(0).map_err(store_error("read a usage report"))?);
-            if report.calls < before {
-                return Err(MarketError::UsageWentBack {
-                    package,
-                    calls: report.calls,
-                    before,
+        let before = match before {
+            Some(row) => count(row.try_get(0).map_err(store_error("read a usage report"))?),
+            None => 0,
+        };
+        if report.calls < before {
+            return Err(MarketError::UsageWentBack {
+                package,
+                calls: report.calls,
+                before,
+            });
+        }
+        let sale = bill(account, &record, &package, before, report.calls, share)?;
+        if let Some(sale) = &sale {
+            sale.check()?;
+            let body = serde_json::to_string(sale).unwrap_or_default();
+            if let Recorded::Again(_) = record_in(&mut db, sale, &body).await? {
+                return Err(MarketError::Damaged {
+                    detail: format!("the calls of {account} on {package} were billed before"),
                 });
             }
         }
@@ -72,7 +94,8 @@ impl MarketStore {
         .execute(&mut *db)
         .await
         .map_err(store_error("keep a usage report"))?;
-        db.commit().await.map_err(store_error("commit"))
+        db.commit().await.map_err(store_error("commit"))?;
+        Ok(sale)
     }
 
     /// Keeps `account`'s rating of a published version (1 to 5 stars and
@@ -179,6 +202,41 @@ impl MarketStore {
         }
         Ok(metrics)
     }
+}
+
+/// The sale for the calls from `before` to `calls` of a priced version;
+/// none for a free version or no new calls. Its id is derived from what it
+/// bills, so the same calls can never be billed twice.
+fn bill(
+    account: &str,
+    record: &VersionRecord,
+    package: &str,
+    before: u64,
+    calls: u64,
+    share: RevenueShare,
+) -> Result<Option<Transaction>, MarketError> {
+    let price = record.manifest["price"]["perCall"].as_u64().unwrap_or(0);
+    let new_calls = calls - before;
+    if price == 0 || new_calls == 0 {
+        return Ok(None);
+    }
+    let amount = new_calls
+        .checked_mul(price)
+        .and_then(|a| i64::try_from(a).ok())
+        .filter(|a| *a <= MAX_AMOUNT)
+        .ok_or_else(|| MarketError::InvalidUsage {
+            package: package.to_owned(),
+            reason: format!("{new_calls} new calls at {price} each exceed what one sale may be"),
+        })?;
+    let digest = Sha256::digest(format!("{account}\n{package}\n{before}\n{calls}"));
+    Ok(Some(Transaction::Sale {
+        id: format!("usage-{}", &hex::encode(digest)[..40]),
+        customer: account.to_owned(),
+        publisher: record.package.publisher.clone(),
+        package: package.to_owned(),
+        amount,
+        share,
+    }))
 }
 
 pub(super) async fn known_version(

@@ -101,6 +101,8 @@ async fn suite(stores: &mut dyn Stores, backend: Backend) {
     usage_and_ratings_make_the_metrics(&store).await;
     let (store, _) = stores.fresh().await;
     findings::findings_pay_bonuses_and_move_reputation(&store).await;
+    let (store, _) = stores.fresh().await;
+    reported_calls_of_a_priced_version_are_billed(&store).await;
 }
 
 /// A deterministic stream of transactions, replays and conflicts, recorded
@@ -793,4 +795,96 @@ async fn usage_and_ratings_make_the_metrics(store: &MarketStore) {
         0,
         "a version nobody used has no calls"
     );
+}
+
+/// A priced version bills the calls each report adds, once, in the
+/// report's transaction; a free one bills nothing.
+async fn reported_calls_of_a_priced_version_are_billed(store: &MarketStore) {
+    let acme = market_with_reviewers(store).await;
+    let paid = signed(&acme, "acme", "echo", "1.0.0", b"one");
+    store
+        .add_version(
+            &paid,
+            &json!({"name": "echo", "version": "1.0.0", "price": {"perCall": 3}}),
+        )
+        .await
+        .unwrap();
+    let free = signed(&acme, "acme", "echo", "1.1.0", b"two");
+    store
+        .add_version(&free, &json!({"name": "echo", "version": "1.1.0"}))
+        .await
+        .unwrap();
+    store.add_account(&account("u1", &["user"])).await.unwrap();
+    let report = |version: &str, calls: usize| {
+        let mut r = UsageReport::new("echo", version);
+        for _ in 0..calls {
+            r.record(CallOutcome::Ok, 100);
+        }
+        r
+    };
+
+    let sale = store
+        .report_usage("u1", &report("1.0.0", 10))
+        .await
+        .unwrap();
+    let Some(Transaction::Sale {
+        amount, customer, ..
+    }) = sale
+    else {
+        panic!("no sale: {sale:?}");
+    };
+    assert_eq!((amount, customer.as_str()), (30, "u1"));
+    // The same report again adds no calls and bills nothing; a later one
+    // bills only the calls it adds.
+    assert_eq!(
+        store
+            .report_usage("u1", &report("1.0.0", 10))
+            .await
+            .unwrap(),
+        None
+    );
+    let sale = store
+        .report_usage("u1", &report("1.0.0", 15))
+        .await
+        .unwrap();
+    assert!(
+        matches!(sale, Some(Transaction::Sale { amount: 15, .. })),
+        "{sale:?}"
+    );
+    assert_eq!(
+        store
+            .report_usage("u1", &report("1.1.0", 50))
+            .await
+            .unwrap(),
+        None
+    );
+    // A refused report bills nothing either.
+    store
+        .report_usage("u1", &report("1.0.0", 2))
+        .await
+        .unwrap_err();
+
+    assert_eq!(
+        store
+            .balance(&Account::Customer("u1".into()))
+            .await
+            .unwrap(),
+        -45
+    );
+    // 70% of each sale; the platform's 20% and the pool's 10% are rounded
+    // down and the publisher gets the rest: 21 of 30, 11 of 15.
+    let publisher = store
+        .balance(&Account::Publisher("acme".into()))
+        .await
+        .unwrap();
+    let platform = store.balance(&Account::Platform).await.unwrap();
+    let pool = store.balance(&Account::ReviewPool).await.unwrap();
+    assert_eq!(publisher + platform + pool, 45);
+    assert_eq!(publisher, 21 + 11, "{publisher}");
+    let statement = store
+        .statement(&Account::Customer("u1".into()))
+        .await
+        .unwrap();
+    assert_eq!(statement.lines.len(), 2);
+    store.verify_ledger().await.unwrap();
 }

@@ -60,4 +60,4 @@ pub use review::{
     MarketAccount, Review, ReviewKind, ReviewRules, Submission, SubmissionState, Verdict,
 };
 pub use store::{Backend, Earnings, MarketStore, ScanOutcome, VersionRecord, Yanked};
-pub use usage::{CallOutcome, Rating, UsageReport, VersionMetrics};
+pub use usage::{CallOutcome, Rating, UsageReport, UsedBy, VersionMetrics};

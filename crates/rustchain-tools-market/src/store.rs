@@ -23,6 +23,7 @@ use crate::ledger::{
 use crate::package::{PublisherKey, SignedPackage};
 use crate::{Account, MarketError, RevenueShare, Transaction};
 
+mod discovery;
 mod findings;
 mod submissions;
 mod usage;

@@ -19,6 +19,16 @@ pub const LATENCY_BUCKETS_US: [u64; 16] = [
 /// The longest written review, in characters.
 pub const MAX_REVIEW_CHARS: usize = 4_000;
 
+/// A package and how many accounts back suggesting it: those that use it
+/// beside the package or account it is suggested for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsedBy {
+    /// The package's name.
+    pub name: String,
+    /// How many accounts.
+    pub accounts: u64,
+}
+
 /// How a call ended, as its audit record says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallOutcome {

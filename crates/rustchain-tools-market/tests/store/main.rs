@@ -3,6 +3,7 @@
 //! transaction by transaction, concurrent writers record each transaction
 //! once, versions are immutable and signed, and data survives a reopen.
 
+mod discovery;
 mod findings;
 mod postgres;
 
@@ -103,6 +104,8 @@ async fn suite(stores: &mut dyn Stores, backend: Backend) {
     findings::findings_pay_bonuses_and_move_reputation(&store).await;
     let (store, _) = stores.fresh().await;
     reported_calls_of_a_priced_version_are_billed(&store).await;
+    let (store, _) = stores.fresh().await;
+    discovery::usage_patterns_make_recommendations(&store).await;
 }
 
 /// A deterministic stream of transactions, replays and conflicts, recorded

@@ -77,6 +77,12 @@ allow if {
 	input.call.arguments.publisher == input.principal.id
 }
 
+# Recommendations from an account's use: that account.
+allow if {
+	input.tool.name == "market.recommendations"
+	input.call.arguments.account == input.principal.id
+}
+
 # A ledger statement: the account's owner.
 allow if {
 	input.tool.name == "market.statement"
@@ -124,4 +130,9 @@ unmet contains msg if {
 unmet contains msg if {
 	input.tool.name == "market.statement"
 	msg := sprintf("the statement of %s is for its owner", [input.call.arguments.account])
+}
+
+unmet contains msg if {
+	input.tool.name == "market.recommendations"
+	msg := sprintf("the recommendations of %s are for that account", [input.call.arguments.account])
 }

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::{Inner, ServerError, trust, web};
+use crate::{Inner, ServerError, discovery, trust, web};
 
 type Shared = State<Arc<Inner>>;
 type Answer<T> = Result<Json<T>, ServerError>;
@@ -54,8 +54,19 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
             get(publisher_submissions),
         )
         .route("/api/v1/queue", get(queue))
-        .route("/api/v1/packages", get(packages))
+        .route("/api/v1/packages", get(discovery::packages))
+        .route("/api/v1/categories", get(discovery::categories))
+        .route("/api/v1/featured", get(discovery::featured))
         .route("/api/v1/packages/{name}", get(versions))
+        .route("/api/v1/packages/{name}/related", get(discovery::related))
+        .route(
+            "/api/v1/packages/{name}/compatibility",
+            get(discovery::version_compatibility),
+        )
+        .route(
+            "/api/v1/accounts/{id}/recommendations",
+            get(discovery::recommendations),
+        )
         .route("/api/v1/packages/{name}/{version}", get(download))
         .route("/api/v1/packages/{name}/{version}/metrics", get(metrics))
         .route("/api/v1/packages/{name}/{version}/ratings", post(rate))
@@ -438,23 +449,6 @@ impl Inner {
             )
             .await?)
     }
-}
-
-async fn packages(State(inner): Shared) -> Answer<Value> {
-    let mut out = Vec::new();
-    for name in inner.store.package_names().await? {
-        let versions = inner.store.versions(&name).await?;
-        if let Some(latest) = latest(&versions) {
-            out.push(json!({
-                "name": name,
-                "publisher": latest.package.publisher,
-                "latest": latest.package.version,
-                "description": latest.manifest.get("description"),
-                "category": latest.manifest.get("category"),
-            }));
-        }
-    }
-    Ok(Json(Value::Array(out)))
 }
 
 /// The highest version not yanked.

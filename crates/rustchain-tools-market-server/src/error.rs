@@ -48,6 +48,9 @@ pub enum ServerError {
         /// Why it failed.
         reason: String,
     },
+    /// The search index of the published packages could not be built.
+    #[error("the search index could not be built: {0}")]
+    Search(String),
 }
 
 impl ServerError {
@@ -58,9 +61,10 @@ impl ServerError {
             ServerError::Denied { .. } => StatusCode::FORBIDDEN,
             ServerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ServerError::CrossSite => StatusCode::FORBIDDEN,
-            ServerError::Policy(_) | ServerError::Blob { .. } | ServerError::Session(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            ServerError::Policy(_)
+            | ServerError::Blob { .. }
+            | ServerError::Session(_)
+            | ServerError::Search(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ServerError::Market(e) => match e {
                 MarketError::UnknownSubmission { .. }
                 | MarketError::UnknownVersion { .. }

@@ -53,6 +53,7 @@
 
 mod api;
 mod blobs;
+mod discovery;
 mod error;
 mod session;
 mod trust;
@@ -65,8 +66,10 @@ use rustchain_tools_market::{MarketAccount, MarketStore, ReviewRules};
 use rustchain_tools_plugins::PluginHost;
 use rustchain_tools_plugins::scan::ScanOptions;
 use rustchain_tools_policy::{PolicyConfig, PolicyEngine};
+use rustchain_tools_search::EmbeddingModel;
 
 pub use blobs::{BlobStore, FsBlobStore};
+pub use discovery::FEATURED_MIN_SCORE;
 pub use error::ServerError;
 
 /// The shipped market policy.
@@ -97,6 +100,7 @@ struct Inner {
     rules: ReviewRules,
     scan: ScanOptions,
     sessions: session::Sessions,
+    discovery: discovery::Discovery,
 }
 
 impl MarketServer {
@@ -118,8 +122,16 @@ impl MarketServer {
                 rules,
                 scan: ScanOptions::default(),
                 sessions: session::Sessions::default(),
+                discovery: discovery::Discovery::default(),
             }),
         }
+    }
+
+    /// Searches the published packages with `model` (semantic and lexical,
+    /// fused), or lexically only with none, which is the default; each
+    /// search answer says which it was.
+    pub fn set_search_model(&self, model: Option<Arc<EmbeddingModel>>) {
+        self.inner.discovery.set_model(model);
     }
 
     /// The store it serves.

@@ -22,8 +22,11 @@ use rustchain_tools_market::{
 use serde::Deserialize;
 
 use crate::api::{NewReview, latest, submission_id};
+
+mod discovery;
 use crate::session::same_origin;
 use crate::{Inner, ServerError};
+pub(crate) use discovery::index;
 
 type Shared = State<Arc<Inner>>;
 
@@ -130,35 +133,6 @@ fn text(value: &serde_json::Value) -> String {
     escape(value.as_str().unwrap_or_default())
 }
 
-pub(crate) async fn index(State(inner): Shared, headers: HeaderMap) -> PageResult {
-    let account = inner.session_account(&headers).await.ok();
-    let mut rows = String::new();
-    for name in inner.store.package_names().await? {
-        let versions = inner.store.versions(&name).await?;
-        let Some(latest) = latest(&versions) else {
-            continue;
-        };
-        let _ = write!(
-            rows,
-            "<tr><td><a href=\"/packages/{n}\">{n}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&latest.package.version),
-            escape(&latest.package.publisher),
-            text(&latest.manifest["category"]),
-            text(&latest.manifest["description"]),
-            n = escape(&name),
-        );
-    }
-    let body = if rows.is_empty() {
-        "<h1>Packages</h1><p>No packages are published yet.</p>".to_owned()
-    } else {
-        format!(
-            "<h1>Packages</h1><table><tr><th>name</th><th>latest</th><th>publisher</th>\
-             <th>category</th><th>description</th></tr>{rows}</table>"
-        )
-    };
-    Ok(page("Packages", account.as_ref(), &body).into_response())
-}
-
 /// The security score of each version as a bar, out of 100.
 fn score_plot(published: &[&Submission]) -> String {
     const BAR: usize = 28;
@@ -242,6 +216,7 @@ pub(crate) async fn package(
         );
     }
     body.push_str("</table>");
+    discovery::compatibility_table(&mut body, &versions);
     security_history(&mut body, &inner.vulnerability_history(&name).await?);
     if !published.is_empty() {
         body.push_str("<h2>Security score</h2>");
@@ -276,6 +251,7 @@ pub(crate) async fn package(
         use_and_ratings(&mut body, &metrics);
     }
     body.push_str(USE_EXPLAINED);
+    discovery::used_together(&inner, &name, &mut body).await?;
     body.push_str("<h2>Security scans</h2>");
     for s in published.iter().rev() {
         let _ = write!(
@@ -574,6 +550,9 @@ pub(crate) async fn dashboard(State(inner): Shared, headers: HeaderMap) -> PageR
     }
     if has_role(&account, "publisher") {
         revenue_and_use(&inner, &account.id, &mut body).await?;
+    }
+    if has_role(&account, "user") {
+        discovery::recommended(&inner, &account.id, &mut body).await?;
     }
     if is_reviewer(&account) {
         let waiting = inner.queue(&account).await?.len();

@@ -1,86 +1,16 @@
 //! The market's API through its router: tokens, the policy's decisions,
 //! errors a client can act on, and a package from submission to download.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use rustchain_tools_market::package::{generate_key, read_dir};
 use rustchain_tools_market::{
-    CallOutcome, MarketStore, PackageBundle, PackageDigest, PublisherKey, ReviewRules,
-    SignedPackage, UsageReport,
+    CallOutcome, PackageBundle, PackageDigest, PublisherKey, SignedPackage, UsageReport,
 };
-use rustchain_tools_market_server::{BlobStore, FsBlobStore, MarketServer, market_policy};
-use rustchain_tools_plugins::PluginHost;
-use rustchain_tools_sandbox::net::NetPolicy;
-use rustchain_tools_sandbox::wasm::{WasmConfig, WasmEngine};
+use rustchain_tools_market_server::{BlobStore, FsBlobStore};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-struct Fixture {
-    server: MarketServer,
-    admin: String,
-    dir: tempfile::TempDir,
-}
-
-async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let store = MarketStore::open_sqlite(&dir.path().join("market.db"))
-        .await
-        .unwrap();
-    let host = PluginHost::new(
-        WasmEngine::new(WasmConfig::default()).unwrap(),
-        dir.path(),
-        NetPolicy::default(),
-    );
-    let server = MarketServer::new(
-        store,
-        FsBlobStore::new(dir.path().join("blobs")).unwrap(),
-        market_policy(None).unwrap(),
-        host,
-        ReviewRules::default(),
-    );
-    let admin = server.bootstrap_admin().await.unwrap().unwrap();
-    assert_eq!(server.bootstrap_admin().await.unwrap(), None);
-    Fixture { server, admin, dir }
-}
-
-async fn call(
-    server: &MarketServer,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = Request::builder().method(method).uri(path);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-    let response = server
-        .router()
-        .oneshot(request.body(body).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-async fn account(f: &Fixture, id: &str, roles: &[&str]) -> String {
-    let (status, body) = call(
-        &f.server,
-        "POST",
-        "/api/v1/accounts",
-        Some(&f.admin),
-        Some(json!({"id": id, "roles": roles})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["token"].as_str().unwrap().to_owned()
-}
+mod common;
+use common::{account, browse, call, fixture, page, published_echo};
 
 #[tokio::test]
 async fn requests_without_a_known_token_or_allow_are_refused_with_reasons() {
@@ -522,54 +452,6 @@ async fn a_package_is_scanned_reviewed_published_and_downloaded_whole() {
     assert!(err.to_string().contains("fails verification"), "{err}");
 }
 
-async fn page(server: &MarketServer, path: &str) -> String {
-    let response = server
-        .router()
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "{path}");
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
-
-/// A browser's request: form fields, a cookie, an `Origin`.
-async fn browse(
-    server: &MarketServer,
-    method: &str,
-    path: &str,
-    origin: Option<&str>,
-    cookie: Option<&str>,
-    form: Option<&str>,
-) -> (StatusCode, axum::http::HeaderMap, String) {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "market.test");
-    if let Some(origin) = origin {
-        request = request.header("origin", origin);
-    }
-    if let Some(cookie) = cookie {
-        request = request.header("cookie", cookie);
-    }
-    let body = match form {
-        Some(form) => {
-            request = request.header("content-type", "application/x-www-form-urlencoded");
-            Body::from(form.to_owned())
-        }
-        None => Body::empty(),
-    };
-    let response = server
-        .router()
-        .oneshot(request.body(body).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
-}
-
 #[tokio::test]
 async fn the_web_pages_sign_in_by_token_and_refuse_posts_from_other_sites() {
     let f = fixture().await;
@@ -681,76 +563,6 @@ async fn the_web_pages_sign_in_by_token_and_refuse_posts_from_other_sites() {
 /// `example.echo@1.0.0`, priced per call when `price` is given, submitted
 /// by `acme` and approved by `sec` and `qa` through the API; returns their
 /// tokens.
-async fn published_echo(f: &Fixture, price: Option<u64>) -> (String, String, String) {
-    let acme = account(f, "acme", &["publisher"]).await;
-    let sec = account(f, "sec", &["security-reviewer"]).await;
-    let qa = account(f, "qa", &["quality-reviewer"]).await;
-    let key = generate_key().unwrap();
-    let public = PublisherKey {
-        publisher: "acme".into(),
-        key: key.verifying_key(),
-    }
-    .to_hex();
-    let keys = json!({"publicKey": public});
-    let (status, _) = call(
-        &f.server,
-        "POST",
-        "/api/v1/publishers/acme/keys",
-        Some(&acme),
-        Some(keys),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/plugins/echo");
-    let dir = f.dir.path().join("echo");
-    copy_dir(&docs, &dir);
-    if let Some(price) = price {
-        let path = dir.join("plugin.json");
-        let mut manifest: Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        manifest["price"] = json!({"perCall": price});
-        std::fs::write(&path, manifest.to_string()).unwrap();
-    }
-    let files = read_dir(&dir).unwrap();
-    let signed = SignedPackage::sign(
-        &key,
-        "acme",
-        "example.echo",
-        "1.0.0",
-        PackageDigest::of(&files).unwrap(),
-    );
-    let bundle = serde_json::to_value(PackageBundle::new(signed, &files)).unwrap();
-    let (status, submission) = call(
-        &f.server,
-        "POST",
-        "/api/v1/submissions",
-        Some(&acme),
-        Some(bundle),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{submission}");
-    let reviews = format!("/api/v1/submissions/{}/reviews", submission["id"]);
-    for (token, kind) in [(&sec, "security"), (&qa, "quality")] {
-        let verdict = json!({"kind": kind, "verdict": "approve"});
-        let (status, body) = call(&f.server, "POST", &reviews, Some(token), Some(verdict)).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
-    (acme, sec, qa)
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 #[tokio::test]
 async fn findings_are_reported_decided_paid_and_move_reputation() {
     let f = fixture().await;

@@ -437,6 +437,34 @@ impl MarketStore {
         .map_err(store_error("read the versions"))?;
         rows.iter().map(version_record).collect()
     }
+
+    /// Every version of every package, by name, oldest first.
+    pub async fn all_versions(&self) -> Result<Vec<VersionRecord>, MarketError> {
+        let rows = sqlx::query(&format!(
+            "{VERSION_COLUMNS} ORDER BY v.name, v.added_at, v.version"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error("read the versions"))?;
+        rows.iter().map(version_record).collect()
+    }
+
+    /// A value that changes whenever a version is added or yanked (and
+    /// only then), so that what is built from the versions can be kept
+    /// until it does: versions are never rewritten nor unyanked.
+    pub async fn versions_changed(&self) -> Result<[i64; 3], MarketError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), COUNT(yanked_at), COALESCE(MAX(added_at), 0) FROM package_versions",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error("count the versions"))?;
+        let read = |i| {
+            row.try_get::<i64, _>(i)
+                .map_err(store_error("count the versions"))
+        };
+        Ok([read(0)?, read(1)?, read(2)?])
+    }
 }
 
 /// Adds a verified version inside the transaction `db`: takes the name for

@@ -60,6 +60,23 @@ impl MarketStore {
         used_by(&rows, "read the recommendations")
     }
 
+    /// The packages `account` has reported calls of, by name.
+    pub async fn used_by(&self, account: &str) -> Result<Vec<String>, MarketError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT name FROM usage_reports WHERE account = $1 AND calls > 0 ORDER BY name",
+        )
+        .bind(account)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error("read an account's packages"))?;
+        rows.iter()
+            .map(|row| {
+                row.try_get(0)
+                    .map_err(store_error("read an account's packages"))
+            })
+            .collect()
+    }
+
     /// The packages used by the most accounts, most first (then by name):
     /// what to suggest to an account with no use yet.
     pub async fn most_used(&self, limit: usize) -> Result<Vec<UsedBy>, MarketError> {

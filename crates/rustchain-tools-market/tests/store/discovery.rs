@@ -35,6 +35,8 @@ pub(super) async fn usage_patterns_make_recommendations(store: &MarketStore) {
             .unwrap();
     }
     // u4's report of d counts no calls: reported, but not used.
+    assert_eq!(store.all_versions().await.unwrap().len(), 4);
+    let before = store.versions_changed().await.unwrap();
     let uses: [(&str, &[(&str, usize)]); 4] = [
         ("u1", &[("a", 3), ("b", 1)]),
         ("u2", &[("a", 1), ("b", 2), ("c", 5)]),
@@ -85,8 +87,17 @@ pub(super) async fn usage_patterns_make_recommendations(store: &MarketStore) {
             .is_empty()
     );
 
+    assert_eq!(store.used_by("u4").await.unwrap(), ["c"]);
     assert_eq!(
         store.most_used(10).await.unwrap(),
         used(&[("a", 3), ("b", 2), ("c", 2), ("d", 1)])
     );
+
+    assert_eq!(
+        store.versions_changed().await.unwrap(),
+        before,
+        "usage changes no version"
+    );
+    store.yank_version("d", "1.0.0", "broken").await.unwrap();
+    assert_ne!(store.versions_changed().await.unwrap(), before);
 }

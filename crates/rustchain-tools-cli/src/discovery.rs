@@ -134,31 +134,42 @@ pub enum RegistryCommand {
     },
 }
 
+/// The embedding model in `dir`, or the installed one (under the data
+/// directory, then the workspace's `models/`) if there is one; none when
+/// `lexical`.
+pub(crate) fn embedding_model(
+    settings: &Settings,
+    dir: Option<&str>,
+    lexical: bool,
+) -> Result<Option<Arc<EmbeddingModel>>> {
+    if lexical {
+        return Ok(None);
+    }
+    let candidates: Vec<PathBuf> = match dir {
+        Some(dir) => vec![PathBuf::from(dir)],
+        None => vec![
+            settings.data_dir.join("models").join(DEFAULT_MODEL),
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../models")
+                .join(DEFAULT_MODEL),
+        ],
+    };
+    for dir in &candidates {
+        if dir.exists() {
+            let model = EmbeddingModel::load(dir)
+                .with_context(|| format!("the model in {} cannot be loaded", dir.display()))?;
+            return Ok(Some(Arc::new(model)));
+        }
+    }
+    if dir.is_some() {
+        bail!("no model in {}", candidates[0].display());
+    }
+    Ok(None)
+}
+
 impl SourceArgs {
     pub(crate) fn model(&self, settings: &Settings) -> Result<Option<Arc<EmbeddingModel>>> {
-        if self.lexical {
-            return Ok(None);
-        }
-        let candidates: Vec<PathBuf> = match &self.model {
-            Some(dir) => vec![PathBuf::from(dir)],
-            None => vec![
-                settings.data_dir.join("models").join(DEFAULT_MODEL),
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("../../models")
-                    .join(DEFAULT_MODEL),
-            ],
-        };
-        for dir in &candidates {
-            if dir.exists() {
-                let model = EmbeddingModel::load(dir)
-                    .with_context(|| format!("the model in {} cannot be loaded", dir.display()))?;
-                return Ok(Some(Arc::new(model)));
-            }
-        }
-        if self.model.is_some() {
-            bail!("no model in {}", candidates[0].display());
-        }
-        Ok(None)
+        embedding_model(settings, self.model.as_deref(), self.lexical)
     }
 
     fn open(&self, settings: &Settings) -> Result<Registry> {

@@ -26,6 +26,7 @@ use rustchain_tools::{
 };
 use serde_json::{Value, json};
 
+mod browse;
 mod discovery;
 mod findings;
 mod market;

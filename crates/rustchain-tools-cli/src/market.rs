@@ -1,5 +1,6 @@
-//! `market serve|account|key|queue|review|packages|report|rate|metrics`
-//! (and `finding|reputation|yank|statement`, in [`crate::findings`]):
+//! `market serve|account|key|queue|review|report|rate|metrics` (and
+//! `finding|reputation|yank|statement`, in [`crate::findings`]; `search`,
+//! `packages` and the other discovery commands, in [`crate::browse`]):
 //! running the market, and its clients' side for admins, reviewers and
 //! users. [`MarketClient`] is
 //! also what `publish submit|status` and `plugin install` talk through.
@@ -80,6 +81,13 @@ pub enum MarketCommand {
         /// The configuration file whose `[plugins]` section the scan uses.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// The embedding model directory for package search (default: the
+        /// installed one, if any; without one search is lexical).
+        #[arg(long, value_name = "DIR")]
+        model: Option<String>,
+        /// Search packages by words only, even if a model is installed.
+        #[arg(long, conflicts_with = "model")]
+        lexical: bool,
     },
     /// Manage accounts (admin).
     #[command(subcommand)]
@@ -116,8 +124,9 @@ pub enum MarketCommand {
         #[arg(long, default_value = "")]
         note: String,
     },
-    /// The published packages.
-    Packages,
+    /// Search and browse the published packages.
+    #[command(flatten)]
+    Browse(crate::browse::BrowseCommand),
     /// Report your use of installed market packages: their calls in your
     /// audit log (verified first), per version, with errors, timeouts and
     /// latencies; nothing else from the log leaves the machine. A report
@@ -350,20 +359,26 @@ pub fn run(args: &MarketArgs, settings: &Settings) -> Result<u8> {
         security_approvals,
         quality_approvals,
         config: config_file,
+        model,
+        lexical,
     } = &args.command
     {
         let rules = ReviewRules {
             security: (*security_approvals).max(1),
             quality: (*quality_approvals).max(1),
         };
+        let model = crate::discovery::embedding_model(settings, model.as_deref(), *lexical)?;
         return serve(
             settings,
-            addr,
-            db.as_deref(),
-            blobs.as_deref(),
-            policy.as_deref(),
-            rules,
-            config_file.as_deref(),
+            Served {
+                addr,
+                db: db.as_deref(),
+                blobs: blobs.as_deref(),
+                policy: policy.as_deref(),
+                rules,
+                config_file: config_file.as_deref(),
+                model,
+            },
         );
     }
     let client = MarketClient::new(&args.flags)?;
@@ -471,21 +486,7 @@ pub fn run(args: &MarketArgs, settings: &Settings) -> Result<u8> {
         MarketCommand::Statement { account, json } => {
             crate::findings::statement(&client, account, *json)?
         }
-        MarketCommand::Packages => client.get("/api/v1/packages")?.map(|v| {
-            let list = v.as_array().cloned().unwrap_or_default();
-            if list.is_empty() {
-                println!("no packages are published");
-            }
-            for p in list {
-                println!(
-                    "{} {} by {}  {}",
-                    p["name"].as_str().unwrap_or_default(),
-                    p["latest"].as_str().unwrap_or_default(),
-                    p["publisher"].as_str().unwrap_or_default(),
-                    p["description"].as_str().unwrap_or_default()
-                );
-            }
-        }),
+        MarketCommand::Browse(command) => crate::browse::browse(&client, command)?,
     };
     Ok(match answer {
         Ok(()) => exit::SUCCESS,
@@ -599,15 +600,27 @@ fn report(
     Ok(exit::SUCCESS)
 }
 
-fn serve(
-    settings: &Settings,
-    addr: &str,
-    db: Option<&str>,
-    blobs: Option<&Path>,
-    policy: Option<&Path>,
+/// What `market serve` serves with.
+struct Served<'a> {
+    addr: &'a str,
+    db: Option<&'a str>,
+    blobs: Option<&'a Path>,
+    policy: Option<&'a Path>,
     rules: ReviewRules,
-    config_file: Option<&Path>,
-) -> Result<u8> {
+    config_file: Option<&'a Path>,
+    model: Option<Arc<rustchain_tools::registry::EmbeddingModel>>,
+}
+
+fn serve(settings: &Settings, served: Served<'_>) -> Result<u8> {
+    let Served {
+        addr,
+        db,
+        blobs,
+        policy,
+        rules,
+        config_file,
+        model,
+    } = served;
     let home = settings.data_dir.join("market");
     std::fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
     let db = match db {
@@ -624,6 +637,14 @@ fn serve(
     runtime.block_on(async {
         let store = MarketStore::open(&db).await?;
         let server = MarketServer::new(store, blobs, policy, host, rules);
+        match &model {
+            Some(model) => println!("package search is semantic, with {}", model.name()),
+            None => println!(
+                "package search is lexical: no embedding model is installed \
+                 (`cargo xtask fetch-model` installs it)"
+            ),
+        }
+        server.set_search_model(model);
         if let Some(token) = server.bootstrap_admin().await? {
             let path = home.join("admin.token");
             write_secret(&path, &token)?;

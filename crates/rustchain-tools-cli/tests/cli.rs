@@ -1803,7 +1803,48 @@ fn a_package_goes_from_submission_through_review_to_an_installed_tool() {
     );
     let out = market.run(home, "", &["market", "packages"]);
     assert!(
-        stdout(&out).contains("example.json_upper 1.0.0 by acme"),
+        stdout(&out).contains("example.json_upper 1.0.0 by acme [json]"),
+        "{}",
+        stdout(&out)
+    );
+    let out = market.run(home, "", &["market", "packages", "--category", "network"]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "no packages are published",
+        "{}",
+        stderr(&out)
+    );
+    let out = market.run(home, "", &["market", "categories"]);
+    assert_eq!(stdout(&out).trim(), "json (1)", "{}", stderr(&out));
+    let out = market.run(
+        home,
+        "",
+        &[
+            "market",
+            "search",
+            "make",
+            "the",
+            "letters",
+            "capitals",
+            "--category",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("example.json_upper 1.0.0 by acme"),
+        "{text}"
+    );
+    assert!(text.contains("    why: "), "{text}");
+    let out = market.run(home, "", &["market", "compat", "example.json_upper"]);
+    assert!(
+        stdout(&out).contains(&format!("(this market runs {})", env!("CARGO_PKG_VERSION"))),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains(&format!("works with {}", env!("CARGO_PKG_VERSION"))),
         "{}",
         stdout(&out)
     );
@@ -1885,6 +1926,20 @@ fn a_package_goes_from_submission_through_review_to_an_installed_tool() {
         stdout(&out).contains("billed example.json_upper@1.0.0: 100 (transaction usage-"),
         "{}",
         stdout(&out)
+    );
+    let out = market.run(home, &user, &["market", "recommended", "ann"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("nothing to recommend yet"),
+        "ann uses the only package: {}",
+        stdout(&out)
+    );
+    let out = market.run(home, &acme, &["market", "recommended", "ann"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the recommendations of ann are for that account"),
+        "{}",
+        stderr(&out)
     );
     let out = market.run(home, &user, &["market", "report"]);
     assert_eq!(
@@ -2168,6 +2223,31 @@ fn in_a_browser_a_package_is_uploaded_reviewed_published_and_then_installed_and_
     assert_eq!(seen["after_quality"], "published", "{seen}");
     assert!(seen["versions_table"].as_str().unwrap().contains("1.0.0"));
     assert_eq!(seen["plot"], 1, "{seen}");
+    assert!(
+        seen["compatibility"]
+            .as_str()
+            .unwrap()
+            .contains("(this market)"),
+        "{seen}"
+    );
+    assert!(
+        seen["categories"].as_str().unwrap().contains("json (1)"),
+        "{seen}"
+    );
+    assert!(
+        seen["search_url"]
+            .as_str()
+            .unwrap()
+            .contains("q=capital+letters"),
+        "{seen}"
+    );
+    assert!(
+        seen["search_results"]
+            .as_str()
+            .unwrap()
+            .contains("example.json_upper"),
+        "{seen}"
+    );
     assert!(
         seen["index"]
             .as_str()

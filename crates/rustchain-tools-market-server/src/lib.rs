@@ -20,8 +20,13 @@
 //! | `GET /api/v1/submissions/{id}` | its publisher, reviewers | the submission, scan and reviews |
 //! | `GET /api/v1/queue` | reviewers | the submissions in review |
 //! | `POST /api/v1/submissions/{id}/reviews` | reviewers | `{"kind", "verdict", "note"}` |
-//! | `GET /api/v1/packages` | anyone | the published packages |
+//! | `GET /api/v1/packages` | anyone | the published packages; `?category=` filters, `?q=` searches (then `{"semantic", "notice", "results"}`, each result with `why`), `?limit=` |
+//! | `GET /api/v1/categories` | anyone | each category with its number of packages |
+//! | `GET /api/v1/featured` | anyone | `{"rule", "packages"}`: placement earned by quality, each with the figures that `earned` it |
 //! | `GET /api/v1/packages/{name}` | anyone | its versions |
+//! | `GET /api/v1/packages/{name}/related` | anyone | `usedTogether`: the packages its users also use |
+//! | `GET /api/v1/packages/{name}/compatibility` | anyone | each version against framework versions |
+//! | `GET /api/v1/accounts/{id}/recommendations` | that account | `{"basis", "packages"}`: from its use, or the most used |
 //! | `GET /api/v1/packages/{name}/{version}` | anyone | the version as a [`PackageBundle`] |
 //! | `GET /api/v1/publishers/{id}/submissions` | that publisher | its submissions, newest last |
 //! | `GET /api/v1/packages/{name}/{version}/metrics` | anyone | reported use, latency percentiles, ratings |
@@ -35,10 +40,10 @@
 //! | `GET /api/v1/accounts/{id}/reputation` | anyone | a reviewer's reputation and what it is made of |
 //! | `POST /api/v1/packages/{name}/{version}/yank` | its publisher | `{"reason"}` |
 //! | `GET /api/v1/statements/{account}` | that account | what the ledger moved on `publisher:ID`, `reviewer:ID` or `customer:ID` |
-//! | `GET /` | anyone | web page: the published packages |
-//! | `GET /packages/{name}` | anyone | web page: versions, security scores and latencies (plots), use, ratings, checks, reviews |
+//! | `GET /` | anyone | web page: search box, categories, featured packages, the published packages (`?q=`, `?category=`) |
+//! | `GET /packages/{name}` | anyone | web page: versions, compatibility, security scores and latencies (plots), use, ratings, packages used together, checks, reviews |
 //! | `GET`, `POST /login`; `POST /logout` | anyone | sign in with an API token (a session cookie) |
-//! | `GET /dashboard` | signed in | a publisher's submissions and upload form; the queue's size |
+//! | `GET /dashboard` | signed in | a user's recommendations; a publisher's submissions, upload form and revenue; the queue's size |
 //! | `POST /submit` | publisher | upload a package file from `publish pack` |
 //! | `GET /queue` | reviewers | web page: the submissions in review |
 //! | `GET /submissions/{id}`, `POST …/reviews` | its publisher, reviewers | the submission and the review form |

@@ -102,6 +102,7 @@ def main():
         seen["versions_table"] = page.text_content("table")
         seen["plot"] = page.locator("svg[aria-label='security score per version'] rect").count()
         seen["install"] = page.text_content("#install")
+        seen["compatibility"] = page.text_content("#compatibility")
         page.screenshot(path=cfg["screenshots"] + "/package.png", full_page=True)
         context.close()
 
@@ -110,6 +111,14 @@ def main():
         page = context.new_page()
         page.goto(base + "/")
         seen["index"] = page.text_content("table")
+        seen["categories"] = page.text_content("#categories")
+        # The search box, as a user types into it.
+        page.fill("#q", "capital letters in a json document")
+        page.click("button:has-text('Search')")
+        page.wait_for_selector("#packages")
+        seen["search_url"] = page.url
+        seen["search_results"] = page.text_content("#packages")
+        page.screenshot(path=cfg["screenshots"] + "/search.png", full_page=True)
         context.close()
         browser.close()
     print(json.dumps(seen))

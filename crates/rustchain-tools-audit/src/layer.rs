@@ -350,6 +350,8 @@ struct Finished<'a> {
     call_id: &'a str,
     duration_us: u64,
     elapsed_us: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory_bytes: Option<u64>,
     outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     structured: Option<&'a Value>,
@@ -385,6 +387,7 @@ fn finished(
         call_id,
         duration_us: u64::try_from(r.duration.as_micros()).unwrap_or(u64::MAX),
         elapsed_us: elapsed,
+        memory_bytes: r.memory_bytes,
         outcome: if r.is_error { "tool_error" } else { "ok" },
         structured: record_output.then(|| r.structured.as_ref().unwrap_or(&Value::Null)),
         structured_bytes: structured.as_ref().map(Vec::len),

@@ -520,6 +520,20 @@ fn print_metrics(v: &Value) {
         us("p95"),
         us("p99"),
     );
+    let memory = &computed["memoryBytes"];
+    let kib = |key: &str| match memory[key].as_u64() {
+        Some(bytes) => format!("<= {} KiB", bytes >> 10),
+        None => "-".to_owned(),
+    };
+    if memory["measuredCalls"].as_u64().unwrap_or(0) > 0 {
+        println!(
+            "memory of {} measured calls: p50 {}, p95 {}, p99 {}",
+            memory["measuredCalls"],
+            kib("p50"),
+            kib("p95"),
+            kib("p99")
+        );
+    }
     let ratings = v["ratings"].as_array().cloned().unwrap_or_default();
     match computed["weightedRating"].as_f64() {
         Some(r) => println!(

@@ -71,10 +71,14 @@ pub fn count_calls(records: &[Record], packages: &HashSet<String>) -> Vec<UsageR
             continue;
         };
         let elapsed = payload["elapsedUs"].as_u64().unwrap_or(0);
-        reports
+        let report = reports
             .entry((tool.to_owned(), version.to_owned()))
-            .or_insert_with(|| UsageReport::new(tool, version))
-            .record(outcome, elapsed);
+            .or_insert_with(|| UsageReport::new(tool, version));
+        report.record(outcome, elapsed);
+        // Where the sandbox measured it (WASM plugins' finished calls).
+        if let Some(bytes) = payload["memoryBytes"].as_u64() {
+            report.record_memory(bytes);
+        }
     }
     reports
         .into_values()
@@ -115,7 +119,7 @@ mod tests {
             record(
                 1,
                 RecordKind::Finished,
-                json!({"callId": "a", "outcome": "ok", "elapsedUs": 90}),
+                json!({"callId": "a", "outcome": "ok", "elapsedUs": 90, "memoryBytes": 65_536}),
             ),
             received(2, "b", "example.json_upper"),
             record(
@@ -144,6 +148,9 @@ mod tests {
         let r = &reports[0];
         assert_eq!((r.calls, r.errors, r.timeouts, r.limit_hits), (3, 1, 1, 0));
         assert_eq!(r.log_head, "h9");
+        // Only the first call's record measured its memory.
+        assert_eq!(r.memory.iter().sum::<u64>(), 1);
+        assert_eq!(r.memory[0], 1);
         r.check().unwrap();
     }
 }

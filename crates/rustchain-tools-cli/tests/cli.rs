@@ -1987,6 +1987,10 @@ fn a_package_goes_from_submission_through_review_to_an_installed_tool() {
         "{text}"
     );
     assert!(
+        text.contains("memory of 2 measured calls: p50 <= 64 KiB, p95 <= 64 KiB, p99 <= 64 KiB"),
+        "{text}"
+    );
+    assert!(
         text.contains("rating 4.00 of 5 (weighted by use, 1 ratings)"),
         "{text}"
     );

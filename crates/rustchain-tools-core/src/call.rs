@@ -157,6 +157,10 @@ pub struct ToolOutput {
     /// The tool ran but reports a failure the model should see and may
     /// recover from (a missing file, say), as MCP's `isError` does.
     pub is_error: bool,
+    /// The most memory the tool held during the call, in bytes, where its
+    /// sandbox measures it (a WASM plugin's linear memory at its peak).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
 }
 
 impl ToolOutput {
@@ -166,6 +170,7 @@ impl ToolOutput {
             text: value.to_string(),
             structured: Some(value),
             is_error: false,
+            memory_bytes: None,
         }
     }
 
@@ -175,6 +180,7 @@ impl ToolOutput {
             structured: None,
             text: text.into(),
             is_error: false,
+            memory_bytes: None,
         }
     }
 
@@ -184,7 +190,14 @@ impl ToolOutput {
             structured: None,
             text: text.into(),
             is_error: true,
+            memory_bytes: None,
         }
+    }
+
+    /// The same output, with the memory the tool held.
+    pub fn with_memory_bytes(mut self, bytes: u64) -> Self {
+        self.memory_bytes = Some(bytes);
+        self
     }
 }
 
@@ -212,6 +225,10 @@ pub struct ToolResult {
         deserialize_with = "from_micros"
     )]
     pub duration: Duration,
+    /// The most memory the tool held, where its sandbox measures it
+    /// ([`ToolOutput::memory_bytes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
 }
 
 fn as_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -262,6 +279,7 @@ mod tests {
             text: "{\"a\":1}".into(),
             is_error: false,
             duration: Duration::from_micros(42),
+            memory_bytes: Some(65_536),
         };
         let back: ToolResult =
             serde_json::from_value(serde_json::to_value(&result).unwrap()).unwrap();

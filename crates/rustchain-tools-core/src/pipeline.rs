@@ -104,6 +104,7 @@ impl Service<ToolRequest> for ExecuteTool {
                 text: output.text,
                 is_error: output.is_error,
                 duration: started.elapsed(),
+                memory_bytes: output.memory_bytes,
             })
         })
     }

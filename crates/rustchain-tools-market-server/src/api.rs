@@ -491,6 +491,12 @@ async fn metrics(
             "p95": metrics.latency_us(0.95),
             "p99": metrics.latency_us(0.99),
         },
+        "memoryBytes": {
+            "measuredCalls": metrics.memory_measured(),
+            "p50": metrics.memory_bytes(0.50),
+            "p95": metrics.memory_bytes(0.95),
+            "p99": metrics.memory_bytes(0.99),
+        },
         "weightedRating": metrics.weighted_rating(),
         "revenueShare": rustchain_tools_market::RevenueShare::for_quality(&metrics.quality()),
     });

@@ -302,11 +302,22 @@ const USE_EXPLAINED: &str = "<p class=\"explained\">How these are computed: each
      installation counts the calls of a version in its own audit log (whose hash chain \
      <code>rustchain-tools market report</code> verifies before sending) and reports the \
      totals; a new report replaces that account's last one. Calls, failures (errors, timeouts, \
-     limit hits) and the latency histogram are the sums over the accounts; a percentile is the \
-     upper bound of the histogram bucket it falls in. The rating is the mean of the stars \
+     limit hits) and the latency and memory histograms are the sums over the accounts; a \
+     percentile is the upper bound of the histogram bucket it falls in. Memory is the most \
+     linear memory a WASM plugin's instance held during a call, as the sandbox measured it and \
+     the call's audit record says, over the calls whose records have it. The rating is the mean of the stars \
      weighted by each rater's reported calls of that version (weight 1 + log<sub>2</sub> \
      calls, rounded down; a rater with no reported calls is shown but weighs 0). The market \
      cannot see users' logs, so reports are what authenticated accounts say.</p>";
+
+/// At most `bytes`, in KiB or MiB (bucket bounds are powers of two).
+fn bytes(bytes: Option<u64>) -> String {
+    match bytes {
+        None => "–".to_owned(),
+        Some(b) if b >= 1 << 20 => format!("≤ {} MiB", b >> 20),
+        Some(b) => format!("≤ {} KiB", b >> 10),
+    }
+}
 
 fn microseconds(us: Option<u64>) -> String {
     match us {
@@ -332,10 +343,11 @@ fn use_and_ratings(body: &mut String, m: &VersionMetrics) {
     let _ = write!(
         body,
         "<table class=\"metrics\"><tr><th>calls</th><th>failure rate</th><th>timeouts</th>\
-         <th>limit hits</th><th>p50</th><th>p95</th><th>p99</th><th>reported by</th>\
+         <th>limit hits</th><th>p50</th><th>p95</th><th>p99</th><th>memory p50</th>\
+         <th>memory p99</th><th>reported by</th>\
          <th>rating</th></tr><tr><td class=\"calls\">{}</td><td>{}</td><td>{}</td><td>{}</td>\
-         <td>{}</td><td>{}</td><td>{}</td><td>{} accounts</td><td class=\"rating\">{rating} \
-         ({} ratings)</td></tr></table>",
+         <td>{}</td><td>{}</td><td>{}</td><td class=\"memory\">{}</td><td>{}</td>\
+         <td>{} accounts</td><td class=\"rating\">{rating} ({} ratings)</td></tr></table>",
         m.calls,
         m.failure_rate()
             .map_or("–".to_owned(), |r| format!("{:.2}%", r * 100.0)),
@@ -344,6 +356,8 @@ fn use_and_ratings(body: &mut String, m: &VersionMetrics) {
         microseconds(m.latency_us(0.50)),
         microseconds(m.latency_us(0.95)),
         microseconds(m.latency_us(0.99)),
+        bytes(m.memory_bytes(0.50)),
+        bytes(m.memory_bytes(0.99)),
         m.reporters,
         m.ratings.len(),
     );

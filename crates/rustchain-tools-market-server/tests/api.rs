@@ -245,8 +245,9 @@ async fn a_package_is_scanned_reviewed_published_and_downloaded_whole() {
     // Users report their use and rate; the metrics and the page show both.
     let ann = account(&f, "ann", &["user"]).await;
     let mut report = UsageReport::new("example.echo", "1.0.0");
-    for elapsed in [50, 70, 90, 400_000] {
+    for (elapsed, memory) in [(50, 65_536), (70, 65_536), (90, 65_536), (400_000, 3 << 20)] {
         report.record(CallOutcome::Ok, elapsed);
+        report.record_memory(memory);
     }
     report.record(CallOutcome::Error, 2_000);
     let (status, body) = call(
@@ -323,6 +324,10 @@ async fn a_package_is_scanned_reviewed_published_and_downloaded_whole() {
     assert_eq!(metrics["computed"]["failureRate"], 0.2);
     assert_eq!(metrics["computed"]["latencyUs"]["p50"], 100);
     assert_eq!(metrics["computed"]["latencyUs"]["p99"], 500_000);
+    assert_eq!(
+        metrics["computed"]["memoryBytes"],
+        json!({"measuredCalls": 4, "p50": 65_536, "p95": 4 << 20, "p99": 4 << 20})
+    );
     assert_eq!(metrics["computed"]["weightedRating"], 4.0);
     assert_eq!(metrics["ratings"][0]["weight"], 3);
     assert_eq!(metrics["computed"]["revenueShare"]["publisher_bps"], 7_000);
@@ -338,6 +343,10 @@ async fn a_package_is_scanned_reviewed_published_and_downloaded_whole() {
     let html = page(&f.server, "/packages/example.echo").await;
     assert!(
         html.contains("<td class=\"calls\">5</td><td>20.00%</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td class=\"memory\">≤ 64 KiB</td><td>≤ 4 MiB</td>"),
         "{html}"
     );
     assert!(html.contains("≤ 100 µs"), "{html}");

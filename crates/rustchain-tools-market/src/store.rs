@@ -110,6 +110,7 @@ fn migrator() -> Migrator {
                 "findings",
                 include_str!("../migrations/0004_findings.sql"),
             ),
+            migration(5, "memory", include_str!("../migrations/0005_memory.sql")),
         ]),
         ..Migrator::DEFAULT
     }

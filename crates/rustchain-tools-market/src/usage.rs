@@ -16,6 +16,24 @@ pub const LATENCY_BUCKETS_US: [u64; 16] = [
     1_000_000, 2_500_000, 5_000_000, 10_000_000,
 ];
 
+/// The upper bounds, in bytes, of the memory buckets a report counts
+/// measured calls in (powers of two from one 64 KiB WASM page); one more
+/// bucket holds the calls that held more than the last.
+pub const MEMORY_BUCKETS_BYTES: [u64; 12] = [
+    64 << 10,
+    128 << 10,
+    256 << 10,
+    512 << 10,
+    1 << 20,
+    2 << 20,
+    4 << 20,
+    8 << 20,
+    16 << 20,
+    32 << 20,
+    64 << 20,
+    256 << 20,
+];
+
 /// The longest written review, in characters.
 pub const MAX_REVIEW_CHARS: usize = 4_000;
 
@@ -65,6 +83,11 @@ pub struct UsageReport {
     /// The hash of the last audit record counted, so that the report can
     /// be checked against the log it came from.
     pub log_head: String,
+    /// Calls per memory bucket ([`MEMORY_BUCKETS_BYTES`], then the rest),
+    /// of the calls whose record says how much memory the tool held; empty
+    /// when none does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub memory: Vec<u64>,
 }
 
 impl UsageReport {
@@ -79,6 +102,21 @@ impl UsageReport {
             limit_hits: 0,
             latency: vec![0; LATENCY_BUCKETS_US.len() + 1],
             log_head: String::new(),
+            memory: Vec::new(),
+        }
+    }
+
+    /// Counts the memory one of the recorded calls held, in bytes.
+    pub fn record_memory(&mut self, bytes: u64) {
+        if self.memory.is_empty() {
+            self.memory = vec![0; MEMORY_BUCKETS_BYTES.len() + 1];
+        }
+        let bucket = MEMORY_BUCKETS_BYTES
+            .iter()
+            .position(|&bound| bytes <= bound)
+            .unwrap_or(MEMORY_BUCKETS_BYTES.len());
+        if let Some(count) = self.memory.get_mut(bucket) {
+            *count += 1;
         }
     }
 
@@ -122,6 +160,25 @@ impl UsageReport {
                 "latency buckets count {bucketed:?} calls, the report {}",
                 self.calls
             )));
+        }
+        if !self.memory.is_empty() {
+            if self.memory.len() != MEMORY_BUCKETS_BYTES.len() + 1 {
+                return Err(wrong(format!(
+                    "memory has {} buckets, not {}",
+                    self.memory.len(),
+                    MEMORY_BUCKETS_BYTES.len() + 1
+                )));
+            }
+            let measured = self
+                .memory
+                .iter()
+                .try_fold(0u64, |sum, n| sum.checked_add(*n));
+            if measured.is_none_or(|measured| measured > self.calls) {
+                return Err(wrong(format!(
+                    "memory buckets count {measured:?} calls, more than the report's {}",
+                    self.calls
+                )));
+            }
         }
         let failed = self
             .errors
@@ -186,6 +243,8 @@ pub struct VersionMetrics {
     pub limit_hits: u64,
     /// Calls per latency bucket, summed over the reports.
     pub latency: Vec<u64>,
+    /// Measured calls per memory bucket, summed over the reports.
+    pub memory: Vec<u64>,
     /// The ratings, newest first.
     pub ratings: Vec<Rating>,
 }
@@ -202,6 +261,7 @@ impl VersionMetrics {
             timeouts: 0,
             limit_hits: 0,
             latency: vec![0; LATENCY_BUCKETS_US.len() + 1],
+            memory: vec![0; MEMORY_BUCKETS_BYTES.len() + 1],
             ratings: Vec::new(),
         }
     }
@@ -216,24 +276,28 @@ impl VersionMetrics {
         for (sum, n) in self.latency.iter_mut().zip(&report.latency) {
             *sum = sum.saturating_add(*n);
         }
+        for (sum, n) in self.memory.iter_mut().zip(&report.memory) {
+            *sum = sum.saturating_add(*n);
+        }
     }
 
     /// The latency within which a fraction `quantile` of the calls ended,
     /// as the upper bound of the bucket that reaches it (None without
     /// calls, or when it lies in the open-ended last bucket).
     pub fn latency_us(&self, quantile: f64) -> Option<u64> {
-        if self.calls == 0 {
-            return None;
-        }
-        let needed = ((self.calls as f64) * quantile).ceil().max(1.0) as u64;
-        let mut seen = 0u64;
-        for (i, n) in self.latency.iter().enumerate() {
-            seen += n;
-            if seen >= needed {
-                return LATENCY_BUCKETS_US.get(i).copied();
-            }
-        }
-        None
+        bucket_quantile(&self.latency, &LATENCY_BUCKETS_US, quantile)
+    }
+
+    /// Calls whose record said how much memory the tool held.
+    pub fn memory_measured(&self) -> u64 {
+        self.memory.iter().fold(0, |sum, n| sum.saturating_add(*n))
+    }
+
+    /// The memory within which a fraction `quantile` of the measured calls
+    /// stayed, as the upper bound of the bucket that reaches it (None
+    /// without measured calls, or in the open-ended last bucket).
+    pub fn memory_bytes(&self, quantile: f64) -> Option<u64> {
+        bucket_quantile(&self.memory, &MEMORY_BUCKETS_BYTES, quantile)
     }
 
     /// Calls that did not end well (errors, timeouts, limit hits), per
@@ -273,6 +337,24 @@ impl VersionMetrics {
             failed_calls: self.errors + self.timeouts + self.limit_hits,
         }
     }
+}
+
+/// The upper bound of the bucket in which a fraction `quantile` of the
+/// counted calls is reached.
+fn bucket_quantile(counts: &[u64], bounds: &[u64], quantile: f64) -> Option<u64> {
+    let total = counts.iter().fold(0u64, |sum, n| sum.saturating_add(*n));
+    if total == 0 {
+        return None;
+    }
+    let needed = ((total as f64) * quantile).ceil().max(1.0) as u64;
+    let mut seen = 0u64;
+    for (i, n) in counts.iter().enumerate() {
+        seen = seen.saturating_add(*n);
+        if seen >= needed {
+            return bounds.get(i).copied();
+        }
+    }
+    None
 }
 
 /// Refuses a rating outside 1 to 5 stars or a review that is too long.
@@ -344,6 +426,49 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("16 buckets, not 17")
+        );
+    }
+
+    #[test]
+    fn measured_memory_lands_in_its_bucket_and_percentiles_read_it() {
+        let mut report = UsageReport::new("a.b", "1.0.0");
+        for bytes in [65_536, 65_536, 65_536, 200_000, 1 << 30] {
+            report.record(CallOutcome::Ok, 80);
+            report.record_memory(bytes);
+        }
+        // One call the log has no memory for.
+        report.record(CallOutcome::Error, 80);
+        report.check().unwrap();
+        let mut metrics = VersionMetrics::empty("a.b", "1.0.0");
+        metrics.add(&report);
+        assert_eq!(metrics.memory_measured(), 5);
+        assert_eq!(metrics.memory_bytes(0.5), Some(64 << 10));
+        assert_eq!(metrics.memory_bytes(0.8), Some(256 << 10));
+        assert_eq!(metrics.memory_bytes(1.0), None, "beyond the last bound");
+        // A report from before memory was counted has no buckets.
+        let old = UsageReport::new("a.b", "1.0.0");
+        assert!(serde_json::to_value(&old).unwrap().get("memory").is_none());
+        metrics.add(&old);
+        assert_eq!(metrics.memory_measured(), 5);
+
+        let mut wrong = report.clone();
+        wrong.memory.pop();
+        assert!(
+            wrong
+                .check()
+                .unwrap_err()
+                .to_string()
+                .contains("12 buckets, not 13")
+        );
+        let mut wrong = report;
+        wrong.memory[0] += 2;
+        assert!(
+            wrong
+                .check()
+                .unwrap_err()
+                .to_string()
+                .contains("more than the report's 6"),
+            "more measured calls than calls"
         );
     }
 

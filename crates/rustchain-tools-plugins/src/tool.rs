@@ -244,6 +244,16 @@ impl PluginTool {
     /// Runs one call in the sandbox, within the plugin's limits and the
     /// context's deadline, and says what it came to.
     pub async fn run(&self, arguments: Value, context: &ToolContext) -> PluginCall {
+        self.run_measured(arguments, context).await.0
+    }
+
+    /// [`run`](Self::run), and the most memory the instance held when the
+    /// sandbox got as far as a reply.
+    async fn run_measured(
+        &self,
+        arguments: Value,
+        context: &ToolContext,
+    ) -> (PluginCall, Option<u64>) {
         let inner = self.inner.clone();
         let own_deadline = Instant::now() + inner.timeout;
         let deadline = context
@@ -263,19 +273,19 @@ impl PluginTool {
         .await
         {
             Ok(Ok(outcome)) => outcome,
-            Ok(Err(stopped)) => return PluginCall::Stopped(stopped),
-            Err(e) => return PluginCall::HostFailure(e.to_string()),
+            Ok(Err(stopped)) => return (PluginCall::Stopped(stopped), None),
+            Err(e) => return (PluginCall::HostFailure(e.to_string()), None),
         };
-        match outcome.reply {
+        let memory = Some(outcome.peak_memory_bytes);
+        let call = match outcome.reply {
             PluginReply::Ok(value) => {
                 if let Some(schema) = &inner.output
                     && let Err(violations) = schema.validate(&value)
                 {
-                    return PluginCall::OutputMismatch(
-                        violations.into_iter().map(|v| v.message).collect(),
-                    );
+                    PluginCall::OutputMismatch(violations.into_iter().map(|v| v.message).collect())
+                } else {
+                    PluginCall::Ok(value)
                 }
-                PluginCall::Ok(value)
             }
             PluginReply::Error(message) => {
                 let mut text = message;
@@ -284,7 +294,8 @@ impl PluginTool {
                 }
                 PluginCall::Error(text)
             }
-        }
+        };
+        (call, memory)
     }
 }
 
@@ -301,9 +312,14 @@ impl ToolExecutor for PluginTool {
     ) -> Result<ToolOutput, ToolError> {
         let tool = self.inner.metadata.name().to_string();
         let started = Instant::now();
-        match self.run(arguments, &context).await {
-            PluginCall::Ok(value) => Ok(ToolOutput::structured(value)),
-            PluginCall::Error(text) => Ok(ToolOutput::error(text)),
+        let (call, memory) = self.run_measured(arguments, &context).await;
+        let measured = |output: ToolOutput| match memory {
+            Some(bytes) => output.with_memory_bytes(bytes),
+            None => output,
+        };
+        match call {
+            PluginCall::Ok(value) => Ok(measured(ToolOutput::structured(value))),
+            PluginCall::Error(text) => Ok(measured(ToolOutput::error(text))),
             PluginCall::OutputMismatch(reasons) => Err(ToolError::failed(
                 &tool,
                 format!(

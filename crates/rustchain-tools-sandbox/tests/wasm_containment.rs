@@ -139,6 +139,31 @@ fn memory_growth_past_the_cap_fails_inside_the_plugin() {
     };
     let outcome = module.call(b"{}", &Grants::none("bomb"), &capped).unwrap();
     assert_eq!(outcome.reply, PluginReply::Ok(json!(16)));
+    assert_eq!(outcome.peak_memory_bytes, 1 << 20, "it grew to the cap");
+}
+
+#[test]
+fn each_call_reports_the_most_memory_it_held() {
+    let module = load("echo", &wasm::echo());
+    let small = module
+        .call_json(&json!({"m": "hi"}), &Grants::none("echo"), &limits())
+        .unwrap();
+    // One page to start with, which the small call never outgrows.
+    assert_eq!(small.peak_memory_bytes, 65_536);
+    let text = "x".repeat(300_000);
+    let large = module
+        .call_json(&json!({"m": text}), &Grants::none("echo"), &limits())
+        .unwrap();
+    assert!(
+        large.peak_memory_bytes >= 300_000 && large.peak_memory_bytes <= 4 << 20,
+        "{}",
+        large.peak_memory_bytes
+    );
+    // A fresh instance per call: the next small call starts over.
+    let again = module
+        .call_json(&json!({"m": "hi"}), &Grants::none("echo"), &limits())
+        .unwrap();
+    assert_eq!(again.peak_memory_bytes, 65_536);
 }
 
 #[test]

@@ -101,6 +101,8 @@ async fn a_plugin_is_called_through_the_stack_and_audited() {
         .await
         .unwrap();
     assert_eq!(result.structured, Some(json!({"message": "hi"})));
+    // The sandbox measures the instance's memory: the echo's one page.
+    assert_eq!(result.memory_bytes, Some(65_536));
 
     let result = fixture
         .runtime
@@ -135,6 +137,12 @@ async fn a_plugin_is_called_through_the_stack_and_audited() {
     assert_eq!(kinds.first(), Some(&RecordKind::Received));
     assert!(kinds.contains(&RecordKind::Decided));
     assert_eq!(kinds.last(), Some(&RecordKind::Finished));
+    let finished = records
+        .iter()
+        .find(|(k, p)| *k == RecordKind::Finished && p["callId"] == "echo-1")
+        .map(|(_, p)| p)
+        .unwrap();
+    assert_eq!(finished["memoryBytes"], 65_536, "{finished}");
 }
 
 #[tokio::test]

@@ -72,14 +72,16 @@ impl MarketStore {
             }
         }
         let latency = serde_json::to_string(&report.latency).unwrap_or_default();
+        let memory = serde_json::to_string(&report.memory).unwrap_or_default();
         sqlx::query(
             "INSERT INTO usage_reports (account, name, version, calls, errors, timeouts, \
-             limit_hits, latency, log_head, reported_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             limit_hits, latency, log_head, reported_at, memory) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              ON CONFLICT (account, name, version) DO UPDATE SET calls = excluded.calls, \
              errors = excluded.errors, timeouts = excluded.timeouts, \
              limit_hits = excluded.limit_hits, latency = excluded.latency, \
-             log_head = excluded.log_head, reported_at = excluded.reported_at",
+             log_head = excluded.log_head, reported_at = excluded.reported_at, \
+             memory = excluded.memory",
         )
         .bind(account)
         .bind(&report.name)
@@ -91,6 +93,7 @@ impl MarketStore {
         .bind(latency)
         .bind(&report.log_head)
         .bind(now())
+        .bind(memory)
         .execute(&mut *db)
         .await
         .map_err(store_error("keep a usage report"))?;
@@ -150,7 +153,7 @@ impl MarketStore {
         let mut metrics = VersionMetrics::empty(name, version_);
         let read = || store_error("read the usage reports");
         let rows = sqlx::query(
-            "SELECT account, calls, errors, timeouts, limit_hits, latency, log_head \
+            "SELECT account, calls, errors, timeouts, limit_hits, latency, log_head, memory \
              FROM usage_reports WHERE name = $1 AND version = $2 ORDER BY account",
         )
         .bind(name)
@@ -162,6 +165,10 @@ impl MarketStore {
         for row in &rows {
             let account: String = row.try_get(0).map_err(read())?;
             let latency: String = row.try_get(5).map_err(read())?;
+            let memory: String = row.try_get(7).map_err(read())?;
+            let damaged = || MarketError::Damaged {
+                detail: format!("the usage report of {account} for {name}@{version_}"),
+            };
             let report = UsageReport {
                 name: name.to_owned(),
                 version: version_.to_owned(),
@@ -169,10 +176,9 @@ impl MarketStore {
                 errors: count(row.try_get(2).map_err(read())?),
                 timeouts: count(row.try_get(3).map_err(read())?),
                 limit_hits: count(row.try_get(4).map_err(read())?),
-                latency: serde_json::from_str(&latency).map_err(|_| MarketError::Damaged {
-                    detail: format!("the usage report of {account} for {name}@{version_}"),
-                })?,
+                latency: serde_json::from_str(&latency).map_err(|_| damaged())?,
                 log_head: row.try_get(6).map_err(read())?,
+                memory: serde_json::from_str(&memory).map_err(|_| damaged())?,
             };
             metrics.add(&report);
             calls_of.insert(account, report.calls);

@@ -710,6 +710,7 @@ async fn usage_and_ratings_make_the_metrics(store: &MarketStore) {
     let mut heavy = UsageReport::new("echo", "1.0.0");
     for _ in 0..990 {
         heavy.record(CallOutcome::Ok, 80);
+        heavy.record_memory(65_536);
     }
     for _ in 0..10 {
         heavy.record(CallOutcome::Error, 3_000);
@@ -777,6 +778,9 @@ async fn usage_and_ratings_make_the_metrics(store: &MarketStore) {
     );
     assert_eq!(metrics.latency_us(0.5), Some(100));
     assert_eq!(metrics.latency_us(0.995), Some(5_000));
+    // Memory, from the calls whose records measured it.
+    assert_eq!(metrics.memory_measured(), 990);
+    assert_eq!(metrics.memory_bytes(0.99), Some(64 << 10));
     assert_eq!(metrics.ratings.len(), 3);
     let u2 = metrics.ratings.iter().find(|r| r.account == "u2").unwrap();
     assert_eq!(

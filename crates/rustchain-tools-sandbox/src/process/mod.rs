@@ -578,6 +578,10 @@ impl CommandRunner {
         let (stderr, stderr_truncated) = take(&stderr);
         let killed = match stopped {
             Some(Stop::Limit(limit)) => Some(limit),
+            // A reader that hit its cap closed its pipe, and the program can
+            // die of SIGPIPE before the overflow is seen above: the cut
+            // output is what stopped it.
+            _ if stdout_truncated || stderr_truncated => Some(LimitHit::Output),
             _ => None,
         };
         let limit = classify(Evidence {

@@ -189,10 +189,11 @@ pub struct LogLine {
 }
 
 /// Caps one instance's memory; remembers a refusal so that a trap after it
-/// is reported as the memory limit.
+/// is reported as the memory limit, and the most it allowed.
 pub(super) struct MemoryCap {
     max_bytes: usize,
     refused: bool,
+    peak_bytes: usize,
 }
 
 impl MemoryCap {
@@ -200,11 +201,18 @@ impl MemoryCap {
         MemoryCap {
             max_bytes,
             refused: false,
+            peak_bytes: 0,
         }
     }
 
     pub(super) fn refused(&self) -> bool {
         self.refused
+    }
+
+    /// The largest linear memory allowed so far: the instance's initial
+    /// memory, then each growth (memories never shrink).
+    pub(super) fn peak_bytes(&self) -> usize {
+        self.peak_bytes
     }
 }
 
@@ -217,6 +225,9 @@ impl ResourceLimiter for MemoryCap {
     ) -> wasmtime::Result<bool> {
         let allowed = desired <= self.max_bytes;
         self.refused |= !allowed;
+        if allowed {
+            self.peak_bytes = self.peak_bytes.max(desired);
+        }
         Ok(allowed)
     }
 

@@ -142,6 +142,8 @@ pub struct CallOutcome {
     pub host_errors: Vec<String>,
     /// The lines the plugin logged (at most [`MAX_LOG_LINES`]).
     pub logs: Vec<LogLine>,
+    /// The most linear memory the instance held during the call, in bytes.
+    pub peak_memory_bytes: u64,
 }
 
 /// A wasmtime engine set up for plugins: epoch interruption, the pooling
@@ -441,6 +443,7 @@ impl WasmModule {
         let result = self.run(&mut store, input);
         let state = store.into_data();
         let (host_errors, logs) = (state.host_errors, state.logs);
+        let peak_memory_bytes = state.memory.peak_bytes() as u64;
         let output = result.map_err(|failure| match failure {
             Failure::Abi(reason) => SandboxError::WasmBadOutput {
                 module: self.name.to_string(),
@@ -463,6 +466,7 @@ impl WasmModule {
             reply,
             host_errors,
             logs,
+            peak_memory_bytes,
         })
     }
 

@@ -2132,6 +2132,7 @@ fn in_a_browser_a_package_is_uploaded_reviewed_published_and_then_installed_and_
     let acme = add("acme", "publisher");
     let sec = add("sec", "security-reviewer");
     let qa = add("qa", "quality-reviewer");
+    let ann = add("ann", "user");
 
     // The publisher's side that stays on its own machine: a key, registered,
     // and the package signed into one file.
@@ -2191,6 +2192,7 @@ fn in_a_browser_a_package_is_uploaded_reviewed_published_and_then_installed_and_
         "publisher": acme,
         "security": sec,
         "quality": qa,
+        "user": ann,
     });
     let mut child = Command::new(python)
         .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/market_flow.py"))
@@ -2250,6 +2252,19 @@ fn in_a_browser_a_package_is_uploaded_reviewed_published_and_then_installed_and_
             .as_str()
             .unwrap()
             .contains("example.json_upper"),
+        "{seen}"
+    );
+    assert!(
+        seen["ratings"]
+            .as_str()
+            .unwrap()
+            .contains("★★★★☆ by ann (weight 0, 0 calls): does what it says"),
+        "{seen}"
+    );
+    assert!(
+        seen["finding"].as_str().unwrap().contains(
+            "Finding 1 against example.json_upper@1.0.0 (medium): keeps secrets upper-cased"
+        ),
         "{seen}"
     );
     assert!(

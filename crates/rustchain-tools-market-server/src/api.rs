@@ -43,6 +43,10 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/submissions/{id}", get(web::submission))
         .route("/submissions/{id}/reviews", post(web::review))
         .route("/packages/{name}/{version}/ratings", post(web::rate))
+        .route(
+            "/packages/{name}/{version}/findings",
+            post(web::report_finding),
+        )
         .route("/api/v1/accounts", post(add_account))
         .route("/api/v1/accounts/{id}/links", post(link_account))
         .route("/api/v1/publishers/{id}/keys", post(add_key).get(keys))

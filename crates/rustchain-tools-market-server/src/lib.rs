@@ -48,6 +48,7 @@
 //! | `GET /queue` | reviewers | web page: the submissions in review |
 //! | `GET /submissions/{id}`, `POST …/reviews` | its publisher, reviewers | the submission and the review form |
 //! | `POST /packages/{name}/{version}/ratings` | users | the package page's rating form |
+//! | `POST /packages/{name}/{version}/findings` | users, security reviewers | the package page's form for a security finding |
 //!
 //! The web pages act through the same policy decisions as the API; their
 //! form posts must come from the market's own pages (their `Origin`), and

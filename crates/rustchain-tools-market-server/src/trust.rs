@@ -38,6 +38,28 @@ impl Inner {
         Ok(finding)
     }
 
+    /// Reports `account`'s finding against `name@version`, if the policy
+    /// allows it.
+    pub(crate) async fn report_finding(
+        &self,
+        account: &MarketAccount,
+        name: &str,
+        version: &str,
+        new: &NewFinding,
+    ) -> Result<Finding, ServerError> {
+        self.authorize(
+            account,
+            "market.report_finding",
+            json!({"name": name, "version": version, "severity": new.severity}),
+        )?;
+        let finding = self
+            .store
+            .report_finding(&account.id, name, version, new)
+            .await?;
+        tracing::info!(id = finding.id, package = %finding.package(), reporter = %account.id, "finding reported");
+        Ok(finding)
+    }
+
     /// The confirmed findings against package `name`: its public
     /// vulnerability history.
     pub(crate) async fn vulnerability_history(
@@ -58,18 +80,10 @@ pub(crate) async fn report_finding(
     bytes: Bytes,
 ) -> Result<(StatusCode, Json<Finding>), ServerError> {
     let new: NewFinding = body(&bytes)?;
-    let account = inner
-        .authorized(
-            &headers,
-            "market.report_finding",
-            json!({"name": name, "version": version, "severity": new.severity}),
-        )
-        .await?;
+    let account = inner.bearer_account(&headers).await?;
     let finding = inner
-        .store
-        .report_finding(&account.id, &name, &version, &new)
+        .report_finding(&account, &name, &version, &new)
         .await?;
-    tracing::info!(id = finding.id, package = %finding.package(), reporter = %account.id, "finding reported");
     Ok((StatusCode::CREATED, Json(finding)))
 }
 

@@ -7,6 +7,7 @@
 //! Every form post must come from these pages (`session::same_origin`), and
 //! every action goes through the same policy decisions as the API. Every
 //! value from the store is escaped.
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -22,11 +23,14 @@ use rustchain_tools_market::{
 use serde::Deserialize;
 
 use crate::api::{NewReview, latest, submission_id};
-
-mod discovery;
 use crate::session::same_origin;
 use crate::{Inner, ServerError};
+
+mod discovery;
+mod trust;
+
 pub(crate) use discovery::index;
+pub(crate) use trust::report_finding;
 
 type Shared = State<Arc<Inner>>;
 
@@ -242,6 +246,11 @@ pub(crate) async fn package(
             v = escape(&rated.package.version),
         );
     }
+    if let (Some(a), Some(newest)) = (&account, latest(&versions))
+        && trust::may_report(a)
+    {
+        trust::finding_form(&mut body, &newest.package.name, &newest.package.version);
+    }
     body.push_str("<h2>Use and ratings</h2>");
     for v in versions.iter().rev() {
         let metrics = inner
@@ -253,6 +262,7 @@ pub(crate) async fn package(
     body.push_str(USE_EXPLAINED);
     discovery::used_together(&inner, &name, &mut body).await?;
     body.push_str("<h2>Security scans</h2>");
+    let reputations = trust::reputations(&inner, &published).await?;
     for s in published.iter().rev() {
         let _ = write!(
             body,
@@ -260,7 +270,7 @@ pub(crate) async fn package(
             escape(&s.package.version),
             s.score
         );
-        checks_and_reviews(&mut body, s);
+        checks_and_reviews(&mut body, s, &reputations);
     }
     Ok(page(&name, account.as_ref(), &body).into_response())
 }
@@ -415,7 +425,9 @@ fn latency_plot(m: &VersionMetrics) -> String {
 }
 
 /// A submission's scan checks and reviews, as lists.
-fn checks_and_reviews(body: &mut String, s: &Submission) {
+/// The scan's checks and the reviews, each reviewer with its reputation
+/// (from `reputations`) as a reviewer.
+fn checks_and_reviews(body: &mut String, s: &Submission, reputations: &HashMap<String, i64>) {
     body.push_str("<ul class=\"checks\">");
     for check in s.scan["checks"].as_array().into_iter().flatten() {
         let outcome = check["outcome"].as_str().unwrap_or_default();
@@ -435,9 +447,12 @@ fn checks_and_reviews(body: &mut String, s: &Submission) {
     for r in &s.reviews {
         let _ = write!(
             body,
-            "<li>{} review by {}: {} {}</li>",
+            "<li>{} review by {} (reputation {}): {} {}</li>",
             r.kind,
             escape(&r.reviewer),
+            reputations
+                .get(&r.reviewer)
+                .map_or("–".to_owned(), i64::to_string),
             r.verdict,
             escape(&r.note)
         );
@@ -776,7 +791,8 @@ pub(crate) async fn submission(
         );
     }
     body.push_str("<h2>Security scan</h2>");
-    checks_and_reviews(&mut body, &s);
+    let reputations = trust::reputations(&inner, &[&s]).await?;
+    checks_and_reviews(&mut body, &s, &reputations);
     let kinds: Vec<ReviewKind> = [ReviewKind::Security, ReviewKind::Quality]
         .into_iter()
         .filter(|k| has_role(&account, &format!("{k}-reviewer")))

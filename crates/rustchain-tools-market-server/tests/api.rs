@@ -898,3 +898,100 @@ async fn reported_calls_of_a_priced_version_are_billed_and_shown_to_its_publishe
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn the_package_page_takes_findings_and_shows_reviewers_reputation() {
+    let f = fixture().await;
+    let (acme, _sec, _qa) = published_echo(&f, None).await;
+    let user = account(&f, "ann", &["user"]).await;
+    let own = Some("http://market.test");
+    let sign_in = |token: String| {
+        let server = f.server.clone();
+        async move {
+            let login = format!("token={token}");
+            let (status, headers, _) =
+                browse(&server, "POST", "/login", own, None, Some(&login)).await;
+            assert_eq!(status, StatusCode::SEE_OTHER);
+            let cookie = headers["set-cookie"].to_str().unwrap();
+            cookie.split(';').next().unwrap().to_owned()
+        }
+    };
+    let ann = sign_in(user).await;
+    let (status, _, html) = browse(
+        &f.server,
+        "GET",
+        "/packages/example.echo",
+        None,
+        Some(&ann),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"finding-form\""), "{html}");
+    // Each approval held: the reviewers' reputation is 1 each.
+    assert!(
+        html.contains("security review by sec (reputation 1): approve"),
+        "{html}"
+    );
+    let publisher = sign_in(acme).await;
+    let (_, _, html) = browse(
+        &f.server,
+        "GET",
+        "/packages/example.echo",
+        None,
+        Some(&publisher),
+        None,
+    )
+    .await;
+    assert!(
+        !html.contains("id=\"finding-form\""),
+        "no form for its publisher"
+    );
+
+    let findings = "/packages/example.echo/1.0.0/findings";
+    let form = "severity=high&title=leaks+its+input&detail=call+it+twice";
+    let (status, _, body) = browse(
+        &f.server,
+        "POST",
+        findings,
+        Some("http://evil.example"),
+        Some(&ann),
+        Some(form),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _, body) = browse(
+        &f.server,
+        "POST",
+        findings,
+        own,
+        Some(&ann),
+        Some("severity=urgent&title=x"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("urgent"), "{body}");
+    let (status, _, body) = browse(
+        &f.server,
+        "POST",
+        findings,
+        own,
+        Some(&publisher),
+        Some(form),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "its publisher may not: {body}"
+    );
+    let (status, _, body) = browse(&f.server, "POST", findings, own, Some(&ann), Some(form)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(
+        body.contains("Finding 1 against example.echo@1.0.0 (high): leaks its input."),
+        "{body}"
+    );
+    let (_, finding) = call(&f.server, "GET", "/api/v1/findings/1", Some(&f.admin), None).await;
+    assert_eq!(finding["reporter"], "ann");
+    assert_eq!(finding["detail"], "call it twice");
+}

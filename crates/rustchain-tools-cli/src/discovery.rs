@@ -17,6 +17,11 @@ use rustchain_tools::{
         DEFAULT_MODEL, EmbeddingModel, Filters, Format, ImportOptions, ImportReport, Parsed,
         Registry, RegistryOptions, SearchResult, parse,
     },
+    search::SearchIndex,
+    search::crossval::{
+        CrossValidation, QueryScores, Split, cross_validate, describe, folds, query_scores,
+        tuning_grid,
+    },
     search::eval::{Metrics, load_corpus, load_queries, score_ranking},
 };
 use serde_json::{Value, json};
@@ -129,6 +134,12 @@ pub enum RegistryCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Cross-validate: split the queries (`family`: each source family
+        /// held out in turn; `tool` or `tool:K`: K folds that share no
+        /// function name), choose the ranking parameters on the other folds
+        /// and measure each held-out fold, with 95% intervals.
+        #[arg(long, value_name = "SPLIT")]
+        split: Option<Split>,
         #[command(flatten)]
         source: SourceArgs,
     },
@@ -242,6 +253,9 @@ pub fn search(args: &SearchArgs, settings: &Settings, runtime: Runtime) -> Resul
     };
     let mut out = std::io::stdout().lock();
     if let Some(batch) = &args.batch {
+        if !catalog.registry().snapshot().has_semantic() && !args.source.lexical {
+            warn_lexical();
+        }
         let text =
             std::fs::read_to_string(batch).with_context(|| format!("cannot read {batch}"))?;
         for (i, line) in text
@@ -270,13 +284,17 @@ pub fn search(args: &SearchArgs, settings: &Settings, runtime: Runtime) -> Resul
         .ok_or_else(|| anyhow!("give a query, or --batch FILE"))?;
     let results = catalog.search(query, &filters, args.limit)?;
     let semantic = catalog.registry().snapshot().has_semantic();
+    if !semantic && !args.source.lexical {
+        warn_lexical();
+    }
     if args.json {
         let rows: Vec<Value> = results.iter().map(hit_json).collect();
-        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
-    } else {
+        let mut answer = json!({"query": query, "semantic": semantic, "results": rows});
         if !semantic {
-            eprintln!("(lexical search only: no embedding model; see `cargo xtask fetch-model`)");
+            answer["notice"] = json!(LEXICAL_NOTICE);
         }
+        writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?;
+    } else {
         for (rank, hit) in results.iter().enumerate() {
             let r = &hit.result;
             let mark = if hit.callable {
@@ -298,6 +316,16 @@ pub fn search(args: &SearchArgs, settings: &Settings, runtime: Runtime) -> Resul
         }
     }
     Ok(0)
+}
+
+/// What a search without an embedding model says, with what installs one.
+const LEXICAL_NOTICE: &str = "search is lexical: no embedding model is installed; \
+     `cargo xtask fetch-model` installs it (or give --model DIR)";
+
+/// Says once on stderr that search went lexical because no model is
+/// installed (the registry also says so as a tracing event when it opens).
+fn warn_lexical() {
+    eprintln!("warning: {LEXICAL_NOTICE}");
 }
 
 /// What `tools search` searches: the program's tools with the registry's,
@@ -474,6 +502,14 @@ pub fn registry(command: &RegistryCommand, settings: &Settings) -> Result<u8> {
             corpus,
             queries,
             json,
+            split: Some(split),
+            source,
+        } => cross_validated(settings, corpus, queries, *split, *json, source),
+        RegistryCommand::Eval {
+            corpus,
+            queries,
+            json,
+            split: None,
             source,
         } => {
             let (registry, _dir) = source.scratch(settings, corpus)?;
@@ -523,6 +559,115 @@ pub fn registry(command: &RegistryCommand, settings: &Settings) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// `registry eval --split`: the search index over the corpus, each grid
+/// candidate's scores per query, the parameters chosen per fold on the
+/// others, and the default's figures on the same folds beside them.
+fn cross_validated(
+    settings: &Settings,
+    corpus: &str,
+    queries: &str,
+    split: Split,
+    json: bool,
+    source: &SourceArgs,
+) -> Result<u8> {
+    let docs = load_corpus(Path::new(corpus))
+        .with_context(|| format!("{corpus} is not in the corpus format"))?;
+    let queries = load_queries(Path::new(queries))
+        .with_context(|| format!("cannot read the queries {queries}"))?;
+    let model = source.model(settings)?;
+    let index = SearchIndex::build(&docs, model);
+    let semantic = index.has_semantic();
+    if !semantic && !source.lexical {
+        warn_lexical();
+    }
+    let grid = tuning_grid(semantic);
+    let scores: Vec<Vec<QueryScores>> = grid
+        .iter()
+        .map(|config| query_scores(&index.with_config(config.clone()), &docs, &queries))
+        .collect();
+    let folds = folds(&queries, split);
+    let tuned = cross_validate(&scores, &folds);
+    let fixed = cross_validate(&scores[..1], &folds);
+    let mode = if semantic { "hybrid" } else { "lexical" };
+    if json {
+        let fold_json: Vec<Value> = tuned
+            .folds
+            .iter()
+            .zip(&fixed.folds)
+            .map(|(t, d)| {
+                json!({
+                    "fold": t.name,
+                    "chosen": describe(&grid[t.chosen], semantic),
+                    "heldOut": metrics_json(&t.held_out),
+                    "default": metrics_json(&d.held_out),
+                })
+            })
+            .collect();
+        let interval = |cv: &CrossValidation| {
+            json!({
+                "recall@5": [cv.recall_at_5_interval.0, cv.recall_at_5_interval.1],
+                "nDCG@10": [cv.ndcg_at_10_interval.0, cv.ndcg_at_10_interval.1],
+            })
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "mode": mode,
+                "semantic": semantic,
+                "tools": docs.len(),
+                "split": split.to_string(),
+                "candidates": grid.len(),
+                "folds": fold_json,
+                "heldOut": metrics_json(&tuned.held_out),
+                "heldOutInterval95": interval(&tuned),
+                "default": metrics_json(&fixed.held_out),
+                "defaultInterval95": interval(&fixed),
+                "defaultNdcgSpread": [fixed.ndcg_spread().0, fixed.ndcg_spread().1],
+            }))?
+        );
+        return Ok(0);
+    }
+    println!(
+        "{mode} search over {} tools, {} queries, split {split}: per fold, the best of {} \
+         parameter sets by nDCG@10 on the other folds, measured on the fold (name-level relevance)",
+        docs.len(),
+        queries.len(),
+        grid.len()
+    );
+    println!(
+        "{:<20} {:>7} {:>9} {:>8}   {:>9} {:>8}   chosen",
+        "fold", "queries", "recall@5", "nDCG@10", "default:", ""
+    );
+    for (t, d) in tuned.folds.iter().zip(&fixed.folds) {
+        println!(
+            "{:<20} {:>7} {:>9.3} {:>8.3}   {:>9.3} {:>8.3}   {}",
+            t.name,
+            t.held_out.queries,
+            t.held_out.recall_at_5,
+            t.held_out.ndcg_at_10,
+            d.held_out.recall_at_5,
+            d.held_out.ndcg_at_10,
+            describe(&grid[t.chosen], semantic)
+        );
+    }
+    for (label, cv) in [("held out, tuned", &tuned), ("held out, default", &fixed)] {
+        println!(
+            "{label:<20} {:>7} recall@5 {:.3} [{:.3}, {:.3}]  nDCG@10 {:.3} [{:.3}, {:.3}] \
+             (95% bootstrap intervals)",
+            cv.held_out.queries,
+            cv.held_out.recall_at_5,
+            cv.recall_at_5_interval.0,
+            cv.recall_at_5_interval.1,
+            cv.held_out.ndcg_at_10,
+            cv.ndcg_at_10_interval.0,
+            cv.ndcg_at_10_interval.1,
+        );
+    }
+    let (low, high) = fixed.ndcg_spread();
+    println!("nDCG@10 of the default from fold to fold: {low:.3} to {high:.3}");
+    Ok(0)
 }
 
 /// Ranks every query through the registry and scores the ranking by the

@@ -980,7 +980,21 @@ fn a_registry_imports_searches_removes_and_evaluates() {
 
     let out = run(&["tools", "search", "weather in Paris", "--lexical", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let hits: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(
+        !stderr(&out).contains("warning"),
+        "lexical by choice needs no warning: {}",
+        stderr(&out)
+    );
+    let answer: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(answer["semantic"], false, "{answer}");
+    assert!(
+        answer["notice"]
+            .as_str()
+            .unwrap()
+            .contains("cargo xtask fetch-model"),
+        "{answer}"
+    );
+    let hits = &answer["results"];
     assert_eq!(hits[0]["id"], "demo/weather");
     // An imported definition is there for discovery only.
     assert_eq!(hits[0]["callable"], false, "{hits}");
@@ -998,6 +1012,74 @@ fn a_registry_imports_searches_removes_and_evaluates() {
         stdout(&out)
     );
     assert!(stdout(&out).contains("why:"), "{}", stdout(&out));
+
+    // Cross-validated: folds that share no tool, parameters chosen on the
+    // other folds, each query held out once.
+    let queries = home.path().join("queries.jsonl");
+    std::fs::write(
+        &queries,
+        [
+            r#"{"query": "weather in Rome today", "relevant": ["demo/weather"], "relevant_exact": ["demo/weather"], "relevant_names": ["get_weather"], "category": "simple"}"#,
+            r#"{"query": "is it raining in Oslo", "relevant": ["demo/weather"], "relevant_exact": ["demo/weather"], "relevant_names": ["get_weather"], "category": "simple"}"#,
+            r#"{"query": "change 10 dollars to euros", "relevant": ["demo/convert"], "relevant_exact": ["demo/convert"], "relevant_names": ["convert_currency"], "category": "multiple"}"#,
+            r#"{"query": "area of a triangle with base 3 and height 4", "relevant": ["demo/area"], "relevant_exact": ["demo/area"], "relevant_names": ["triangle_area"], "category": "multiple"}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let queries = queries.to_str().unwrap();
+    let out = run(&[
+        "registry",
+        "eval",
+        "--corpus",
+        corpus,
+        "--queries",
+        queries,
+        "--split",
+        "tool:2",
+        "--lexical",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let cv: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(cv["split"], "by tool, 2 folds", "{cv}");
+    assert_eq!(cv["semantic"], false);
+    assert_eq!(cv["folds"].as_array().unwrap().len(), 2, "{cv}");
+    assert_eq!(cv["heldOut"]["queries"], 4, "{cv}");
+    let interval = &cv["heldOutInterval95"]["nDCG@10"];
+    let ndcg = cv["heldOut"]["nDCG@10"].as_f64().unwrap();
+    assert!(
+        interval[0].as_f64().unwrap() <= ndcg && ndcg <= interval[1].as_f64().unwrap(),
+        "{cv}"
+    );
+    let out = run(&[
+        "registry",
+        "eval",
+        "--corpus",
+        corpus,
+        "--queries",
+        queries,
+        "--split",
+        "family",
+        "--lexical",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("split by source family"), "{text}");
+    assert!(text.contains("held out, tuned"), "{text}");
+    assert!(text.contains("95% bootstrap intervals"), "{text}");
+    let out = run(&[
+        "registry",
+        "eval",
+        "--corpus",
+        corpus,
+        "--queries",
+        queries,
+        "--split",
+        "tool:1",
+    ]);
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(stderr(&out).contains("at least 2"), "{}", stderr(&out));
 
     // Searching registered the program's 15 built-in tools beside them.
     let out = run(&["registry", "stats", "--json", "--lexical"]);
@@ -1188,7 +1270,8 @@ fn a_new_user_finds_the_built_in_tools_without_importing_anything() {
         "--json",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let hits: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let answer: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let hits = &answer["results"];
     assert_eq!(hits[0]["name"], "fs_read", "{hits}");
     assert_eq!(hits[0]["callable"], true, "{hits}");
     // A second search registers nothing again.

@@ -237,7 +237,10 @@ async fn a_package_is_scanned_reviewed_published_and_downloaded_whole() {
         html.contains("<svg role=\"img\" aria-label=\"security score per version\""),
         "{html}"
     );
-    assert!(html.contains("quality review by qa: approve ok"), "{html}");
+    assert!(
+        html.contains("quality review by qa (reputation 1): approve ok"),
+        "{html}"
+    );
     let (status, list) = call(&f.server, "GET", "/api/v1/packages", None, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list[0]["name"], "example.echo");

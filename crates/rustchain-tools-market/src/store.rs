@@ -111,6 +111,11 @@ fn migrator() -> Migrator {
                 include_str!("../migrations/0004_findings.sql"),
             ),
             migration(5, "memory", include_str!("../migrations/0005_memory.sql")),
+            migration(
+                6,
+                "usage by name",
+                include_str!("../migrations/0006_usage_by_name.sql"),
+            ),
         ]),
         ..Migrator::DEFAULT
     }

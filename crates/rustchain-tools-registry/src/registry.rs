@@ -370,6 +370,13 @@ impl Registry {
         fs::create_dir_all(dir).map_err(io_error("creating the registry directory", dir))?;
         let counters = Arc::new(Counters::default());
         let (store, snapshot, seen) = load(dir, options, &counters)?;
+        if options.model.is_none() {
+            tracing::warn!(
+                registry = %dir.display(),
+                "tool search is lexical: no embedding model was given; `cargo xtask fetch-model` \
+                 installs one"
+            );
+        }
         Ok(Registry {
             dir: dir.to_path_buf(),
             current: ArcSwap::from_pointee(snapshot),

@@ -696,6 +696,15 @@ impl SearchIndex {
         index
     }
 
+    /// The same documents ranked with other parameters: the postings are
+    /// weighed again, nothing is analyzed or embedded again.
+    pub fn with_config(&self, config: SearchConfig) -> SearchIndex {
+        let mut index = self.clone();
+        index.config = config;
+        index.rebuild_postings();
+        index
+    }
+
     /// Attaches the model that embeds queries (after deserializing, or to
     /// turn semantic search off with `None`). Semantic search is on only
     /// when the model is the one the stored document embeddings came from.

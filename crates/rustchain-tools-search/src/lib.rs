@@ -27,7 +27,8 @@
 //!   sentence's tool reaches the first results.
 //!
 //! Without a model the index is lexical only and [`SearchIndex::has_semantic`]
-//! says so. [`eval`] measures rankings on the project's retrieval data;
+//! says so. [`eval`] measures rankings on the project's retrieval data,
+//! [`crossval`] on folds of it that were not tuned on;
 //! `examples/evaluate.rs` prints the figures.
 //!
 //! Measured on the BFCL dev queries (1,150), name-level relevance, recall@5 /
@@ -50,6 +51,7 @@
 #![deny(missing_docs)]
 
 pub mod analyze;
+pub mod crossval;
 mod error;
 pub mod eval;
 mod index;

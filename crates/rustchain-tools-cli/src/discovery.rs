@@ -71,9 +71,11 @@ pub struct SourceArgs {
     /// The registry directory (default: `registry` in the data directory).
     #[arg(long, value_name = "DIR")]
     pub(crate) registry: Option<String>,
-    /// The embedding model directory, for semantic search (default: found
-    /// under the data directory or the workspace's `models/`).
-    #[arg(long, value_name = "DIR")]
+    /// The embedding model for semantic search: a directory, or the name of
+    /// an installed model (`wordllama-l2-supercat-256`, the default, or
+    /// `all-minilm-l6-v2`), found under the data directory or the
+    /// workspace's `models/`.
+    #[arg(long, value_name = "DIR|NAME")]
     model: Option<String>,
     /// Search by words only, even if a model is there.
     #[arg(long)]
@@ -145,9 +147,10 @@ pub enum RegistryCommand {
     },
 }
 
-/// The embedding model in `dir`, or the installed one (under the data
-/// directory, then the workspace's `models/`) if there is one; none when
-/// `lexical`.
+/// The embedding model in `dir` (a directory, or the name of an installed
+/// model such as `all-minilm-l6-v2`), or the installed default one; an
+/// installed model is looked for under the data directory, then the
+/// workspace's `models/`. None when `lexical`.
 pub(crate) fn embedding_model(
     settings: &Settings,
     dir: Option<&str>,
@@ -156,14 +159,20 @@ pub(crate) fn embedding_model(
     if lexical {
         return Ok(None);
     }
-    let candidates: Vec<PathBuf> = match dir {
-        Some(dir) => vec![PathBuf::from(dir)],
-        None => vec![
-            settings.data_dir.join("models").join(DEFAULT_MODEL),
+    let installed = |name: &str| {
+        vec![
+            settings.data_dir.join("models").join(name),
             Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../../models")
-                .join(DEFAULT_MODEL),
-        ],
+                .join(name),
+        ]
+    };
+    let candidates: Vec<PathBuf> = match dir {
+        Some(name) if !name.contains(std::path::is_separator) && !Path::new(name).exists() => {
+            installed(name)
+        }
+        Some(dir) => vec![PathBuf::from(dir)],
+        None => installed(DEFAULT_MODEL),
     };
     for dir in &candidates {
         if dir.exists() {
@@ -173,7 +182,11 @@ pub(crate) fn embedding_model(
         }
     }
     if dir.is_some() {
-        bail!("no model in {}", candidates[0].display());
+        let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+        bail!(
+            "no model in {} (`cargo xtask fetch-model --model NAME` installs one)",
+            tried.join(" or ")
+        );
     }
     Ok(None)
 }

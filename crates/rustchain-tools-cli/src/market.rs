@@ -81,9 +81,10 @@ pub enum MarketCommand {
         /// The configuration file whose `[plugins]` section the scan uses.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
-        /// The embedding model directory for package search (default: the
-        /// installed one, if any; without one search is lexical).
-        #[arg(long, value_name = "DIR")]
+        /// The embedding model for package search, a directory or an
+        /// installed model's name (default: the installed default model, if
+        /// any; without one search is lexical).
+        #[arg(long, value_name = "DIR|NAME")]
         model: Option<String>,
         /// Search packages by words only, even if a model is installed.
         #[arg(long, conflicts_with = "model")]

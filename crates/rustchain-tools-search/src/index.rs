@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyze::{self, WordMap};
 use crate::error::SearchError;
-use crate::semantic::{EmbeddingModel, WordTokens};
+use crate::semantic::{EmbeddingModel, StaticModel, WordTokens};
 
 /// A tool definition as the search sees it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -304,17 +304,22 @@ impl Semantic {
         }
     }
 
-    /// The query's vector in the centered space, quantized. `words`
-    /// remembers each word's tokens for the other texts of one request.
-    fn query(&self, model: &EmbeddingModel, query: &str, words: &mut WordTokens) -> QueryVector {
-        let mut q = model.embed_cached(query, words);
-        for (x, m) in q.iter_mut().zip(&self.mean) {
-            *x -= m;
-        }
-        normalize(&mut q);
-        let mut values = Vec::with_capacity(q.len());
-        let scale = quantize(&q, &mut values);
-        QueryVector { values, scale }
+    /// The vectors of a request's texts in the centered space, quantized,
+    /// embedded together (a transformer encodes them in one batch).
+    fn queries(&self, model: &EmbeddingModel, texts: &[&str]) -> Vec<QueryVector> {
+        let mut words = WordTokens::default();
+        let mut all = model.embed_all(texts, &mut words);
+        all.chunks_exact_mut(self.dims.max(1))
+            .map(|q| {
+                for (x, m) in q.iter_mut().zip(&self.mean) {
+                    *x -= m;
+                }
+                normalize(q);
+                let mut values = Vec::with_capacity(q.len());
+                let scale = quantize(q, &mut values);
+                QueryVector { values, scale }
+            })
+            .collect()
     }
 
     /// The cosine of the query with document `d` (0 when out of range).
@@ -519,6 +524,34 @@ fn join_words(out: &mut String, source: &str) {
     });
 }
 
+/// The text a contextual model embeds for a document: its name split
+/// into words (ended by "."), its description, its tags, and its
+/// parameters (names split into words, and descriptions), in the order the
+/// static model reads them.
+fn document_text(doc: &impl Indexable) -> String {
+    let mut text = String::new();
+    let mut words = String::new();
+    join_words(&mut words, doc.name());
+    text.push_str(&words);
+    text.push('.');
+    let mut push = |part: &str| {
+        if !part.is_empty() {
+            text.push(' ');
+            text.push_str(part);
+        }
+    };
+    push(doc.description());
+    for tag in doc.tags() {
+        push(tag);
+    }
+    for (name, description) in doc.parameters() {
+        join_words(&mut words, name);
+        push(&words);
+        push(description);
+    }
+    text
+}
+
 /// The token ids of documents, for their embeddings. A document is
 /// embedded from its name split into words (ended by "."), its
 /// description, its tags, and its parameters (names split into words, and
@@ -536,7 +569,7 @@ struct DocTokens<'a> {
 
 impl<'a> DocTokens<'a> {
     /// The token ids of `doc`, in order.
-    fn of(&mut self, model: &EmbeddingModel, doc: &'a impl Indexable) -> &[u32] {
+    fn of(&mut self, model: &StaticModel, doc: &'a impl Indexable) -> &[u32] {
         self.ids.clear();
         join_words(&mut self.joined, doc.name());
         self.joined.push('.');
@@ -554,7 +587,7 @@ impl<'a> DocTokens<'a> {
     }
 
     /// Appends the token ids of `text` to `self.ids`.
-    fn text(&mut self, model: &EmbeddingModel, text: &'a str) {
+    fn text(&mut self, model: &StaticModel, text: &'a str) {
         let (start, end) = *self.texts.entry(text).or_insert_with(|| {
             let start = self.text_ids.len();
             model.word_ids(text, &mut self.words, &mut self.text_ids);
@@ -757,6 +790,7 @@ impl SearchIndex {
     fn append<D: Indexable>(&mut self, docs: &[D]) {
         let model = self.semantic.active().and(self.semantic.model.clone());
         let model = model.as_deref();
+        let static_model = model.and_then(EmbeddingModel::as_static);
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(MAX_THREADS);
@@ -766,7 +800,7 @@ impl SearchIndex {
             threads
         };
         let chunks: Vec<&[D]> = docs.chunks(docs.len().div_ceil(workers).max(1)).collect();
-        let parts = in_parallel(&chunks, |chunk| Tokenized::of(chunk, model));
+        let parts = in_parallel(&chunks, |chunk| Tokenized::of(chunk, static_model));
         // Each distinct word of the batch once, in order of first occurrence.
         let mut numbers: WordMap<u32> = WordMap::default();
         let mut distinct: Vec<&str> = Vec::new();
@@ -834,6 +868,14 @@ impl SearchIndex {
             self.field_len.extend(analyzed.field_len);
             self.name_keys.extend_from_slice(&part.name_keys);
             self.semantic.vectors.extend_from_slice(&part.vectors);
+        }
+        // A transformer uses its own threads for each batch.
+        if let Some(model) = model.filter(|_| static_model.is_none()) {
+            let texts: Vec<String> = docs.iter().map(document_text).collect();
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            self.semantic
+                .vectors
+                .extend(model.embed_all(&texts, &mut WordTokens::default()));
         }
     }
 
@@ -950,8 +992,6 @@ impl SearchIndex {
         } else {
             None
         };
-        let mut words = WordTokens::default();
-        let semantic = model.map(|m| self.semantic.query(m, query, &mut words));
         // The request's terms are those of its sentences.
         let mut terms: Vec<(u32, String)> = Vec::new();
         let mut whole: Vec<u32> = Vec::new();
@@ -971,17 +1011,23 @@ impl SearchIndex {
             self.query_terms(query, &mut terms, &mut whole);
         }
         // One sentence is the whole request.
-        let segments: Vec<Segment> = if segments.len() > 1 {
-            segments
-                .into_iter()
-                .map(|(text, terms)| Segment {
-                    terms,
-                    vector: model.map(|m| self.semantic.query(m, text, &mut words)),
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        if segments.len() < 2 {
+            segments.clear();
+        }
+        let mut vectors = model.map(|m| {
+            let texts: Vec<&str> = std::iter::once(query)
+                .chain(segments.iter().map(|&(text, _)| text))
+                .collect();
+            self.semantic.queries(m, &texts).into_iter()
+        });
+        let semantic = vectors.as_mut().and_then(Iterator::next);
+        let segments: Vec<Segment> = segments
+            .into_iter()
+            .map(|(_, terms)| Segment {
+                terms,
+                vector: vectors.as_mut().and_then(Iterator::next),
+            })
+            .collect();
         let diversify = self.config.same_name_factor < 1.0
             || (!segments.is_empty() && self.config.segment_repeat_factor < 1.0);
         // Diversifying needs more candidates than are returned.
@@ -1332,7 +1378,7 @@ struct Analyzed {
 }
 
 impl<'a> Tokenized<'a> {
-    fn of<D: Indexable>(docs: &'a [D], model: Option<&EmbeddingModel>) -> Tokenized<'a> {
+    fn of<D: Indexable>(docs: &'a [D], model: Option<&StaticModel>) -> Tokenized<'a> {
         let mut out = Tokenized {
             words: Vec::new(),
             text_words: Vec::new(),

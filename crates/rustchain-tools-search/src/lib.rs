@@ -56,6 +56,8 @@ mod error;
 pub mod eval;
 mod index;
 mod semantic;
+#[cfg(feature = "transformer")]
+mod transformer;
 
 pub use error::SearchError;
 pub use index::{Document, FieldParams, Hit, Indexable, Parameter, SearchConfig, SearchIndex};

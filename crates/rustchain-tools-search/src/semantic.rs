@@ -22,8 +22,9 @@ use crate::error::SearchError;
 /// The word-boundary mark of SentencePiece vocabularies.
 const SPACE_MARK: char = '\u{2581}';
 
-/// A loaded static embedding model. Immutable; share it with `Arc`.
-pub struct EmbeddingModel {
+/// A static embedding model: the kind [`EmbeddingModel`] loads from a
+/// `model.json` without a `kind` (or with `"kind": "static"`).
+pub(crate) struct StaticModel {
     name: String,
     dims: usize,
     /// IEEE half floats (bits), `rows × dims`, as in the file: half the
@@ -42,9 +43,9 @@ pub struct EmbeddingModel {
     fingerprint: u64,
 }
 
-impl std::fmt::Debug for EmbeddingModel {
+impl std::fmt::Debug for StaticModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmbeddingModel")
+        f.debug_struct("StaticModel")
             .field("name", &self.name)
             .field("dims", &self.dims)
             .field("vocab", &self.vocab.len())
@@ -56,8 +57,16 @@ impl std::fmt::Debug for EmbeddingModel {
 #[derive(Deserialize)]
 struct Meta {
     name: String,
+    #[serde(default)]
+    kind: Option<String>,
     dims: usize,
+    /// Rows of a static model's table.
+    #[serde(default)]
     rows: usize,
+    /// Tokens a transformer reads of a text (the rest is cut).
+    #[serde(default)]
+    #[cfg_attr(not(feature = "transformer"), allow(dead_code))]
+    max_tokens: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -95,14 +104,159 @@ fn format_error(path: &Path, message: impl Into<String>) -> SearchError {
     }
 }
 
+/// A loaded embedding model: static (WordLlama: token rows, mean pooling;
+/// microseconds per query) or, with the `transformer` feature, a BERT
+/// sentence encoder (all-MiniLM-L6-v2; milliseconds per query). Immutable;
+/// share it with `Arc`.
+#[derive(Debug)]
+pub struct EmbeddingModel {
+    kind: ModelKind,
+}
+
+#[derive(Debug)]
+enum ModelKind {
+    Static(Box<StaticModel>),
+    #[cfg(feature = "transformer")]
+    Transformer(Box<crate::transformer::TransformerModel>),
+}
+
 impl EmbeddingModel {
-    /// Loads the model kept in `dir` (see the module documentation for the files).
+    /// Loads the model kept in `dir`: `model.json` names its kind
+    /// (`"static"`, the default, or `"transformer"`) and the files beside it
+    /// (see the module documentation).
     pub fn load(dir: &Path) -> Result<Self, SearchError> {
         let meta_path = dir.join("model.json");
         let meta: Meta = serde_json::from_slice(&read(&meta_path)?)
             .map_err(|e| format_error(&meta_path, e.to_string()))?;
-        if meta.dims == 0 || meta.rows == 0 {
-            return Err(format_error(&meta_path, "dims and rows must be positive"));
+        if meta.dims == 0 {
+            return Err(format_error(&meta_path, "dims must be positive"));
+        }
+        let kind = match meta.kind.as_deref() {
+            None | Some("static") => ModelKind::Static(Box::new(StaticModel::load(dir, meta)?)),
+            #[cfg(feature = "transformer")]
+            Some("transformer") => {
+                ModelKind::Transformer(Box::new(crate::transformer::TransformerModel::load(
+                    dir,
+                    meta.name,
+                    meta.dims,
+                    meta.max_tokens,
+                )?))
+            }
+            #[cfg(not(feature = "transformer"))]
+            Some("transformer") => {
+                return Err(format_error(
+                    &meta_path,
+                    "a transformer model needs rustchain-tools-search built with its `transformer` feature",
+                ));
+            }
+            Some(other) => {
+                return Err(format_error(
+                    &meta_path,
+                    format!(
+                        "unknown model kind {other:?} (expected \"static\" or \"transformer\")"
+                    ),
+                ));
+            }
+        };
+        Ok(Self { kind })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn from_static(model: StaticModel) -> Self {
+        Self {
+            kind: ModelKind::Static(Box::new(model)),
+        }
+    }
+
+    /// The model's name (from `model.json`).
+    pub fn name(&self) -> &str {
+        match &self.kind {
+            ModelKind::Static(m) => &m.name,
+            #[cfg(feature = "transformer")]
+            ModelKind::Transformer(m) => m.name(),
+        }
+    }
+
+    /// The length of the vectors.
+    pub fn dims(&self) -> usize {
+        match &self.kind {
+            ModelKind::Static(m) => m.dims,
+            #[cfg(feature = "transformer")]
+            ModelKind::Transformer(m) => m.dims(),
+        }
+    }
+
+    /// A hash of the weights: an index records it to refuse query vectors
+    /// from another model.
+    pub fn fingerprint(&self) -> u64 {
+        match &self.kind {
+            ModelKind::Static(m) => m.fingerprint,
+            #[cfg(feature = "transformer")]
+            ModelKind::Transformer(m) => m.fingerprint(),
+        }
+    }
+
+    /// Whether a text's vector depends on its words' context (a
+    /// transformer), so that embedding costs milliseconds, not microseconds.
+    pub fn is_contextual(&self) -> bool {
+        !matches!(self.kind, ModelKind::Static(_))
+    }
+
+    /// The unit vector of `text` (all zeros when it has no token).
+    pub fn embed(&self, text: &str) -> Vec<f32> {
+        match &self.kind {
+            ModelKind::Static(m) => m.embed(text),
+            #[cfg(feature = "transformer")]
+            ModelKind::Transformer(m) => m.embed(&[text]),
+        }
+    }
+
+    /// Forgets the vectors a contextual model remembers of recent texts
+    /// (a static model remembers none), so that the next embeddings are
+    /// computed: for measuring what an unseen request costs.
+    pub fn clear_cache(&self) {
+        match &self.kind {
+            ModelKind::Static(_) => {}
+            #[cfg(feature = "transformer")]
+            ModelKind::Transformer(m) => m.clear_cache(),
+        }
+    }
+
+    /// The static model, which the index embeds documents with token by token.
+    pub(crate) fn as_static(&self) -> Option<&StaticModel> {
+        match &self.kind {
+            ModelKind::Static(m) => Some(m),
+            #[cfg(feature = "transformer")]
+            ModelKind::Transformer(_) => None,
+        }
+    }
+
+    /// The unit vectors of `texts`, one after another; a static model
+    /// remembers each word's tokens in `cache`, a transformer encodes them
+    /// in one batch.
+    pub(crate) fn embed_all(&self, texts: &[&str], cache: &mut WordTokens) -> Vec<f32> {
+        match &self.kind {
+            ModelKind::Static(m) => {
+                let mut out = Vec::with_capacity(texts.len() * m.dims);
+                for text in texts {
+                    m.embed_into(text, cache, &mut out);
+                }
+                out
+            }
+            #[cfg(feature = "transformer")]
+            ModelKind::Transformer(m) => m.embed(texts),
+        }
+    }
+}
+
+impl StaticModel {
+    /// Loads the static model kept in `dir`, described by `meta`.
+    fn load(dir: &Path, meta: Meta) -> Result<Self, SearchError> {
+        if meta.rows == 0 {
+            return Err(format_error(
+                &dir.join("model.json"),
+                "rows must be positive",
+            ));
         }
         let tok_path = dir.join("tokenizer.json");
         let tok: TokenizerFile = serde_json::from_slice(&read(&tok_path)?)
@@ -210,24 +364,13 @@ impl EmbeddingModel {
         })
     }
 
-    /// The model's name (from `model.json`).
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// The length of the vectors.
-    pub fn dims(&self) -> usize {
+    pub(crate) fn dims(&self) -> usize {
         self.dims
     }
 
-    /// A hash of the weights: an index records it to refuse query vectors
-    /// from another model.
-    pub fn fingerprint(&self) -> u64 {
-        self.fingerprint
-    }
-
     /// The token ids of `text`.
-    pub fn tokenize(&self, text: &str) -> Vec<u32> {
+    pub(crate) fn tokenize(&self, text: &str) -> Vec<u32> {
         let mut out = Vec::new();
         let mut word = String::new();
         let mut scratch = BpeScratch::default();
@@ -308,16 +451,8 @@ impl EmbeddingModel {
     }
 
     /// The unit vector of `text` (all zeros when it has no token).
-    pub fn embed(&self, text: &str) -> Vec<f32> {
+    pub(crate) fn embed(&self, text: &str) -> Vec<f32> {
         self.pool(&self.tokenize(text))
-    }
-
-    /// [`EmbeddingModel::embed`] that remembers each word's tokens in
-    /// `cache`: embedding many texts tokenizes each distinct word once.
-    pub(crate) fn embed_cached(&self, text: &str, cache: &mut WordTokens) -> Vec<f32> {
-        let mut v = Vec::with_capacity(self.dims);
-        self.embed_into(text, cache, &mut v);
-        v
     }
 
     /// Appends the unit vector of `text` to `out`, tokenizing each distinct
@@ -362,7 +497,7 @@ impl EmbeddingModel {
         v
     }
 
-    /// [`EmbeddingModel::pool`], appended to `out`.
+    /// [`StaticModel::pool`], appended to `out`.
     pub(crate) fn pool_into(&self, ids: &[u32], out: &mut Vec<f32>) {
         let at = out.len();
         out.resize(at + self.dims, 0.0);
@@ -405,7 +540,7 @@ pub(crate) struct WordTokens {
     bpe: BpeScratch,
 }
 
-/// Buffers of [`EmbeddingModel::tokenize_word`]: the symbols of the word
+/// Buffers of [`StaticModel::tokenize_word`]: the symbols of the word
 /// (token, start, end) and the merge of each neighbouring pair.
 #[derive(Default)]
 struct BpeScratch {
@@ -492,7 +627,7 @@ pub(crate) fn test_model(words: &[(&str, &[f32])], fingerprint: u64) -> Embeddin
         merges,
         unk_token: None,
     };
-    match EmbeddingModel::from_parts(
+    match StaticModel::from_parts(
         "test".into(),
         dims,
         table,
@@ -500,7 +635,7 @@ pub(crate) fn test_model(words: &[(&str, &[f32])], fingerprint: u64) -> Embeddin
         fingerprint,
         Path::new("test"),
     ) {
-        Ok(m) => m,
+        Ok(m) => EmbeddingModel::from_static(m),
         Err(e) => panic!("test model: {e}"),
     }
 }
@@ -510,7 +645,7 @@ mod tests {
     use super::*;
 
     /// A tiny model: vocabulary ▁, a, b, ab, ▁ab, and the bytes 0x00..0xFF.
-    fn tiny() -> EmbeddingModel {
+    fn tiny() -> StaticModel {
         let mut vocab: FxHashMap<String, u32> = FxHashMap::default();
         for (i, t) in ["▁", "a", "b", "ab", "▁ab"].iter().enumerate() {
             vocab.insert((*t).to_owned(), i as u32);
@@ -531,7 +666,7 @@ mod tests {
             ],
             unk_token: None,
         };
-        EmbeddingModel::from_parts("tiny".into(), dims, halves(&table), bpe, 1, Path::new("t"))
+        StaticModel::from_parts("tiny".into(), dims, halves(&table), bpe, 1, Path::new("t"))
             .unwrap()
     }
 
@@ -552,7 +687,9 @@ mod tests {
         let m = tiny();
         let mut cache = WordTokens::default();
         for text in ["ab aab", "aab é ab", ""] {
-            assert_eq!(m.embed_cached(text, &mut cache), m.embed(text));
+            let mut v = Vec::new();
+            m.embed_into(text, &mut cache, &mut v);
+            assert_eq!(v, m.embed(text));
         }
         assert_eq!(cache.words.len(), 3);
     }
@@ -583,6 +720,23 @@ mod tests {
     fn missing_model_is_an_io_error() {
         let err = EmbeddingModel::load(Path::new("/nonexistent/model")).unwrap_err();
         assert!(err.to_string().contains("model.json"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_model_kind_is_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("rustchain-kind-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("model.json"),
+            r#"{"name": "m", "kind": "onnx", "dims": 4}"#,
+        )
+        .unwrap();
+        let err = EmbeddingModel::load(&dir).unwrap_err().to_string();
+        assert!(err.contains("unknown model kind \"onnx\""), "{err}");
+        std::fs::write(dir.join("model.json"), r#"{"name": "m", "dims": 0}"#).unwrap();
+        let err = EmbeddingModel::load(&dir).unwrap_err().to_string();
+        assert!(err.contains("dims must be positive"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -14,8 +14,8 @@ use rustchain_tools::{
     Catalog, CatalogHit, Runtime, Version,
     audit::RecordKind,
     registry::{
-        DEFAULT_MODEL, EmbeddingModel, Filters, Format, ImportOptions, ImportReport, Parsed,
-        Registry, RegistryOptions, SearchResult, parse,
+        DEFAULT_MODEL, EmbeddingModel, Filters, Format, ImportOptions, ImportReport, LexicalReason,
+        Parsed, Registry, RegistryOptions, SearchResult, parse,
     },
     search::SearchIndex,
     search::crossval::{
@@ -265,10 +265,11 @@ pub fn search(args: &SearchArgs, settings: &Settings, runtime: Runtime) -> Resul
         permission: args.permission.clone(),
     };
     let mut out = std::io::stdout().lock();
+    let lexical = catalog.registry().snapshot().lexical_reason();
+    if let Some(reason) = lexical.filter(|_| !args.source.lexical) {
+        warn_lexical(reason);
+    }
     if let Some(batch) = &args.batch {
-        if !catalog.registry().snapshot().has_semantic() && !args.source.lexical {
-            warn_lexical();
-        }
         let text =
             std::fs::read_to_string(batch).with_context(|| format!("cannot read {batch}"))?;
         for (i, line) in text
@@ -296,15 +297,11 @@ pub fn search(args: &SearchArgs, settings: &Settings, runtime: Runtime) -> Resul
         .as_deref()
         .ok_or_else(|| anyhow!("give a query, or --batch FILE"))?;
     let results = catalog.search(query, &filters, args.limit)?;
-    let semantic = catalog.registry().snapshot().has_semantic();
-    if !semantic && !args.source.lexical {
-        warn_lexical();
-    }
     if args.json {
         let rows: Vec<Value> = results.iter().map(hit_json).collect();
-        let mut answer = json!({"query": query, "semantic": semantic, "results": rows});
-        if !semantic {
-            answer["notice"] = json!(LEXICAL_NOTICE);
+        let mut answer = json!({"query": query, "semantic": lexical.is_none(), "results": rows});
+        if let Some(reason) = lexical {
+            answer["notice"] = json!(lexical_notice(reason));
         }
         writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?;
     } else {
@@ -331,14 +328,30 @@ pub fn search(args: &SearchArgs, settings: &Settings, runtime: Runtime) -> Resul
     Ok(0)
 }
 
-/// What a search without an embedding model says, with what installs one.
-const LEXICAL_NOTICE: &str = "search is lexical: no embedding model is installed; \
-     `cargo xtask fetch-model` installs it (or give --model DIR)";
+/// What a lexical search says: why, and what makes it semantic.
+fn lexical_notice(reason: LexicalReason) -> &'static str {
+    match reason {
+        LexicalReason::NoModel => {
+            "search is lexical: no embedding model is installed; \
+             `cargo xtask fetch-model` installs it (or give --model DIR|NAME)"
+        }
+        LexicalReason::NotEmbedded => {
+            "search is lexical: some tools were imported without the model and the \
+             registry's embeddings were dropped; `rustchain-tools registry compact` \
+             with the model embeds them again"
+        }
+        LexicalReason::OtherModel => {
+            "search is lexical: the registry's tools were embedded with another model \
+             than this one; search with the model they came from, or \
+             `rustchain-tools registry compact --model DIR|NAME` embeds them with this one"
+        }
+    }
+}
 
-/// Says once on stderr that search went lexical because no model is
-/// installed (the registry also says so as a tracing event when it opens).
-fn warn_lexical() {
-    eprintln!("warning: {LEXICAL_NOTICE}");
+/// Says once on stderr that search went lexical and why (the registry also
+/// says so as a tracing event when it opens without a model).
+fn warn_lexical(reason: LexicalReason) {
+    eprintln!("warning: {}", lexical_notice(reason));
 }
 
 /// What `tools search` searches: the program's tools with the registry's,
@@ -592,8 +605,8 @@ fn cross_validated(
     let model = source.model(settings)?;
     let index = SearchIndex::build(&docs, model);
     let semantic = index.has_semantic();
-    if !semantic && !source.lexical {
-        warn_lexical();
+    if let Some(reason) = index.lexical_reason().filter(|_| !source.lexical) {
+        warn_lexical(reason);
     }
     let grid = tuning_grid(semantic);
     let scores: Vec<Vec<QueryScores>> = grid

@@ -1258,6 +1258,117 @@ fn a_lexical_import_that_drops_embeddings_says_so_and_compaction_restores_them()
     assert!(semantic());
 }
 
+/// `--model NAME` picks an installed model by name (here the transformer);
+/// a registry embedded with one model and searched with another says that
+/// search went lexical and why, and `registry compact` with the other
+/// model embeds the tools again. Needs both models (`cargo xtask
+/// fetch-model --model all`, as `.ci/run` does, and checks with
+/// `RUSTCHAIN_REQUIRE_MODELS` set).
+#[test]
+fn a_model_is_chosen_by_name_and_searching_with_another_says_why_search_is_lexical() {
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    let needed = ["all-minilm-l6-v2", "wordllama-l2-supercat-256"];
+    if !needed
+        .iter()
+        .all(|m| models.join(m).join("model.json").exists())
+    {
+        assert!(
+            std::env::var_os("RUSTCHAIN_REQUIRE_MODELS").is_none(),
+            "RUSTCHAIN_REQUIRE_MODELS is set but {needed:?} are not all under {}",
+            models.display()
+        );
+        eprintln!("the models are not under {}: not checked", models.display());
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| run_in(home.path(), args, None);
+    let file = home.path().join("tools.jsonl");
+    let tools = [
+        ("forecast", "Weather forecast for a city."),
+        ("invoice", "Sends an invoice to a customer."),
+        (
+            "grep_files",
+            "Searches text files for lines matching a pattern.",
+        ),
+    ];
+    let lines: Vec<String> = tools
+        .iter()
+        .map(|(name, description)| {
+            serde_json::json!({
+                "name": name, "version": "1.0.0", "description": description,
+                "category": "mine",
+                "inputSchema": {"type": "object", "properties": {"value": {"type": "string"}}},
+            })
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let search = |model: Option<&str>| -> Value {
+        let mut args = vec![
+            "tools",
+            "search",
+            "look for a word inside my documents",
+            "--category",
+            "mine",
+            "--json",
+        ];
+        args.extend(model.map(|m| ["--model", m]).into_iter().flatten());
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        serde_json::from_str(&stdout(&out)).unwrap()
+    };
+
+    let minilm = Some("all-minilm-l6-v2");
+    let out = run(&[
+        "registry",
+        "import",
+        file.to_str().unwrap(),
+        "--model",
+        "all-minilm-l6-v2",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let answer = search(minilm);
+    assert_eq!(answer["semantic"], true, "{answer}");
+    // No word of the request is in the tool's text: only meaning finds it.
+    assert_eq!(answer["results"][0]["name"], "grep_files", "{answer}");
+
+    let answer = search(None);
+    assert_eq!(answer["semantic"], false, "{answer}");
+    let notice = answer["notice"].as_str().unwrap();
+    assert!(notice.contains("embedded with another model"), "{notice}");
+    assert!(notice.contains("registry compact --model"), "{notice}");
+
+    let out = run(&["registry", "compact"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(search(None)["semantic"], true);
+    let answer = search(minilm);
+    assert!(
+        answer["notice"]
+            .as_str()
+            .is_some_and(|n| n.contains("another model")),
+        "{answer}"
+    );
+
+    let more = home.path().join("more.jsonl");
+    let line = serde_json::json!({
+        "name": "ledger", "version": "1.0.0", "description": "Closes the books.",
+        "category": "mine", "inputSchema": {"type": "object"},
+    });
+    std::fs::write(&more, line.to_string()).unwrap();
+    let out = run(&["registry", "import", more.to_str().unwrap(), "--lexical"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let notice = search(None)["notice"].as_str().unwrap().to_owned();
+    assert!(notice.contains("imported without the model"), "{notice}");
+
+    let missing = run(&["tools", "search", "weather", "--model", "no-such-model"]);
+    assert_ne!(missing.status.code(), Some(0));
+    assert!(
+        stderr(&missing).contains("cargo xtask fetch-model --model NAME"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
 #[test]
 fn a_new_user_finds_the_built_in_tools_without_importing_anything() {
     let home = tempfile::tempdir().unwrap();

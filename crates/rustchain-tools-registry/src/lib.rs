@@ -59,6 +59,8 @@ pub use import::{Format, ImportOptions, ImportProblem, Parsed, parse};
 pub use lock::LOCK_FILE;
 pub use manifest::{Annotations, Manifest, Permissions, ToolKey, check_name, sanitize_name};
 pub use registry::{DEFAULT_CACHE_BYTES, ImportReport, Registry, RegistryOptions, Stats};
-pub use rustchain_tools_search::{DEFAULT_MODEL, EmbeddingModel, SearchError, eval::retrieval_dir};
+pub use rustchain_tools_search::{
+    DEFAULT_MODEL, EmbeddingModel, LexicalReason, SearchError, eval::retrieval_dir,
+};
 pub use snapshot::{Filters, SearchResult, Snapshot, ToolRef};
 pub use store::{CACHE_STATS_FILE, CacheCounters, INDEX_FILE, LoadedTool, MANIFESTS_FILE};

@@ -479,6 +479,16 @@ impl Snapshot {
         self.search.get().is_ok_and(|s| s.has_semantic())
     }
 
+    /// Why searches are lexical only, or `None` when they are semantic too
+    /// (decodes the search index if it was not yet; an index that cannot be
+    /// decoded has no model to use).
+    pub fn lexical_reason(&self) -> Option<crate::LexicalReason> {
+        match self.search.get() {
+            Ok(index) => index.lexical_reason(),
+            Err(_) => Some(crate::LexicalReason::NotEmbedded),
+        }
+    }
+
     /// The `limit` best tools for `query` among those passing `filters`.
     /// The first search of an opened registry decodes its search index; an
     /// index that cannot be decoded is an error.

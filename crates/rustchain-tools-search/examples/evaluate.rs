@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p rustchain-tools-search --example evaluate -- \
 //!     [--corpus FILE] [--queries FILE] [--model DIR] [--set KEY=VALUE]... [--sweep KEY=V1,V2,...]
+//!     [--split SPLIT,...]
 //! ```
 //!
 //! Defaults: `../shared/retrieval/corpus.jsonl` and `dev.jsonl` beside the
@@ -12,11 +13,22 @@
 //! `semantic_weight`, `same_name_factor`, `segment_weight`,
 //! `segment_repeat_factor` or `FIELD.weight` / `FIELD.b` with FIELD one of
 //! `name`, `description`, `parameter_names`, `parameter_descriptions`, `tags`.
+//! `--split family,tool` also cross-validates as `registry eval --split`
+//! does, on the index already embedded (one embedding for every figure,
+//! which matters for a transformer model). `--baseline FILE` (repeatable)
+//! scores a ranking made elsewhere on the same queries and folds: JSON
+//! Lines `{"qid", "ids"}`, one per query in order, as
+//! `examples/python_fusion/fusion.py` writes. The process's resident
+//! memory is printed after the model loads and after each index is built.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use rustchain_tools_search::crossval::{
+    QueryScores, Split, bootstrap_interval, cross_validate, folds, query_scores, ranking_scores,
+    tuning_grid,
+};
 use rustchain_tools_search::eval::{Query, evaluate, load_corpus, load_queries};
 use rustchain_tools_search::{Document, EmbeddingModel, SearchConfig, SearchIndex};
 
@@ -89,6 +101,148 @@ fn latency(label: &str, index: &SearchIndex, model: Option<&EmbeddingModel>, que
     );
 }
 
+/// The process's resident memory, from `/proc/self/status` (Linux).
+fn resident() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let kb: f64 = s
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()?;
+            Some(format!("{:.0} MiB resident", kb / 1024.0))
+        })
+        .unwrap_or_else(|| "resident memory unknown".to_owned())
+}
+
+/// A ranking made elsewhere: its label and its scores per query.
+struct Baseline {
+    label: String,
+    scores: Vec<QueryScores>,
+}
+
+/// Reads a run file (`{"qid", "ids"}` per line, in the queries' order) and
+/// scores it.
+fn baseline(path: &str, corpus: &[Document], queries: &[Query]) -> Result<Baseline, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut rankings = Vec::new();
+    for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        let row: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("{path} line {}: {e}", i + 1))?;
+        let qid = row["qid"].as_str().unwrap_or_default();
+        match queries.get(i) {
+            Some(q) if q.qid == qid => {}
+            _ => {
+                return Err(format!(
+                    "{path} line {}: qid {qid:?} is not query {}",
+                    i + 1,
+                    i + 1
+                ));
+            }
+        }
+        let ids: Vec<String> = row["ids"]
+            .as_array()
+            .ok_or(format!("{path} line {}: no \"ids\" array", i + 1))?
+            .iter()
+            .filter_map(|id| id.as_str().map(str::to_owned))
+            .collect();
+        rankings.push(ids);
+    }
+    if rankings.len() != queries.len() {
+        return Err(format!(
+            "{path}: {} rankings for {} queries",
+            rankings.len(),
+            queries.len()
+        ));
+    }
+    Ok(Baseline {
+        label: path.rsplit('/').next().unwrap_or(path).to_owned(),
+        scores: ranking_scores(corpus, queries, &rankings),
+    })
+}
+
+fn mean(scores: &[QueryScores], queries: &[usize], metric: usize) -> f64 {
+    queries.iter().map(|&q| scores[q][metric]).sum::<f64>() / queries.len().max(1) as f64
+}
+
+/// Held-out figures for each split: parameters chosen on the other folds
+/// from the grid, beside the defaults, as `registry eval --split` prints;
+/// then each baseline beside the defaults, fold by fold, with the 95%
+/// interval of the paired difference in nDCG@10 over every query.
+fn cross_validated(
+    index: &SearchIndex,
+    corpus: &[Document],
+    queries: &[Query],
+    splits: &[Split],
+    baselines: &[Baseline],
+) {
+    let semantic = index.has_semantic();
+    let grid = tuning_grid(semantic);
+    let scores: Vec<_> = grid
+        .iter()
+        .map(|c| query_scores(&index.with_config(c.clone()), corpus, queries))
+        .collect();
+    let mode = if semantic { "hybrid" } else { "lexical" };
+    let all: Vec<usize> = (0..queries.len()).collect();
+    for b in baselines {
+        let difference: Vec<f64> = all
+            .iter()
+            .map(|&q| scores[0][q][2] - b.scores[q][2])
+            .collect();
+        let (lo, hi) = bootstrap_interval(&difference, 2_000, 0x5eed);
+        println!(
+            "{mode} default vs {}: {:.3} / {:.3} against {:.3} / {:.3}, nDCG@10 difference \
+             [{lo:+.3}, {hi:+.3}] (95%, paired)",
+            b.label,
+            mean(&scores[0], &all, 1),
+            mean(&scores[0], &all, 2),
+            mean(&b.scores, &all, 1),
+            mean(&b.scores, &all, 2),
+        );
+    }
+    for &split in splits {
+        let folds = folds(queries, split);
+        let tuned = cross_validate(&scores, &folds);
+        let fixed = cross_validate(&scores[..1], &folds);
+        for b in baselines {
+            let margins: Vec<String> = folds
+                .iter()
+                .map(|f| {
+                    let ours = mean(&scores[0], &f.queries, 2);
+                    let theirs = mean(&b.scores, &f.queries, 2);
+                    format!(
+                        "{} {ours:.3} vs {theirs:.3} ({:+.3})",
+                        f.name,
+                        ours - theirs
+                    )
+                })
+                .collect();
+            println!(
+                "{mode} split {split}, default vs {} per fold (nDCG@10): {}",
+                b.label,
+                margins.join("; ")
+            );
+        }
+        let (lo, hi) = fixed.ndcg_spread();
+        println!(
+            "{mode} split {split}: held out {:.3} / {:.3} [{:.3}, {:.3}], default {:.3} / {:.3} \
+             [{:.3}, {:.3}], default's fold spread {lo:.3} – {hi:.3} (recall@5 / nDCG@10 [95%])",
+            tuned.held_out.recall_at_5,
+            tuned.held_out.ndcg_at_10,
+            tuned.ndcg_at_10_interval.0,
+            tuned.ndcg_at_10_interval.1,
+            fixed.held_out.recall_at_5,
+            fixed.held_out.ndcg_at_10,
+            fixed.ndcg_at_10_interval.0,
+            fixed.ndcg_at_10_interval.1,
+        );
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = rustchain_tools_search::eval::retrieval_dir();
     let mut corpus_path = root.join("corpus.jsonl");
@@ -96,6 +250,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut model_dir = None;
     let mut config = SearchConfig::default();
     let mut sweep: Option<(String, Vec<f32>)> = None;
+    let mut splits: Vec<Split> = Vec::new();
+    let mut baseline_files: Vec<String> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or(format!("{a} needs a value"));
@@ -103,6 +259,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--corpus" => corpus_path = value()?.into(),
             "--queries" => queries_path = value()?.into(),
             "--model" => model_dir = Some(PathBuf::from(value()?)),
+            "--baseline" => baseline_files.push(value()?),
+            "--split" => {
+                splits = value()?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?;
+            }
             "--set" | "--sweep" => {
                 let v = value()?;
                 let (k, vals) = v.split_once('=').ok_or("expected KEY=VALUE")?;
@@ -121,15 +284,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let corpus = load_corpus(&corpus_path)?;
     let queries = load_queries(&queries_path)?;
+    let baselines = baseline_files
+        .iter()
+        .map(|f| baseline(f, &corpus, &queries))
+        .collect::<Result<Vec<_>, _>>()?;
     let model = match &model_dir {
         Some(dir) => {
             let start = Instant::now();
             let m = EmbeddingModel::load(dir)?;
             println!(
-                "model {} ({} dims) loaded in {:.0} ms",
+                "model {} ({} dims) loaded in {:.0} ms, {}",
                 m.name(),
                 m.dims(),
-                start.elapsed().as_secs_f64() * 1e3
+                start.elapsed().as_secs_f64() * 1e3,
+                resident()
             );
             Some(Arc::new(m))
         }
@@ -145,9 +313,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         build_ms = build_ms.min(start.elapsed().as_secs_f64() * 1e3);
     }
     println!(
-        "{} tools, {} terms: lexical index built in {build_ms:.1} ms (fastest of 5)",
+        "{} tools, {} terms: lexical index built in {build_ms:.1} ms (fastest of 5), {}",
         lexical.len(),
         lexical.term_count(),
+        resident()
     );
     if let Some((key, values)) = &sweep {
         // Embedded once: the documents' vectors do not depend on the ranking parameters.
@@ -162,12 +331,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     report("lexical", &lexical, &corpus, &queries);
     latency("lexical", &lexical, None, &queries);
+    cross_validated(&lexical, &corpus, &queries, &splits, &baselines);
     if let Some(model) = model {
         let start = Instant::now();
         let hybrid = SearchIndex::build_with(&corpus, Some(model.clone()), config.clone());
         println!(
-            "hybrid index built in {:.0} ms",
-            start.elapsed().as_secs_f64() * 1e3
+            "hybrid index built in {:.0} ms, {}",
+            start.elapsed().as_secs_f64() * 1e3,
+            resident()
         );
         let mut semantic_only = config.clone();
         semantic_only.semantic_weight = 1.0;
@@ -184,6 +355,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "query embedding: {:.1} µs/query",
             start.elapsed().as_secs_f64() * 1e6 / queries.len().max(1) as f64
         );
+        cross_validated(&hybrid, &corpus, &queries, &splits, &baselines);
     }
     Ok(())
 }

@@ -165,18 +165,37 @@ pub fn query_scores(
     corpus: &[Document],
     queries: &[Query],
 ) -> Vec<QueryScores> {
+    let rankings: Vec<Vec<&str>> = queries
+        .iter()
+        .map(|q| {
+            index
+                .search(&q.query, RANK_DEPTH, &|_| true)
+                .iter()
+                .filter_map(|h| corpus.get(h.doc as usize).map(|d| d.id.as_str()))
+                .collect()
+        })
+        .collect();
+    ranking_scores(corpus, queries, &rankings)
+}
+
+/// The name-level scores of each query given its ranking (tool ids of
+/// `corpus`, best first; `rankings[i]` ranks `queries[i]`): how a ranking
+/// made elsewhere, such as a baseline's run file, is scored on the same
+/// folds.
+pub fn ranking_scores<S: AsRef<str>>(
+    corpus: &[Document],
+    queries: &[Query],
+    rankings: &[Vec<S>],
+) -> Vec<QueryScores> {
     let name_of: HashMap<&str, &str> = corpus
         .iter()
         .map(|d| (d.id.as_str(), d.name.as_str()))
         .collect();
     queries
         .iter()
-        .map(|q| {
-            let ranked: Vec<&str> = index
-                .search(&q.query, RANK_DEPTH, &|_| true)
-                .iter()
-                .filter_map(|h| corpus.get(h.doc as usize).map(|d| d.id.as_str()))
-                .collect();
+        .zip(rankings)
+        .map(|(q, ranking)| {
+            let ranked: Vec<&str> = ranking.iter().map(AsRef::as_ref).collect();
             let groups: Vec<Vec<&str>> = q
                 .relevant_names
                 .iter()
@@ -456,6 +475,49 @@ mod tests {
         assert_eq!(cv.held_out.queries, 4);
         assert_eq!(cv.held_out.ndcg_at_10, 0.25);
         assert_eq!(cv.ndcg_spread(), (0.0, 0.5));
+    }
+
+    #[test]
+    fn a_ranking_made_elsewhere_scores_as_the_index_ranking_it() {
+        let doc = |id: &str, name: &str, description: &str| Document {
+            id: id.into(),
+            name: name.into(),
+            description: description.into(),
+            parameters: Vec::new(),
+            tags: Vec::new(),
+        };
+        let corpus = vec![
+            doc("w1", "get_weather", "Current weather for a city."),
+            doc("w2", "get_weather", "Weather in a town today."),
+            doc("f", "factorial", "Computes the factorial of a number."),
+            doc("m", "send_mail", "Sends an email message."),
+        ];
+        let mut weather = query(&["get_weather"], "simple");
+        weather.query = "weather in Paris".into();
+        weather.relevant = vec!["w1".into(), "w2".into()];
+        let mut both = query(&["factorial", "send_mail"], "parallel");
+        both.query = "factorial of 5, then email it".into();
+        both.relevant = vec!["f".into(), "m".into()];
+        let queries = vec![weather, both];
+        let index = SearchIndex::build(&corpus, None);
+        let by_index = query_scores(&index, &corpus, &queries);
+        let rankings: Vec<Vec<String>> = queries
+            .iter()
+            .map(|q| {
+                index
+                    .search(&q.query, RANK_DEPTH, &|_| true)
+                    .iter()
+                    .map(|h| corpus[h.doc as usize].id.clone())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(ranking_scores(&corpus, &queries, &rankings), by_index);
+        // The second query's tools in the reverse order: both found by 5,
+        // the first at rank 1; an unknown id counts for nothing.
+        let by_hand = ranking_scores(&corpus, &queries, &[vec!["nope", "w2"], vec!["m", "f"]]);
+        assert_eq!(by_hand[0][0], 0.0, "not first");
+        assert_eq!(by_hand[0][3], 0.5, "first relevant at rank 2");
+        assert_eq!(by_hand[1][1], 1.0, "both needed names within 5");
     }
 
     #[test]

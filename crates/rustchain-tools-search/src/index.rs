@@ -243,6 +243,18 @@ struct Postings {
     fields: Vec<u8>,
 }
 
+/// Why an index searches by words only ([`SearchIndex::lexical_reason`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LexicalReason {
+    /// No embedding model is attached.
+    NoModel,
+    /// A model is attached, but not every document has a stored embedding
+    /// (documents were added without the model).
+    NotEmbedded,
+    /// The stored embeddings came from another model than the attached one.
+    OtherModel,
+}
+
 /// Document embeddings (unit vectors, `dims` per document) and the model
 /// that embeds queries in the same space.
 #[derive(Clone, Default)]
@@ -760,6 +772,19 @@ impl SearchIndex {
         self.semantic.active().is_some()
             && self.semantic.scales.len() == self.len()
             && self.semantic.quantized.len() == self.len() * self.semantic.dims
+    }
+
+    /// Why searches are lexical only, or `None` when they use the model too.
+    pub fn lexical_reason(&self) -> Option<LexicalReason> {
+        if self.has_semantic() {
+            None
+        } else if self.semantic.model.is_none() {
+            Some(LexicalReason::NoModel)
+        } else if !self.is_embedded() {
+            Some(LexicalReason::NotEmbedded)
+        } else {
+            Some(LexicalReason::OtherModel)
+        }
     }
 
     /// Whether every document has a stored embedding (whatever model is
@@ -1877,14 +1902,17 @@ mod tests {
         let bytes = postcard::to_allocvec(&index).unwrap();
         let mut back: SearchIndex = postcard::from_bytes(&bytes).unwrap();
         assert!(!back.has_semantic());
+        assert_eq!(back.lexical_reason(), Some(LexicalReason::NoModel));
         back.attach_model(Some(model(1)));
         assert!(back.has_semantic());
+        assert_eq!(back.lexical_reason(), None);
         assert_eq!(
             back.search("letter", 3, &|_| true),
             index.search("letter", 3, &|_| true)
         );
         back.attach_model(Some(model(2)));
         assert!(!back.has_semantic());
+        assert_eq!(back.lexical_reason(), Some(LexicalReason::OtherModel));
         index.attach_model(None);
         assert!(!index.has_semantic());
         assert_eq!(index.search("weather", 1, &|_| true)[0].doc, 0);
@@ -1924,7 +1952,10 @@ mod tests {
         assert!(index.is_embedded());
         index.attach_model(None);
         assert!(index.is_embedded());
-        assert!(!index.with_added(&docs[2..]).is_embedded());
+        let mut dropped = index.with_added(&docs[2..]);
+        assert!(!dropped.is_embedded());
+        dropped.attach_model(Some(model(1)));
+        assert_eq!(dropped.lexical_reason(), Some(LexicalReason::NotEmbedded));
         index.attach_model(Some(model(1)));
         assert!(index.with_added(&docs[2..]).is_embedded());
         assert!(!SearchIndex::build(&docs, None).is_embedded());

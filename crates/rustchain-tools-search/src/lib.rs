@@ -19,8 +19,9 @@
 //!   `cargo xtask fetch-model --model all-minilm-l6-v2`: candle on the CPU,
 //!   Hugging Face tokenizers, masked mean pooling; `model.json` says which
 //!   kind a directory holds). It embeds each tool's whole text at build and
-//!   each request once (a cache keeps the last 4,096), at about 10 ms a
-//!   request instead of microseconds.
+//!   each request once (a cache keeps the last 4,096): at 10,000 tools a
+//!   hybrid search takes 20 ms at the median and 158 ms at p99, against
+//!   0.2 ms and 0.6 ms with WordLlama.
 //! - **Fusion**: each side's scores are scaled to their best hit and mixed
 //!   with [`SearchConfig::semantic_weight`]; repeated tool names are then
 //!   lowered ([`SearchConfig::same_name_factor`]) so the first results are

@@ -152,7 +152,7 @@ impl TransformerModel {
             }
         }
         missing.sort_by_key(|&i| texts[i].len());
-        for batch in missing.chunks(BATCH) {
+        for batch in length_batches(&missing, |i| texts[i].len()) {
             let inputs: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
             match self.encode(&inputs) {
                 Ok(vectors) => {
@@ -227,9 +227,42 @@ impl TransformerModel {
     }
 }
 
+/// Splits `sorted` (shortest first) into batches of at most [`BATCH`]
+/// texts, each ending before a text over twice as long as the batch's
+/// first: every text is padded to its batch's longest, so a request's
+/// short sentences must not share a batch with the whole request.
+fn length_batches(sorted: &[usize], len: impl Fn(usize) -> usize) -> Vec<&[usize]> {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    for end in 1..=sorted.len() {
+        let full = end - start == BATCH;
+        let longer = end < sorted.len() && len(sorted[end]) > 2 * len(sorted[start]).max(8);
+        if end == sorted.len() || full || longer {
+            batches.push(&sorted[start..end]);
+            start = end;
+        }
+    }
+    batches
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_hold_texts_of_similar_length_and_at_most_a_batch() {
+        let lens = [10, 12, 19, 20, 21, 50, 300];
+        let sorted: Vec<usize> = (0..lens.len()).collect();
+        let batches = length_batches(&sorted, |i| lens[i]);
+        assert_eq!(batches, [&[0, 1, 2, 3][..], &[4], &[5], &[6]]);
+        let many: Vec<usize> = (0..70).collect();
+        let sizes: Vec<usize> = length_batches(&many, |_| 5)
+            .iter()
+            .map(|b| b.len())
+            .collect();
+        assert_eq!(sizes, [BATCH, BATCH, 70 - 2 * BATCH]);
+        assert!(length_batches(&[], |_| 1).is_empty());
+    }
 
     /// The model `cargo xtask fetch-model --model all-minilm-l6-v2` installs,
     /// or None (and a line on stderr) when it is not installed; `.ci/run`

@@ -90,17 +90,19 @@ enum Merge {
     Pair(String, String),
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, SearchError> {
+/// The bytes of a model file, or an error naming it.
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, SearchError> {
     std::fs::read(path).map_err(|source| SearchError::Io {
         path: path.to_owned(),
         source,
     })
 }
 
-fn format_error(path: &Path, message: impl Into<String>) -> SearchError {
+/// A model file that is not what it should be, and why.
+pub(crate) fn format_error(path: &Path, message: impl std::fmt::Display) -> SearchError {
     SearchError::Format {
         path: path.to_owned(),
-        message: message.into(),
+        message: message.to_string(),
     }
 }
 

@@ -19,6 +19,7 @@ use rustc_hash::FxHasher;
 use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::error::SearchError;
+use crate::semantic::{format_error, read};
 
 /// Texts encoded in one forward pass: large enough to keep the matrix
 /// products busy, small enough that padding to the longest costs little
@@ -53,20 +54,6 @@ impl std::fmt::Debug for TransformerModel {
     }
 }
 
-fn format_error(path: &Path, message: impl std::fmt::Display) -> SearchError {
-    SearchError::Format {
-        path: path.to_owned(),
-        message: message.to_string(),
-    }
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, SearchError> {
-    std::fs::read(path).map_err(|source| SearchError::Io {
-        path: path.to_owned(),
-        source,
-    })
-}
-
 impl TransformerModel {
     /// Loads the encoder in `dir`; `dims` (from `model.json`) must be the
     /// model's hidden size.
@@ -79,13 +66,13 @@ impl TransformerModel {
         let config_path = dir.join("config.json");
         let config: Config = serde_json::from_slice(&read(&config_path)?)
             .map_err(|e| format_error(&config_path, e))?;
-        let hidden = serde_json::from_slice::<serde_json::Value>(&read(&config_path)?)
-            .ok()
-            .and_then(|c| c["hidden_size"].as_u64());
-        if hidden != Some(dims as u64) {
+        if config.hidden_size != dims {
             return Err(format_error(
                 &dir.join("model.json"),
-                format!("dims is {dims} but config.json has hidden_size {hidden:?}"),
+                format!(
+                    "dims is {dims} but config.json has hidden_size {}",
+                    config.hidden_size
+                ),
             ));
         }
         let tok_path = dir.join("tokenizer.json");

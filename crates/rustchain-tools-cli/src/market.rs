@@ -12,7 +12,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use rustchain_tools_market::{MarketStore, ReviewRules, Submission};
-use rustchain_tools_market_server::{FsBlobStore, MarketServer, market_policy};
+use rustchain_tools_market_server::{
+    BlobStore, FsBlobStore, MarketServer, S3BlobStore, S3Location, market_policy,
+};
 use serde_json::{Value, json};
 
 use crate::exit;
@@ -68,6 +70,19 @@ pub enum MarketCommand {
         /// data directory).
         #[arg(long, value_name = "DIR")]
         blobs: Option<PathBuf>,
+        /// Keep packages' files in this bucket of an S3-compatible store
+        /// instead, signing with the keys in AWS_ACCESS_KEY_ID and
+        /// AWS_SECRET_ACCESS_KEY.
+        #[arg(long, value_name = "BUCKET", conflicts_with = "blobs")]
+        s3_bucket: Option<String>,
+        /// The S3-compatible store's endpoint (default: AWS S3 in the
+        /// region, https://s3.REGION.amazonaws.com).
+        #[arg(long, value_name = "URL", requires = "s3_bucket")]
+        s3_endpoint: Option<String>,
+        /// The region requests are signed for (default: AWS_REGION, else
+        /// us-east-1).
+        #[arg(long, value_name = "REGION", requires = "s3_bucket")]
+        s3_region: Option<String>,
         /// A directory of Rego files to use instead of the shipped market
         /// policy.
         #[arg(long, value_name = "DIR")]
@@ -356,6 +371,9 @@ pub fn run(args: &MarketArgs, settings: &Settings) -> Result<u8> {
         addr,
         db,
         blobs,
+        s3_bucket,
+        s3_endpoint,
+        s3_region,
         policy,
         security_approvals,
         quality_approvals,
@@ -374,7 +392,14 @@ pub fn run(args: &MarketArgs, settings: &Settings) -> Result<u8> {
             Served {
                 addr,
                 db: db.as_deref(),
-                blobs: blobs.as_deref(),
+                blobs: match s3_bucket {
+                    Some(bucket) => Blobs::S3(s3_location(
+                        bucket,
+                        s3_endpoint.as_deref(),
+                        s3_region.as_deref(),
+                    )?),
+                    None => Blobs::Dir(blobs.as_deref()),
+                },
                 policy: policy.as_deref(),
                 rules,
                 config_file: config_file.as_deref(),
@@ -615,11 +640,44 @@ fn report(
     Ok(exit::SUCCESS)
 }
 
+/// Where `market serve` keeps packages' files.
+enum Blobs<'a> {
+    /// A directory (default: market/blobs in the data directory).
+    Dir(Option<&'a Path>),
+    /// A bucket of an S3-compatible store.
+    S3(S3Location),
+}
+
+/// The bucket of `--s3-bucket`, with the keys from the environment (never
+/// from flags, which other users of the machine can read).
+fn s3_location(bucket: &str, endpoint: Option<&str>, region: Option<&str>) -> Result<S3Location> {
+    let key = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .with_context(|| format!("--s3-bucket needs the store's keys: {name} is not set"))
+    };
+    let region = region
+        .map(str::to_owned)
+        .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    Ok(S3Location {
+        endpoint: endpoint.map_or_else(
+            || format!("https://s3.{region}.amazonaws.com"),
+            str::to_owned,
+        ),
+        bucket: bucket.to_owned(),
+        region,
+        access_key: key("AWS_ACCESS_KEY_ID")?,
+        secret_key: key("AWS_SECRET_ACCESS_KEY")?,
+    })
+}
+
 /// What `market serve` serves with.
 struct Served<'a> {
     addr: &'a str,
     db: Option<&'a str>,
-    blobs: Option<&'a Path>,
+    blobs: Blobs<'a>,
     policy: Option<&'a Path>,
     rules: ReviewRules,
     config_file: Option<&'a Path>,
@@ -642,7 +700,6 @@ fn serve(settings: &Settings, served: Served<'_>) -> Result<u8> {
         Some(url) => url.to_owned(),
         None => format!("sqlite://{}?mode=rwc", home.join("market.db").display()),
     };
-    let blobs = FsBlobStore::new(blobs.map_or_else(|| home.join("blobs"), Path::to_path_buf))?;
     let policy = market_policy(policy)?;
     let loaded = config(config_file)?;
     let host = host(&loaded, &root(&loaded))?;
@@ -650,6 +707,20 @@ fn serve(settings: &Settings, served: Served<'_>) -> Result<u8> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        let blobs: Box<dyn BlobStore> = match blobs {
+            Blobs::Dir(dir) => Box::new(FsBlobStore::new(
+                dir.map_or_else(|| home.join("blobs"), Path::to_path_buf),
+            )?),
+            Blobs::S3(location) => {
+                let (endpoint, bucket) = (location.endpoint.clone(), location.bucket.clone());
+                let s3 = S3BlobStore::new(location)?;
+                // Refused keys or a missing bucket stop the market before
+                // it takes a submission it could not keep.
+                s3.check().await?;
+                println!("packages are kept in bucket {bucket} of {endpoint}");
+                Box::new(s3)
+            }
+        };
         let store = MarketStore::open(&db).await?;
         let server = MarketServer::new(store, blobs, policy, host, rules);
         match &model {

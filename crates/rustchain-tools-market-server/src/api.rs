@@ -348,7 +348,7 @@ impl Inner {
             operation: "encode a package",
             reason: e.to_string(),
         })?;
-        self.blobs.put(&package.digest, &contents)?;
+        self.blobs.put(&package.digest, &contents).await?;
         let outcome = ScanOutcome {
             passed: report.passed,
             score: u32::from(report.score),
@@ -578,7 +578,8 @@ async fn download(
         .ok_or(MarketError::UnknownVersion { name, version })?;
     let bytes = inner
         .blobs
-        .get(&record.package.digest)?
+        .get(&record.package.digest)
+        .await?
         .ok_or_else(|| ServerError::Blob {
             operation: "find a published package",
             reason: format!("nothing is kept under {}", record.package.digest),

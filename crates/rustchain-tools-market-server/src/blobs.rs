@@ -1,19 +1,43 @@
 //! Where packages' files are kept, by content address: on the filesystem
-//! here; another store (an S3-compatible one) implements the same trait.
+//! ([`FsBlobStore`]) or in a bucket of an S3-compatible store
+//! ([`S3BlobStore`]), behind one trait.
 
 use std::path::PathBuf;
 
+use async_trait::async_trait;
 use rustchain_tools_market::PackageDigest;
 
 use crate::ServerError;
 
+pub use crate::s3::{S3BlobStore, S3Location};
+
 /// A content-addressed store of package contents.
+#[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
     /// Keeps `bytes` under `digest`; keeping the same digest again is a
     /// no-op.
-    fn put(&self, digest: &PackageDigest, bytes: &[u8]) -> Result<(), ServerError>;
+    async fn put(&self, digest: &PackageDigest, bytes: &[u8]) -> Result<(), ServerError>;
     /// What is kept under `digest`, if anything.
-    fn get(&self, digest: &PackageDigest) -> Result<Option<Vec<u8>>, ServerError>;
+    async fn get(&self, digest: &PackageDigest) -> Result<Option<Vec<u8>>, ServerError>;
+}
+
+/// A store chosen at run time (e.g. by a command-line flag).
+#[async_trait]
+impl BlobStore for Box<dyn BlobStore> {
+    async fn put(&self, digest: &PackageDigest, bytes: &[u8]) -> Result<(), ServerError> {
+        (**self).put(digest, bytes).await
+    }
+
+    async fn get(&self, digest: &PackageDigest) -> Result<Option<Vec<u8>>, ServerError> {
+        (**self).get(digest).await
+    }
+}
+
+/// The name a blob is kept under: the digest's hex and `.json` (the
+/// contents are the package's files as JSON), the same in every store.
+pub(crate) fn blob_name(digest: &PackageDigest) -> String {
+    let text = digest.to_string();
+    format!("{}.json", text.trim_start_matches("sha256:"))
 }
 
 /// Blobs as files in a directory, one per digest, written whole (a
@@ -35,14 +59,13 @@ impl FsBlobStore {
     }
 
     fn path(&self, digest: &PackageDigest) -> PathBuf {
-        let text = digest.to_string();
-        let hex = text.trim_start_matches("sha256:");
-        self.dir.join(format!("{hex}.json"))
+        self.dir.join(blob_name(digest))
     }
 }
 
+#[async_trait]
 impl BlobStore for FsBlobStore {
-    fn put(&self, digest: &PackageDigest, bytes: &[u8]) -> Result<(), ServerError> {
+    async fn put(&self, digest: &PackageDigest, bytes: &[u8]) -> Result<(), ServerError> {
         let path = self.path(digest);
         if path.exists() {
             return Ok(());
@@ -58,7 +81,7 @@ impl BlobStore for FsBlobStore {
         Ok(())
     }
 
-    fn get(&self, digest: &PackageDigest) -> Result<Option<Vec<u8>>, ServerError> {
+    async fn get(&self, digest: &PackageDigest) -> Result<Option<Vec<u8>>, ServerError> {
         let path = self.path(digest);
         match std::fs::read(&path) {
             Ok(bytes) => Ok(Some(bytes)),

@@ -61,6 +61,7 @@ mod api;
 mod blobs;
 mod discovery;
 mod error;
+mod s3;
 mod session;
 mod trust;
 mod web;
@@ -74,7 +75,7 @@ use rustchain_tools_plugins::scan::ScanOptions;
 use rustchain_tools_policy::{PolicyConfig, PolicyEngine};
 use rustchain_tools_search::EmbeddingModel;
 
-pub use blobs::{BlobStore, FsBlobStore};
+pub use blobs::{BlobStore, FsBlobStore, S3BlobStore, S3Location};
 pub use discovery::FEATURED_MIN_SCORE;
 pub use error::ServerError;
 

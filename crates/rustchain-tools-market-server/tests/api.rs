@@ -440,7 +440,7 @@ async fn a_package_is_scanned_reviewed_published_and_downloaded_whole() {
     // verification: trust rests on the signature, not on the server.
     let blobs = FsBlobStore::new(f.dir.path().join("blobs")).unwrap();
     let mut kept: Value =
-        serde_json::from_slice(&blobs.get(&signed.digest).unwrap().unwrap()).unwrap();
+        serde_json::from_slice(&blobs.get(&signed.digest).await.unwrap().unwrap()).unwrap();
     kept[0]["base64"] = json!("AAAA");
     let hex = signed.digest.to_string().replace("sha256:", "");
     std::fs::write(

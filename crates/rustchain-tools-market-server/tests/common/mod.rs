@@ -11,7 +11,7 @@ use rustchain_tools_market::package::{SigningKey, generate_key, read_dir};
 use rustchain_tools_market::{
     MarketStore, PackageBundle, PackageDigest, PublisherKey, ReviewRules, SignedPackage,
 };
-use rustchain_tools_market_server::{FsBlobStore, MarketServer, market_policy};
+use rustchain_tools_market_server::{BlobStore, FsBlobStore, MarketServer, market_policy};
 use rustchain_tools_plugins::PluginHost;
 use rustchain_tools_sandbox::net::NetPolicy;
 use rustchain_tools_sandbox::wasm::{WasmConfig, WasmEngine};
@@ -26,6 +26,12 @@ pub struct Fixture {
 
 pub async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
+    let blobs = FsBlobStore::new(dir.path().join("blobs")).unwrap();
+    fixture_on(dir, blobs).await
+}
+
+/// A market in `dir` that keeps packages in `blobs`.
+pub async fn fixture_on(dir: tempfile::TempDir, blobs: impl BlobStore) -> Fixture {
     let store = MarketStore::open_sqlite(&dir.path().join("market.db"))
         .await
         .unwrap();
@@ -36,7 +42,7 @@ pub async fn fixture() -> Fixture {
     );
     let server = MarketServer::new(
         store,
-        FsBlobStore::new(dir.path().join("blobs")).unwrap(),
+        blobs,
         market_policy(None).unwrap(),
         host,
         ReviewRules::default(),

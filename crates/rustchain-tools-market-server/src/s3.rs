@@ -134,12 +134,7 @@ impl S3BlobStore {
             .bucket
             .head_bucket(Some(&self.credentials))
             .sign(SIGNED_FOR);
-        let answer = self
-            .http
-            .head(url)
-            .send()
-            .await
-            .map_err(|e| failed("reach the bucket", self.unreachable(&e)))?;
+        let answer = self.send("reach the bucket", self.http.head(url)).await?;
         match answer.status() {
             s if s.is_success() => Ok(()),
             StatusCode::NOT_FOUND => Err(failed(
@@ -159,6 +154,19 @@ impl S3BlobStore {
                 format!("{}: {s}", self.bucket.base_url()),
             )),
         }
+    }
+
+    /// Sends `request`; an error names `operation` and why the store could
+    /// not be reached.
+    async fn send(
+        &self,
+        operation: &'static str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ServerError> {
+        request
+            .send()
+            .await
+            .map_err(|e| failed(operation, self.unreachable(&e)))
     }
 
     fn unreachable(&self, e: &reqwest::Error) -> String {
@@ -204,12 +212,7 @@ impl BlobStore for S3BlobStore {
             .bucket
             .head_object(Some(&self.credentials), &key)
             .sign(SIGNED_FOR);
-        let answer = self
-            .http
-            .head(head)
-            .send()
-            .await
-            .map_err(|e| failed("keep a package", self.unreachable(&e)))?;
+        let answer = self.send("keep a package", self.http.head(head)).await?;
         match answer.status() {
             s if s.is_success() => return Ok(()),
             StatusCode::NOT_FOUND => {}
@@ -220,13 +223,14 @@ impl BlobStore for S3BlobStore {
             .put_object(Some(&self.credentials), &key)
             .sign(SIGNED_FOR);
         let answer = self
-            .http
-            .put(put)
-            .header("content-type", "application/json")
-            .body(bytes.to_vec())
-            .send()
-            .await
-            .map_err(|e| failed("keep a package", self.unreachable(&e)))?;
+            .send(
+                "keep a package",
+                self.http
+                    .put(put)
+                    .header("content-type", "application/json")
+                    .body(bytes.to_vec()),
+            )
+            .await?;
         if answer.status().is_success() {
             Ok(())
         } else {
@@ -240,12 +244,7 @@ impl BlobStore for S3BlobStore {
             .bucket
             .get_object(Some(&self.credentials), &key)
             .sign(SIGNED_FOR);
-        let answer = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| failed("read a package", self.unreachable(&e)))?;
+        let answer = self.send("read a package", self.http.get(url)).await?;
         match answer.status() {
             s if s.is_success() => answer
                 .bytes()

@@ -123,7 +123,8 @@ pub async fn serve_http(
     let token = Arc::new(options.token.clone());
     let app = Router::new()
         .nest_service(MCP_PATH, service)
-        .layer(middleware::from_fn_with_state(token, require_token));
+        .layer(middleware::from_fn_with_state(token, require_token))
+        .layer(middleware::from_fn(close_after_refusal));
     ready(bound);
     server.record_session(
         "listening",
@@ -146,6 +147,25 @@ pub async fn serve_http(
         json!({"transport": "http", "address": bound.to_string()}),
     );
     result
+}
+
+/// Marks a refusal made before the request's body was read with
+/// `Connection: close`. The server drops such a connection after replying
+/// (the unread body is still on it); said aloud, the client opens a new one
+/// for its next request instead of reusing this one and losing that request
+/// in the race with the close.
+async fn close_after_refusal(request: Request<Body>, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if matches!(
+        response.status(),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::PAYLOAD_TOO_LARGE
+    ) {
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 /// Lets a request through when no token is configured or it carries

@@ -222,12 +222,25 @@ fn post(client: &reqwest::Client, url: &str, body: &str) -> reqwest::RequestBuil
         .body(body.to_owned())
 }
 
+/// An error with its causes, so a failure under load says which step of
+/// the connection broke (connect, write, read).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// One whole session: initialize, initialized, a call, close.
 async fn session(client: reqwest::Client, url: String, n: usize) -> Result<(), String> {
     let response = post(&client, &url, INIT)
         .send()
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| chain(&e))?;
     if !response.status().is_success() {
         return Err(format!("initialize: {}", response.status()));
     }
@@ -245,14 +258,14 @@ async fn session(client: reqwest::Client, url: String, n: usize) -> Result<(), S
     with_session(INITIALIZED)
         .send()
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| chain(&e))?;
     let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                       "params": {"name": "text.word_count", "arguments": {"text": format!("session {n}")}}});
     let response = with_session(&call.to_string())
         .send()
         .await
-        .map_err(|e| e.to_string())?;
-    let text = response.text().await.map_err(|e| e.to_string())?;
+        .map_err(|e| chain(&e))?;
+    let text = response.text().await.map_err(|e| chain(&e))?;
     // A JSON body, or server-sent events whose last data line is the reply.
     let body: Value = text
         .lines()
@@ -269,7 +282,7 @@ async fn session(client: reqwest::Client, url: String, n: usize) -> Result<(), S
         .header("mcp-session-id", &session)
         .send()
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| chain(&e))?;
     Ok(())
 }
 
@@ -307,6 +320,9 @@ async fn http_refuses_rebinding_foreign_origins_junk_and_serves_a_thousand_sessi
         .await
         .unwrap();
     assert_eq!(huge.status(), 413);
+    // Said aloud, so the pooled client opens a new connection rather than
+    // losing a later request on this one as the server closes it.
+    assert_eq!(huge.headers()["connection"], "close");
 
     // A thousand sessions at once, each initialized, called and closed.
     let sessions: Vec<_> = (0..1000)
@@ -338,4 +354,46 @@ async fn http_refuses_rebinding_foreign_origins_junk_and_serves_a_thousand_sessi
         .filter(|r| r.kind == RecordKind::Finished)
         .count();
     assert!(finished >= 1001, "{finished} calls finished on record");
+}
+
+#[tokio::test]
+async fn a_body_too_large_is_refused_and_its_connection_closed_aloud() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let test = common::server(Vec::new(), Mode::List, 100);
+    let (url, stop, task) = start_http(&test.server).await;
+    let address = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .to_owned();
+    let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\n\
+         accept: application/json, text/event-stream\r\ncontent-length: {}\r\n\r\n",
+        2 << 20
+    );
+    let (mut read, mut write) = stream.into_split();
+    // More than the limit of 1 MiB, less than announced: the rest of the
+    // body never comes, so the reply and the close must. Written aside, as
+    // the server stops reading once it has seen too much.
+    let writer = tokio::spawn(async move {
+        write.write_all(head.as_bytes()).await?;
+        write.write_all(&vec![b'x'; 3 << 19]).await?;
+        Ok::<_, std::io::Error>(write)
+    });
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), read.read_to_end(&mut reply))
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+    writer.abort();
+    let reply = String::from_utf8_lossy(&reply).to_lowercase();
+    assert!(reply.starts_with("http/1.1 413"), "{reply}");
+    assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
+
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(20), task)
+        .await
+        .expect("the server stops")
+        .unwrap();
 }

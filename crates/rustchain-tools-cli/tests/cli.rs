@@ -7,6 +7,8 @@ use std::{
 
 use serde_json::Value;
 
+#[path = "../../rustchain-tools-market-server/tests/support/s3s_fs.rs"]
+mod s3s_fs;
 mod support;
 
 /// One data and configuration directory for the whole test run, so that
@@ -1668,13 +1670,13 @@ struct Market {
 
 impl Market {
     fn start(home: &std::path::Path, extra: &[&str]) -> Market {
+        Market::start_with_env(home, extra, &[])
+    }
+
+    /// [`Market::start`] with `env` set for the server.
+    fn start_with_env(home: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> Market {
         use std::io::BufRead;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rustchain-tools"))
-            .args(["market", "serve", "--addr", "127.0.0.1:0"])
-            .args(extra)
-            .env("RUSTCHAIN_TOOLS_DATA_DIR", home.join("data"))
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env_remove("RUSTCHAIN_TOOLS_CONFIG")
+        let mut child = Market::command(home, extra, env)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -1697,6 +1699,21 @@ impl Market {
         Market { child, url, admin }
     }
 
+    /// `market serve` with `extra` flags and `env`, not yet started.
+    fn command(home: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rustchain-tools"));
+        command
+            .args(["market", "serve", "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .env("RUSTCHAIN_TOOLS_DATA_DIR", home.join("data"))
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env_remove("RUSTCHAIN_TOOLS_CONFIG")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .envs(env.iter().copied());
+        command
+    }
+
     /// Runs the CLI against this market with `token`.
     fn run(&self, home: &std::path::Path, token: &str, args: &[&str]) -> Output {
         let mut all = args.to_vec();
@@ -1713,8 +1730,7 @@ impl Drop for Market {
 }
 
 fn token_of(out: &Output) -> String {
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(out), stderr(out));
-    stdout(out).lines().last().unwrap().trim().to_owned()
+    succeeded(out).lines().last().unwrap().trim().to_owned()
 }
 
 #[test]
@@ -2503,4 +2519,151 @@ fn in_a_browser_a_package_is_uploaded_reviewed_published_and_then_installed_and_
         result["structured"]["document"]["name"], "GRACE",
         "{result}"
     );
+}
+
+fn succeeded(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(out), stderr(out));
+    stdout(out)
+}
+
+#[test]
+fn market_serve_keeps_packages_in_an_s3_bucket_and_refuses_bad_keys_before_listening() {
+    use s3s_fs::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
+    let Some(s3) = S3Server::start() else {
+        return;
+    };
+    let endpoint = s3.endpoint();
+    let flags = ["--s3-bucket", BUCKET, "--s3-endpoint", &endpoint];
+    let server_home = tempfile::tempdir().unwrap();
+    let refused = |flags: &[&str], env: &[(&str, &str)]| {
+        let out = Market::command(server_home.path(), flags, env)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
+        assert!(
+            !stdout(&out).contains("market listening"),
+            "{}",
+            stdout(&out)
+        );
+        stderr(&out)
+    };
+
+    // The keys come from the environment, never from flags.
+    let err = refused(&flags, &[]);
+    assert!(
+        err.contains("--s3-bucket needs the store's keys: AWS_ACCESS_KEY_ID is not set"),
+        "{err}"
+    );
+    // Keys the store refuses, or a bucket it lacks, stop the market before
+    // it takes a submission it could not keep; the secret is never shown.
+    let err = refused(
+        &flags,
+        &[
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", "not-the-secret"),
+        ],
+    );
+    assert!(err.contains("refused"), "{err}");
+    assert!(!err.contains("not-the-secret"), "{err}");
+    let keys = [
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+    ];
+    let err = refused(
+        &["--s3-bucket", "no-such-bucket", "--s3-endpoint", &endpoint],
+        &keys,
+    );
+    assert!(err.contains("no such bucket"), "{err}");
+
+    // With its keys it serves, and a package goes through it to a user.
+    let market = Market::start_with_env(server_home.path(), &flags, &keys);
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let account = |name: &str, role: &str| {
+        token_of(&market.run(
+            home,
+            &market.admin,
+            &["market", "account", "add", name, "--role", role],
+        ))
+    };
+    let acme = account("acme", "publisher");
+    let sec = account("sec", "security-reviewer");
+    let qa = account("qa", "quality-reviewer");
+    let key_dir = tempfile::tempdir().unwrap();
+    let key = key_dir.path().join("acme.key");
+    let key = key.to_str().unwrap();
+    let public = succeeded(&run(&["publish", "keygen", "--out", key], None))
+        .split("public key ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    succeeded(&market.run(
+        home,
+        &acme,
+        &[
+            "market",
+            "key",
+            "--publisher",
+            "acme",
+            "--public-key",
+            &public,
+        ],
+    ));
+    let plugin = plugin_copy("json-upper");
+    let submitted: Value = serde_json::from_str(&succeeded(&market.run(
+        home,
+        &acme,
+        &[
+            "publish",
+            "submit",
+            plugin.path().to_str().unwrap(),
+            "--key",
+            key,
+            "--publisher",
+            "acme",
+            "--json",
+        ],
+    )))
+    .unwrap();
+    let id = submitted["id"].to_string();
+    succeeded(&market.run(
+        home,
+        &sec,
+        &["market", "review", &id, "--kind", "security", "--approve"],
+    ));
+    let text = succeeded(&market.run(
+        home,
+        &qa,
+        &["market", "review", &id, "--kind", "quality", "--approve"],
+    ));
+    assert!(text.contains("published"), "{text}");
+
+    // Its files are an object in the bucket, not a file beside the market.
+    let kept: Vec<_> = std::fs::read_dir(s3.root.path().join(BUCKET))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(!server_home.path().join("data/market/blobs").exists());
+
+    let text = succeeded(&market.run(home, "", &["plugin", "install", "example.json_upper"]));
+    assert!(
+        text.contains("verified example.json_upper@1.0.0 (sha256:"),
+        "{text}"
+    );
+    let result: Value = serde_json::from_str(&succeeded(&run_in(
+        home,
+        &[
+            "call",
+            "example.json_upper",
+            "--args",
+            r#"{"document": {"name": "ada"}}"#,
+        ],
+        None,
+    )))
+    .unwrap();
+    assert_eq!(result["structured"]["document"]["name"], "ADA", "{result}");
 }

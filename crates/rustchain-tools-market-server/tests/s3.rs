@@ -2,103 +2,26 @@
 //! s3s project's S3 server over a directory, with Signature V4 checked),
 //! started by each test on 127.0.0.1 and stopped when it ends: the same
 //! contract as the filesystem store, the store's own refusals passed on,
-//! and a market that publishes and serves a package from a bucket.
-//!
-//! The server is `RUSTCHAIN_S3S_FS`, else `s3s-fs` on the PATH or in
-//! `~/.cargo/bin` (`cargo install s3s-fs --version 0.14.1 --features
-//! binary --locked`). Without it these tests are skipped with a message,
-//! unless `RUSTCHAIN_REQUIRE_S3=1` (set by `.ci/run`), which makes them fail.
+//! and a market that publishes and serves a package from a bucket. How the
+//! server is found, and when its absence skips or fails these tests: see
+//! `support/s3s_fs.rs`.
 
 mod common;
+#[path = "support/s3s_fs.rs"]
+mod s3s_fs;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpListener;
 
 use axum::http::StatusCode;
 use common::{call, fixture_on, published_echo};
 use rustchain_tools_market::{PackageBundle, PackageDigest};
 use rustchain_tools_market_server::{BlobStore, FsBlobStore, S3BlobStore, S3Location};
-
-const ACCESS_KEY: &str = "rustchain-test";
-const SECRET_KEY: &str = "rustchain-test-secret";
-const BUCKET: &str = "packages";
-
-struct S3Server {
-    child: Child,
-    addr: SocketAddr,
-    root: tempfile::TempDir,
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn find_server() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("RUSTCHAIN_S3S_FS") {
-        return Some(PathBuf::from(path));
-    }
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cargo/bin"));
-    }
-    dirs.into_iter()
-        .map(|d| d.join("s3s-fs"))
-        .find(|p| p.is_file())
-}
+use s3s_fs::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
 
 impl S3Server {
-    /// Starts a server with the bucket [`BUCKET`], or returns `None`
-    /// (after saying why) when there is none here and none is required.
-    fn start() -> Option<S3Server> {
-        let required = std::env::var("RUSTCHAIN_REQUIRE_S3").is_ok_and(|v| v == "1");
-        let Some(bin) = find_server() else {
-            assert!(
-                !required,
-                "RUSTCHAIN_REQUIRE_S3=1 but no s3s-fs was found (cargo install s3s-fs \
-                 --version 0.14.1 --features binary --locked, or set RUSTCHAIN_S3S_FS)"
-            );
-            eprintln!(
-                "SKIPPED: the S3 blob store tests: no s3s-fs found (cargo install s3s-fs \
-                 --version 0.14.1 --features binary --locked, or set RUSTCHAIN_S3S_FS)"
-            );
-            return None;
-        };
-        let root = tempfile::tempdir().unwrap();
-        // s3s-fs keeps each bucket as a directory of its root.
-        std::fs::create_dir(root.path().join(BUCKET)).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let child = Command::new(&bin)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(root.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let server = S3Server { child, addr, root };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(Instant::now() < deadline, "s3s-fs did not listen on {addr}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(server)
-    }
-
     fn location(&self) -> S3Location {
         S3Location {
-            endpoint: format!("http://{}", self.addr),
+            endpoint: self.endpoint(),
             bucket: BUCKET.to_owned(),
             region: "us-east-1".to_owned(),
             access_key: ACCESS_KEY.to_owned(),

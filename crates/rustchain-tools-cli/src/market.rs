@@ -93,6 +93,11 @@ pub enum MarketCommand {
         /// Quality approvals a submission needs.
         #[arg(long, default_value_t = 1)]
         quality_approvals: u32,
+        /// The least reputation a reviewer needs for a verdict (reviewers
+        /// start at 0; an approval of a version later found vulnerable
+        /// costs 5).
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        min_reputation: i64,
         /// The configuration file whose `[plugins]` section the scan uses.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -377,6 +382,7 @@ pub fn run(args: &MarketArgs, settings: &Settings) -> Result<u8> {
         policy,
         security_approvals,
         quality_approvals,
+        min_reputation,
         config: config_file,
         model,
         lexical,
@@ -385,6 +391,7 @@ pub fn run(args: &MarketArgs, settings: &Settings) -> Result<u8> {
         let rules = ReviewRules {
             security: (*security_approvals).max(1),
             quality: (*quality_approvals).max(1),
+            min_reputation: *min_reputation,
         };
         let model = crate::discovery::embedding_model(settings, model.as_deref(), *lexical)?;
         return serve(

@@ -70,9 +70,9 @@ impl ServerError {
                 | MarketError::UnknownVersion { .. }
                 | MarketError::UnknownPublisher { .. }
                 | MarketError::UnknownFinding { .. } => StatusCode::NOT_FOUND,
-                MarketError::ConflictOfInterest { .. } | MarketError::OwnPackage { .. } => {
-                    StatusCode::FORBIDDEN
-                }
+                MarketError::ConflictOfInterest { .. }
+                | MarketError::OwnPackage { .. }
+                | MarketError::ReputationTooLow { .. } => StatusCode::FORBIDDEN,
                 MarketError::NameTaken { .. }
                 | MarketError::VersionExists { .. }
                 | MarketError::KeyTaken { .. }

@@ -201,6 +201,22 @@ pub enum MarketError {
         /// The reviewer's own package, or how they are linked.
         why: &'static str,
     },
+    /// The reviewer's reputation is below what the market's rules ask of a
+    /// verdict.
+    #[error(
+        "`{reviewer}` may not review submission {id}: its reputation is {reputation}, \
+         and a verdict needs at least {needed} (confirmed findings it reports raise it)"
+    )]
+    ReputationTooLow {
+        /// The submission.
+        id: i64,
+        /// The reviewer.
+        reviewer: String,
+        /// Its reputation now.
+        reputation: i64,
+        /// What the rules ask.
+        needed: i64,
+    },
     /// The reviewer already gave a verdict of this kind.
     #[error("`{reviewer}` already gave a {kind} verdict on submission {id}; verdicts are final")]
     AlreadyReviewed {

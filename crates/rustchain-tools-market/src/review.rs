@@ -4,7 +4,8 @@
 //! approvals [`ReviewRules`] asks for of each kind, and rejected by any
 //! rejecting verdict. Who may give which verdict is the policy layer's
 //! decision (the market server asks it); that nobody reviews a package of
-//! their own, or of a publisher they are linked to, the store enforces.
+//! their own, or of a publisher they are linked to, or with a reputation
+//! below [`ReviewRules::min_reputation`], the store enforces.
 
 use std::fmt;
 use std::str::FromStr;
@@ -45,21 +46,29 @@ pub enum SubmissionState {
     Published,
 }
 
-/// How many approvals of each kind publish a submission (each at least 1).
+/// How many approvals of each kind publish a submission (each at least 1),
+/// and the reputation a reviewer needs to give a verdict at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewRules {
     /// Security approvals needed.
     pub security: u32,
     /// Quality approvals needed.
     pub quality: u32,
+    /// The least [reputation](crate::finding) a reviewer needs for a
+    /// verdict. At the default, 0, a reviewer starts able to review and
+    /// loses it once approvals of vulnerable versions outweigh the verdicts
+    /// that held; confirmed findings it reports earn it back.
+    pub min_reputation: i64,
 }
 
 impl Default for ReviewRules {
-    /// One security and one quality approval.
+    /// One security and one quality approval, from reviewers whose
+    /// reputation is not below 0.
     fn default() -> Self {
         ReviewRules {
             security: 1,
             quality: 1,
+            min_reputation: 0,
         }
     }
 }
@@ -214,6 +223,7 @@ mod tests {
         let rules = ReviewRules {
             security: 0,
             quality: 3,
+            ..ReviewRules::default()
         };
         assert_eq!(rules.needed(ReviewKind::Security), 1);
         assert_eq!(rules.needed(ReviewKind::Quality), 3);

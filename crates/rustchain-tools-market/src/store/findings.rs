@@ -185,45 +185,7 @@ impl MarketStore {
     /// findings (see [`crate::finding`] for the rules).
     pub async fn reputation(&self, account: &str) -> Result<Reputation, MarketError> {
         let mut db = self.pool.acquire().await.map_err(store_error("connect"))?;
-        let read = || store_error("read the verdicts");
-        let rows = sqlx::query(
-            "SELECT r.verdict, s.state, (SELECT COUNT(*) FROM findings f \
-             WHERE f.name = s.name AND f.version = s.version AND f.state = 'confirmed') \
-             FROM reviews r JOIN submissions s ON s.id = r.submission WHERE r.reviewer = $1",
-        )
-        .bind(account)
-        .fetch_all(&mut *db)
-        .await
-        .map_err(read())?;
-        let mut reputation = Reputation::new(account);
-        for row in &rows {
-            let damaged = || MarketError::Damaged {
-                detail: format!("a verdict of `{account}` cannot be read"),
-            };
-            let verdict = row
-                .try_get::<String, _>(0)
-                .map_err(read())?
-                .parse()
-                .map_err(|_| damaged())?;
-            let state = row
-                .try_get::<String, _>(1)
-                .map_err(read())?
-                .parse()
-                .map_err(|_| damaged())?;
-            let confirmed: i64 = row.try_get(2).map_err(read())?;
-            reputation.add_verdict(verdict, state, confirmed > 0);
-        }
-        let found: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM findings WHERE reporter = $1 AND state = 'confirmed'",
-        )
-        .bind(account)
-        .fetch_one(&mut *db)
-        .await
-        .map_err(store_error("count the findings"))?
-        .try_get(0)
-        .map_err(store_error("count the findings"))?;
-        reputation.add_findings(u64::try_from(found).unwrap_or(0));
-        Ok(reputation)
+        reputation(&mut db, account).await
     }
 }
 
@@ -281,4 +243,49 @@ fn finding_row(row: &AnyRow) -> Result<Finding, MarketError> {
         decided_at: row.try_get(13).map_err(read)?,
         decided_by: row.try_get(14).map_err(read)?,
     })
+}
+
+/// `account`'s reputation on `db`, inside whatever transaction it is in.
+pub(super) async fn reputation(
+    db: &mut sqlx::AnyConnection,
+    account: &str,
+) -> Result<Reputation, MarketError> {
+    let read = || store_error("read the verdicts");
+    let rows = sqlx::query(
+        "SELECT r.verdict, s.state, (SELECT COUNT(*) FROM findings f \
+         WHERE f.name = s.name AND f.version = s.version AND f.state = 'confirmed') \
+         FROM reviews r JOIN submissions s ON s.id = r.submission WHERE r.reviewer = $1",
+    )
+    .bind(account)
+    .fetch_all(&mut *db)
+    .await
+    .map_err(read())?;
+    let mut reputation = Reputation::new(account);
+    for row in &rows {
+        let damaged = || MarketError::Damaged {
+            detail: format!("a verdict of `{account}` cannot be read"),
+        };
+        let verdict = row
+            .try_get::<String, _>(0)
+            .map_err(read())?
+            .parse()
+            .map_err(|_| damaged())?;
+        let state = row
+            .try_get::<String, _>(1)
+            .map_err(read())?
+            .parse()
+            .map_err(|_| damaged())?;
+        let confirmed: i64 = row.try_get(2).map_err(read())?;
+        reputation.add_verdict(verdict, state, confirmed > 0);
+    }
+    let found: i64 =
+        sqlx::query("SELECT COUNT(*) FROM findings WHERE reporter = $1 AND state = 'confirmed'")
+            .bind(account)
+            .fetch_one(&mut *db)
+            .await
+            .map_err(store_error("count the findings"))?
+            .try_get(0)
+            .map_err(store_error("count the findings"))?;
+    reputation.add_findings(u64::try_from(found).unwrap_or(0));
+    Ok(reputation)
 }

@@ -291,7 +291,8 @@ impl MarketStore {
     /// rejection rejects it; the approval that completes what `rules` asks
     /// for publishes it as a version. The store refuses a reviewer who is
     /// its publisher or linked to it, a second verdict of the same kind by
-    /// the same reviewer, and a submission no longer in review; whether the
+    /// the same reviewer, a reviewer whose reputation is below
+    /// `rules.min_reputation`, and a submission no longer in review; whether the
     /// reviewer holds the role for `kind` is the caller's policy decision.
     pub async fn review(
         &self,
@@ -341,6 +342,15 @@ impl MarketStore {
                 id,
                 reviewer: reviewer.to_owned(),
                 kind,
+            });
+        }
+        let reputation = super::findings::reputation(&mut db, reviewer).await?.score;
+        if reputation < rules.min_reputation {
+            return Err(MarketError::ReputationTooLow {
+                id,
+                reviewer: reviewer.to_owned(),
+                reputation,
+                needed: rules.min_reputation,
             });
         }
         let at = now();

@@ -266,4 +266,49 @@ pub(super) async fn findings_pay_bonuses_and_move_reputation(store: &MarketStore
             .unwrap()
             .is_empty()
     );
+
+    // Below the market's least reputation a reviewer gives no verdict;
+    // a market that asks less lets it.
+    let three = signed(&acme, "acme", "echo", "3.0.0", b"three");
+    let s3 = store
+        .submit(
+            &three,
+            &json!({"name": "echo", "version": "3.0.0"}),
+            &files(b"three"),
+            &scan(true, 90),
+        )
+        .await
+        .unwrap();
+    let review = |reviewer: &'static str, kind, min_reputation| {
+        let rules = ReviewRules {
+            min_reputation,
+            ..ReviewRules::default()
+        };
+        async move {
+            store
+                .review(s3.id, reviewer, kind, Verdict::Approve, "", &rules)
+                .await
+        }
+    };
+    let err = review("sec1", ReviewKind::Security, 0).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            MarketError::ReputationTooLow {
+                reputation: -5,
+                needed: 0,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("its reputation is -5"), "{err}");
+    assert!(store.submission(s3.id).await.unwrap().reviews.is_empty());
+    review("sec2", ReviewKind::Security, 0).await.unwrap();
+    let err = review("qa1", ReviewKind::Quality, 0).await.unwrap_err();
+    assert!(matches!(err, MarketError::ReputationTooLow { .. }), "{err}");
+    let s = review("qa1", ReviewKind::Quality, -5).await.unwrap();
+    assert_eq!(s.state, SubmissionState::Published);
+    // That approval held, so far: qa1 climbs back by one.
+    assert_eq!(store.reputation("qa1").await.unwrap().score, -4);
 }

@@ -537,6 +537,7 @@ async fn submissions_are_reviewed_then_published(store: &MarketStore) {
     let rules = ReviewRules {
         security: 2,
         quality: 1,
+        ..ReviewRules::default()
     };
     let review = |reviewer: &'static str, kind, verdict| {
         store.review(

@@ -49,6 +49,7 @@ const GATED: &[(&str, &str)] = &[
         "ledger-record",
         "ledger sale (a refund every tenth), in memory",
     ),
+    ("market-download", "package download, API on SQLite"),
 ];
 /// Two runs of different lengths; their difference cancels start-up cost.
 const SHORT_RUN: usize = 50;

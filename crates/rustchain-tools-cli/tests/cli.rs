@@ -2369,7 +2369,13 @@ fn in_a_browser_a_package_is_uploaded_reviewed_published_and_then_installed_and_
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Priced per call, so the publisher has revenue to read at the end.
     let plugin = plugin_copy("json-upper");
+    let manifest = plugin.path().join("plugin.json");
+    let mut priced: Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    priced["price"] = serde_json::json!({"perCall": 50});
+    std::fs::write(&manifest, priced.to_string()).unwrap();
     let bundle = keys.path().join("package.json");
     let out = run(
         &[
@@ -2404,27 +2410,30 @@ fn in_a_browser_a_package_is_uploaded_reviewed_published_and_then_installed_and_
         "quality": qa,
         "user": ann,
     });
-    let mut child = Command::new(python)
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/market_flow.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(settings.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the browser run failed:\n{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    let seen: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let browse = |settings: &Value| -> Value {
+        let mut child = Command::new(&python)
+            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/market_flow.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(settings.to_string().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "the browser run failed:\n{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        serde_json::from_str(stdout(&out).trim()).unwrap()
+    };
+    let seen = browse(&settings);
     assert!(seen["score"].as_u64().unwrap() >= 60, "{seen}");
     assert!(seen["checks"].as_u64().unwrap() >= 5, "{seen}");
     assert_eq!(seen["publisher_queue_status"], 403, "{seen}");
@@ -2518,6 +2527,27 @@ fn in_a_browser_a_package_is_uploaded_reviewed_published_and_then_installed_and_
     assert_eq!(
         result["structured"]["document"]["name"], "GRACE",
         "{result}"
+    );
+
+    // The user reports that call; the publisher sees its 70% of the price
+    // on its dashboard, in the table and the plot.
+    let text = succeeded(&market.run(home, &ann, &["market", "report"]));
+    assert!(
+        text.contains("billed example.json_upper@1.0.0: 50 (transaction usage-"),
+        "{text}"
+    );
+    let mut settings = settings;
+    settings["phase"] = "revenue".into();
+    let seen = browse(&settings);
+    assert_eq!(seen["balance"], 35, "{seen}");
+    assert_eq!(seen["earned"], serde_json::json!([35]), "{seen}");
+    assert_eq!(seen["earnings_plot"], 1, "{seen}");
+    assert!(
+        seen["revenue"]
+            .as_str()
+            .unwrap()
+            .contains("example.json_upper@1.0.0"),
+        "{seen}"
     );
 }
 

@@ -680,29 +680,38 @@ async fn revenue_and_use(
     Ok(())
 }
 
-/// What each version earned, as bars scaled to the largest.
+/// What each version earned, as bars scaled to the largest, each labelled
+/// with its version and amount; a slot is as wide as its label, so long
+/// package names stay readable.
 fn earnings_plot(bars: &[(String, i64)]) -> String {
     const BAR: usize = 40;
+    // About the advance of one 8-point character.
+    const CHAR: usize = 5;
     let most = bars.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
-    let width = 20 + bars.len() * (BAR + 20);
+    let slot = |package: &str| (package.chars().count() * CHAR).max(BAR) + 20;
+    let width = (20 + bars.iter().map(|(p, _)| slot(p)).sum::<usize>()).max(160);
     let mut svg = format!(
         "<svg role=\"img\" aria-label=\"earnings per version\" width=\"{width}\" height=\"150\" \
          viewBox=\"0 0 {width} 150\">"
     );
-    for (i, (package, earned)) in bars.iter().enumerate() {
-        let x = 20 + i * (BAR + 20);
-        let height = (earned.max(&0) * 100 / most) as usize;
+    let mut x = 20;
+    for (package, earned) in bars {
+        // 95 high at most, so the amount above the tallest bar stays inside.
+        let height = (earned.max(&0) * 95 / most) as usize;
         let _ = write!(
             svg,
             "<rect x=\"{x}\" y=\"{}\" width=\"{BAR}\" height=\"{height}\" fill=\"#3a7\">\
              <title>{} earned {earned}</title></rect>\
-             <text x=\"{x}\" y=\"125\" font-size=\"8\">{}</text>",
-            110 - height,
+             <text x=\"{x}\" y=\"{}\" font-size=\"10\">{earned}</text>\
+             <text x=\"{x}\" y=\"128\" font-size=\"8\">{}</text>",
+            115 - height,
             escape(package),
+            111 - height,
             escape(package),
         );
+        x += slot(package);
     }
-    svg.push_str("<text x=\"20\" y=\"142\" font-size=\"9\">earned per version</text></svg>");
+    svg.push_str("<text x=\"20\" y=\"144\" font-size=\"9\">earned per version</text></svg>");
     svg
 }
 

@@ -279,13 +279,7 @@ pub struct MarketClient {
 impl MarketClient {
     /// A client for the market `flags` name.
     pub fn new(flags: &MarketFlags) -> Result<MarketClient> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            })
-            .with_no_client_auth();
+        let tls = rustchain_tools::sandbox::net::tls_client_config()?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .user_agent(concat!("rustchain-tools/", env!("CARGO_PKG_VERSION")))

@@ -179,14 +179,7 @@ impl HttpFetcher {
     ) -> Result<Self, SandboxError> {
         let client_error = |reason: String| SandboxError::HttpClient { reason };
         let policy = Arc::new(policy);
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| client_error(e.to_string()))?
-            .with_root_certificates(rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            })
-            .with_no_client_auth();
+        let mut tls = super::tls_client_config().map_err(|e| client_error(e.to_string()))?;
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         let client = reqwest::Client::builder()
             .no_proxy()

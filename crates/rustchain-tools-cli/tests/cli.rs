@@ -1423,6 +1423,27 @@ fn a_built_in_whose_pinned_definition_differs_is_refused_and_can_be_accepted() {
 }
 
 /// A copy of one of the example plugins in `docs/plugins`, to change.
+/// The public key `publish keygen` printed.
+fn public_key_of(printed: &str) -> String {
+    printed
+        .split("public key ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no public key in {printed}"))
+        .to_owned()
+}
+
+/// [`plugin_copy`] with its manifest priced at `per_call` minor units a call.
+fn priced_plugin_copy(name: &str, per_call: i64) -> tempfile::TempDir {
+    let plugin = plugin_copy(name);
+    let manifest = plugin.path().join("plugin.json");
+    let mut priced: Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    priced["price"] = serde_json::json!({ "perCall": per_call });
+    std::fs::write(&manifest, priced.to_string()).unwrap();
+    plugin
+}
+
 fn plugin_copy(name: &str) -> tempfile::TempDir {
     let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../docs/plugins")
@@ -1574,12 +1595,7 @@ fn publish_keygen_sign_and_verify_a_package() {
     let out = run(&["publish", "keygen", "--out", key], None);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    let public = text
-        .split("public key ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap()
-        .to_owned();
+    let public = public_key_of(&text);
     assert_eq!(public.len(), 64, "{text}");
     #[cfg(unix)]
     {
@@ -1642,12 +1658,7 @@ fn publish_keygen_sign_and_verify_a_package() {
         &["publish", "keygen", "--out", other.to_str().unwrap()],
         None,
     );
-    let other_public = stdout(&out)
-        .split("public key ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap()
-        .to_owned();
+    let other_public = public_key_of(&stdout(&out));
     assert_eq!(verify(&other_public).status.code(), Some(1));
 
     // A changed example is a changed package.
@@ -1815,12 +1826,7 @@ fn a_package_goes_from_submission_through_review_to_an_installed_tool() {
     let key = keys.path().join("acme.key");
     let key = key.to_str().unwrap();
     let out = run(&["publish", "keygen", "--out", key], None);
-    let public = stdout(&out)
-        .split("public key ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap()
-        .to_owned();
+    let public = public_key_of(&stdout(&out));
     let out = market.run(
         home,
         &acme,
@@ -1892,12 +1898,7 @@ fn a_package_goes_from_submission_through_review_to_an_installed_tool() {
     assert!(text.contains("scan fail module"), "{text}");
 
     // The real one, priced per call, passes the scan and waits for review.
-    let plugin = plugin_copy("json-upper");
-    let manifest = plugin.path().join("plugin.json");
-    let mut priced: Value =
-        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
-    priced["price"] = serde_json::json!({"perCall": 50});
-    std::fs::write(&manifest, priced.to_string()).unwrap();
+    let plugin = priced_plugin_copy("json-upper", 50);
     let out = market.run(
         home,
         &acme,
@@ -2350,12 +2351,7 @@ fn in_a_browser_a_package_is_uploaded_reviewed_published_and_then_installed_and_
     let key = keys.path().join("acme.key");
     let key = key.to_str().unwrap();
     let out = run(&["publish", "keygen", "--out", key], None);
-    let public = stdout(&out)
-        .split("public key ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap()
-        .to_owned();
+    let public = public_key_of(&stdout(&out));
     let out = market.run(
         home,
         &acme,
@@ -2370,12 +2366,7 @@ fn in_a_browser_a_package_is_uploaded_reviewed_published_and_then_installed_and_
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // Priced per call, so the publisher has revenue to read at the end.
-    let plugin = plugin_copy("json-upper");
-    let manifest = plugin.path().join("plugin.json");
-    let mut priced: Value =
-        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
-    priced["price"] = serde_json::json!({"perCall": 50});
-    std::fs::write(&manifest, priced.to_string()).unwrap();
+    let plugin = priced_plugin_copy("json-upper", 50);
     let bundle = keys.path().join("package.json");
     let out = run(
         &[
@@ -2623,12 +2614,7 @@ fn market_serve_keeps_packages_in_an_s3_bucket_and_refuses_bad_keys_before_liste
     let key_dir = tempfile::tempdir().unwrap();
     let key = key_dir.path().join("acme.key");
     let key = key.to_str().unwrap();
-    let public = succeeded(&run(&["publish", "keygen", "--out", key], None))
-        .split("public key ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap()
-        .to_owned();
+    let public = public_key_of(&succeeded(&run(&["publish", "keygen", "--out", key], None)));
     succeeded(&market.run(
         home,
         &acme,

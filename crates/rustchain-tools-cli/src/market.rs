@@ -742,8 +742,8 @@ fn serve(settings: &Settings, served: Served<'_>) -> Result<u8> {
             .with_context(|| format!("cannot listen on {addr}"))?;
         println!("market listening on http://{}", listener.local_addr()?);
         std::io::stdout().flush()?;
-        axum::serve(listener, server.router())
-            .with_graceful_shutdown(async {
+        server
+            .serve(listener, async {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await?;

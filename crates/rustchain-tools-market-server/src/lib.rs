@@ -66,6 +66,7 @@ mod session;
 mod trust;
 mod web;
 
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -74,6 +75,7 @@ use rustchain_tools_plugins::PluginHost;
 use rustchain_tools_plugins::scan::ScanOptions;
 use rustchain_tools_policy::{PolicyConfig, PolicyEngine};
 use rustchain_tools_search::EmbeddingModel;
+use tokio::net::TcpListener;
 
 pub use blobs::{BlobStore, FsBlobStore, S3BlobStore, S3Location};
 pub use discovery::FEATURED_MIN_SCORE;
@@ -163,8 +165,20 @@ impl MarketServer {
         Ok(Some(token))
     }
 
-    /// The routes, ready for `axum::serve`.
+    /// The routes. [`MarketServer::serve`] serves them with the
+    /// connection handling every RustChain Tools server has.
     pub fn router(&self) -> axum::Router {
         api::router(Arc::clone(&self.inner))
+    }
+
+    /// Serves the market on `listener` until `shutdown` completes, through
+    /// [`rustchain_tools_http::serve`]: replies go out at once, and a
+    /// refusal that leaves a request's body unread (a body over its limit)
+    /// says `Connection: close`.
+    pub async fn serve<F>(&self, listener: TcpListener, shutdown: F) -> std::io::Result<()>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        rustchain_tools_http::serve(listener, self.router(), shutdown).await
     }
 }

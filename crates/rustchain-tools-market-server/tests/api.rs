@@ -998,3 +998,63 @@ async fn the_package_page_takes_findings_and_shows_reviewers_reputation() {
     assert_eq!(finding["reporter"], "ann");
     assert_eq!(finding["detail"], "call it twice");
 }
+
+/// On a real socket: a submission over the body limit (90 MiB) is refused
+/// before the rest of it arrives, and the reply says the connection closes,
+/// so a pooling client opens a new one for its next request.
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_at_once_with_connection_close() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let f = fixture().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = f.server.clone();
+    let task = tokio::spawn(async move {
+        server
+            .serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    let head = format!(
+        "POST /api/v1/submissions HTTP/1.1\r\nhost: {address}\r\n\
+         authorization: Bearer {}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n\r\n",
+        f.admin,
+        100 << 20
+    );
+    // 91 MiB of an announced 100, written aside: the server stops reading
+    // once it has seen too much.
+    let writer = tokio::spawn(async move {
+        write.write_all(head.as_bytes()).await?;
+        let chunk = vec![b' '; 1 << 20];
+        for _ in 0..91 {
+            write.write_all(&chunk).await?;
+        }
+        Ok::<_, std::io::Error>(write)
+    });
+    let mut reply = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        read.read_to_end(&mut reply),
+    )
+    .await
+    .expect("the server replies and closes without the rest of the body")
+    .unwrap();
+    let reply = String::from_utf8_lossy(&reply).to_lowercase();
+    assert!(reply.starts_with("http/1.1 413"), "{reply}");
+    assert!(reply.contains("\r\nconnection: close\r\n"), "{reply}");
+
+    writer.abort();
+    stop.send(()).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(20), task)
+        .await
+        .expect("the market stops")
+        .unwrap()
+        .unwrap();
+}

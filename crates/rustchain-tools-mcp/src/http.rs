@@ -10,7 +10,6 @@ use axum::{
     extract::{Request, State},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    serve::ListenerExt,
 };
 use http::{StatusCode, header};
 use rmcp::transport::streamable_http_server::{
@@ -123,23 +122,13 @@ pub async fn serve_http(
     let token = Arc::new(options.token.clone());
     let app = Router::new()
         .nest_service(MCP_PATH, service)
-        .layer(middleware::from_fn_with_state(token, require_token))
-        .layer(middleware::from_fn(close_after_refusal));
+        .layer(middleware::from_fn_with_state(token, require_token));
     ready(bound);
     server.record_session(
         "listening",
         json!({"transport": "http", "address": bound.to_string()}),
     );
-    // Replies are small and the client waits for each: without
-    // TCP_NODELAY, Nagle's algorithm holds them back for the client's
-    // delayed ACK (tens of milliseconds a call).
-    let listener = listener.tap_io(|stream| {
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY could not be set");
-        }
-    });
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
+    let result = rustchain_tools_http::serve(listener, app, async move { stop.cancelled().await })
         .await
         .map_err(|e| McpError::Transport(e.to_string()));
     server.record_session(
@@ -147,25 +136,6 @@ pub async fn serve_http(
         json!({"transport": "http", "address": bound.to_string()}),
     );
     result
-}
-
-/// Marks a refusal made before the request's body was read with
-/// `Connection: close`. The server drops such a connection after replying
-/// (the unread body is still on it); said aloud, the client opens a new one
-/// for its next request instead of reusing this one and losing that request
-/// in the race with the close.
-async fn close_after_refusal(request: Request<Body>, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    if matches!(
-        response.status(),
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::PAYLOAD_TOO_LARGE
-    ) {
-        response.headers_mut().insert(
-            header::CONNECTION,
-            header::HeaderValue::from_static("close"),
-        );
-    }
-    response
 }
 
 /// Lets a request through when no token is configured or it carries

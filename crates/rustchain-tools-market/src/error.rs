@@ -265,6 +265,14 @@ pub enum MarketError {
         /// It is the publisher, or linked to it.
         why: &'static str,
     },
+    /// A version that cannot be bought.
+    #[error("{package} is not for sale: {reason}")]
+    NotForSale {
+        /// The package version.
+        package: String,
+        /// Why not.
+        reason: String,
+    },
     /// A usage report counting fewer calls than the account's last one.
     #[error(
         "usage report for {package} counts {calls} calls, fewer than the {before} reported before; \

@@ -25,9 +25,11 @@ use crate::{Account, MarketError, RevenueShare, Transaction};
 
 mod discovery;
 mod findings;
+mod purchases;
 mod submissions;
 mod usage;
 
+pub use purchases::Purchase;
 pub use submissions::ScanOutcome;
 
 /// Which database engine a store runs on.

@@ -63,14 +63,28 @@ pub struct PluginManifest {
 /// a typo.
 pub const MAX_PRICE_PER_CALL: u64 = 1_000_000;
 
+/// The most a purchase may cost, in minor units.
+pub const MAX_PRICE_PURCHASE: u64 = 100_000_000;
+
 /// A plugin's price in the market, in minor units (cents) of the market's
-/// currency. The market bills each user for the calls that ran, as its
-/// usage reports count them; calls refused before the tool ran are free.
+/// currency; either part may be left out (0).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Price {
-    /// The price of one call.
+    /// The price of one call. The market bills each user for the calls
+    /// that ran, as its usage reports count them; calls refused before the
+    /// tool ran are free.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub per_call: u64,
+    /// The price of the package, paid once per account before its first
+    /// download: the market itself sells it, so this part rests on nothing
+    /// the user reports.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub purchase: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 fn general() -> String {
@@ -172,13 +186,19 @@ impl PluginManifest {
         {
             return Err("`capabilities.readFiles.dir` is empty".into());
         }
-        if let Some(price) = &self.price
-            && price.per_call > MAX_PRICE_PER_CALL
-        {
-            return Err(format!(
-                "`price.perCall` is {}; at most {MAX_PRICE_PER_CALL} minor units",
-                price.per_call
-            ));
+        if let Some(price) = &self.price {
+            if price.per_call > MAX_PRICE_PER_CALL {
+                return Err(format!(
+                    "`price.perCall` is {}; at most {MAX_PRICE_PER_CALL} minor units",
+                    price.per_call
+                ));
+            }
+            if price.purchase > MAX_PRICE_PURCHASE {
+                return Err(format!(
+                    "`price.purchase` is {}; at most {MAX_PRICE_PURCHASE} minor units",
+                    price.purchase
+                ));
+            }
         }
         Ok(())
     }
@@ -269,7 +289,27 @@ mod tests {
     fn a_price_is_optional_and_bounded() {
         assert_eq!(manifest("").unwrap().price, None);
         let m = manifest(r#","price":{"perCall":25}"#).unwrap();
-        assert_eq!(m.price, Some(Price { per_call: 25 }));
+        assert_eq!(
+            m.price,
+            Some(Price {
+                per_call: 25,
+                purchase: 0
+            })
+        );
+        let m = manifest(r#","price":{"purchase":900}"#).unwrap();
+        assert_eq!(
+            m.price,
+            Some(Price {
+                per_call: 0,
+                purchase: 900
+            })
+        );
+        assert!(
+            manifest(r#","price":{"purchase":100000001}"#)
+                .unwrap_err()
+                .contains("price.purchase")
+        );
+        assert!(manifest(r#","price":{"perCal":5}"#).is_err());
         assert!(
             manifest(r#","price":{"perCall":1000001}"#)
                 .unwrap_err()

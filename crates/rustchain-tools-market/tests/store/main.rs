@@ -6,6 +6,7 @@
 mod discovery;
 mod findings;
 mod postgres;
+mod purchases;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -104,6 +105,8 @@ async fn suite(stores: &mut dyn Stores, backend: Backend) {
     findings::findings_pay_bonuses_and_move_reputation(&store).await;
     let (store, _) = stores.fresh().await;
     reported_calls_of_a_priced_version_are_billed(&store).await;
+    let (store, _) = stores.fresh().await;
+    purchases::a_package_is_bought_once_and_a_refund_ends_it(&store).await;
     let (store, _) = stores.fresh().await;
     discovery::usage_patterns_make_recommendations(&store).await;
 }

@@ -175,6 +175,14 @@ pub enum MarketCommand {
         #[arg(long, default_value = "")]
         review: String,
     },
+    /// Buy a package whose version has a purchase price (`price.purchase`
+    /// in its manifest): once per account, at that version's price; then
+    /// `plugin install` with your token downloads it (needs the `user`
+    /// role).
+    Buy {
+        /// NAME@VERSION.
+        package: String,
+    },
     /// A version's quality metrics: reported calls, failure rate, latency
     /// percentiles, ratings.
     Metrics {
@@ -251,7 +259,7 @@ pub struct MarketRefusal {
 impl MarketRefusal {
     /// The exit code: 3 when the market denied it, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
-        if matches!(self.status, 401 | 403) {
+        if (401..=403).contains(&self.status) {
             exit::DENIED
         } else {
             exit::TOOL_FAILED
@@ -492,6 +500,26 @@ pub fn run(args: &MarketArgs, settings: &Settings) -> Result<u8> {
                     &json!({"stars": stars, "review": review}),
                 )?
                 .map(|_| println!("rated {name}@{version}: {stars} stars"))
+        }
+        MarketCommand::Buy { package } => {
+            let (name, version) = name_version(package)?;
+            client
+                .post(
+                    &format!("/api/v1/packages/{name}/{version}/purchase"),
+                    &json!({}),
+                )?
+                .map(|v| {
+                    let bought = v["package"].as_str().unwrap_or("?");
+                    if v["new"] == true {
+                        println!(
+                            "bought {name} at {bought} for {} (transaction {})",
+                            v["amount"],
+                            v["transaction"].as_str().unwrap_or("?")
+                        );
+                    } else {
+                        println!("you bought {name} before, at {bought} for {}", v["amount"]);
+                    }
+                })
         }
         MarketCommand::Metrics { package, json } => {
             let (name, version) = name_version(package)?;

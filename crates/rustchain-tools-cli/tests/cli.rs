@@ -1433,13 +1433,13 @@ fn public_key_of(printed: &str) -> String {
         .to_owned()
 }
 
-/// [`plugin_copy`] with its manifest priced at `per_call` minor units a call.
-fn priced_plugin_copy(name: &str, per_call: i64) -> tempfile::TempDir {
+/// [`plugin_copy`] with its manifest's `price` set to `price`.
+fn priced_plugin_copy(name: &str, price: Value) -> tempfile::TempDir {
     let plugin = plugin_copy(name);
     let manifest = plugin.path().join("plugin.json");
     let mut priced: Value =
         serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
-    priced["price"] = serde_json::json!({ "perCall": per_call });
+    priced["price"] = price;
     std::fs::write(&manifest, priced.to_string()).unwrap();
     plugin
 }
@@ -1897,8 +1897,12 @@ fn a_package_goes_from_submission_through_review_to_an_installed_tool() {
     );
     assert!(text.contains("scan fail module"), "{text}");
 
-    // The real one, priced per call, passes the scan and waits for review.
-    let plugin = priced_plugin_copy("json-upper", 50);
+    // The real one, sold (300 once) and priced per call, passes the scan
+    // and waits for review.
+    let plugin = priced_plugin_copy(
+        "json-upper",
+        serde_json::json!({"purchase": 300, "perCall": 50}),
+    );
     let out = market.run(
         home,
         &acme,
@@ -2060,8 +2064,46 @@ fn a_package_goes_from_submission_through_review_to_an_installed_tool() {
         stdout(&out)
     );
 
-    // A user installs it, verified, and calls it.
-    let out = market.run(home, "", &["plugin", "install", "example.json_upper"]);
+    // A user buys it, installs it, verified, and calls it. Its files go
+    // only to accounts that bought it.
+    let user = token_of(&market.run(
+        home,
+        &admin,
+        &["market", "account", "add", "ann", "--role", "user"],
+    ));
+    let install = ["plugin", "install", "example.json_upper"];
+    let out = market.run(home, "", &install);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("this version is sold"),
+        "{}",
+        stderr(&out)
+    );
+    let out = market.run(home, &user, &install);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("(402)")
+            && stderr(&out).contains("rustchain-tools market buy example.json_upper@1.0.0"),
+        "{}",
+        stderr(&out)
+    );
+    let buy = ["market", "buy", "example.json_upper@1.0.0"];
+    let out = market.run(home, &user, &buy);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(
+            "bought example.json_upper at example.json_upper@1.0.0 for 300 (transaction purchase-"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    let out = market.run(home, &user, &buy);
+    assert!(
+        stdout(&out).contains("you bought example.json_upper before"),
+        "{}",
+        stdout(&out)
+    );
+    let out = market.run(home, &user, &install);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -2115,11 +2157,6 @@ fn a_package_goes_from_submission_through_review_to_an_installed_tool() {
     // A call refused before the tool runs is not the package's doing.
     let out = run_in(home, &["call", "example.json_upper", "--args", "{}"], None);
     assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
-    let user = token_of(&market.run(
-        home,
-        &admin,
-        &["market", "account", "add", "ann", "--role", "user"],
-    ));
     let out = market.run(home, &user, &["market", "report"]);
     assert_eq!(
         out.status.code(),
@@ -2289,8 +2326,9 @@ fn a_package_goes_from_submission_through_review_to_an_installed_tool() {
     let out = market.run(home, &acme, &["market", "statement", "publisher:acme"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("publisher:acme: balance 70 (minor units)")
-            && stdout(&out).contains(" sale usage-"),
+        stdout(&out).contains("publisher:acme: balance 280 (minor units)")
+            && stdout(&out).contains(" sale usage-")
+            && stdout(&out).contains(" sale purchase-"),
         "{}",
         stdout(&out)
     );
@@ -2366,7 +2404,7 @@ fn in_a_browser_a_package_is_uploaded_reviewed_published_and_then_installed_and_
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // Priced per call, so the publisher has revenue to read at the end.
-    let plugin = priced_plugin_copy("json-upper", 50);
+    let plugin = priced_plugin_copy("json-upper", serde_json::json!({"perCall": 50}));
     let bundle = keys.path().join("package.json");
     let out = run(
         &[

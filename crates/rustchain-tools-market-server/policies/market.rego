@@ -17,6 +17,7 @@ needs := {
 	"market.review.quality": "quality-reviewer",
 	"market.report_usage": "user",
 	"market.rate": "user",
+	"market.purchase": "user",
 	"market.decide_finding": "admin",
 }
 
@@ -68,6 +69,18 @@ allow if {
 allow if {
 	input.tool.name in {"market.finding", "market.findings"}
 	"security-reviewer" in input.principal.roles
+}
+
+# A sold package's files (a version with a purchase price): an account
+# that bought the package, and its publisher.
+allow if {
+	input.tool.name == "market.download_sold"
+	input.call.arguments.purchased == true
+}
+
+allow if {
+	input.tool.name == "market.download_sold"
+	input.call.arguments.publisher == input.principal.id
 }
 
 # Yanking a version: its publisher.

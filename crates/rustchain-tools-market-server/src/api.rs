@@ -11,8 +11,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use rustchain_tools_market::package::{BundleFile, write_dir};
 use rustchain_tools_market::{
-    MarketAccount, MarketError, PackageBundle, PublisherKey, ReviewKind, ScanOutcome, Submission,
-    SubmissionState, Transaction, UsageReport, Verdict, VersionRecord,
+    MarketAccount, MarketError, PackageBundle, PublisherKey, Purchase, ReviewKind, ScanOutcome,
+    Submission, SubmissionState, Transaction, UsageReport, Verdict, VersionRecord,
 };
 use rustchain_tools_plugins::MANIFEST_FILE;
 use rustchain_tools_plugins::scan::scan;
@@ -43,6 +43,7 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/submissions/{id}", get(web::submission))
         .route("/submissions/{id}/reviews", post(web::review))
         .route("/packages/{name}/{version}/ratings", post(web::rate))
+        .route("/packages/{name}/{version}/purchase", post(web::purchase))
         .route(
             "/packages/{name}/{version}/findings",
             post(web::report_finding),
@@ -74,6 +75,7 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/api/v1/packages/{name}/{version}", get(download))
         .route("/api/v1/packages/{name}/{version}/metrics", get(metrics))
         .route("/api/v1/packages/{name}/{version}/ratings", post(rate))
+        .route("/api/v1/packages/{name}/{version}/purchase", post(purchase))
         .route("/api/v1/usage", post(report_usage))
         .route(
             "/api/v1/packages/{name}/{version}/findings",
@@ -92,7 +94,68 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .with_state(inner)
 }
 
+/// A version's purchase price in minor units; 0 when it is not sold.
+pub(crate) fn purchase_price(record: &VersionRecord) -> u64 {
+    record.manifest["price"]["purchase"].as_u64().unwrap_or(0)
+}
+
+async fn purchase(
+    State(inner): Shared,
+    headers: HeaderMap,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<(StatusCode, Json<Purchase>), ServerError> {
+    let account = inner.bearer_account(&headers).await?;
+    let bought = inner.purchase(&account, &name, &version).await?;
+    let status = if bought.new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(bought)))
+}
+
 impl Inner {
+    /// Whether the request's account may download `record`, a sold
+    /// version: the policy's `market.download_sold`, told whether the
+    /// account bought the package. Without a purchase the answer says how
+    /// to make one.
+    pub(crate) async fn may_download_sold(
+        &self,
+        headers: &HeaderMap,
+        record: &VersionRecord,
+    ) -> Result<(), ServerError> {
+        let package = &record.package;
+        let account = self.bearer_account(headers).await.map_err(|_| {
+            ServerError::Unauthorized(
+                "this version is sold: downloading it needs the API token of an account that \
+                 bought it (Authorization: Bearer rct_...)",
+            )
+        })?;
+        let purchased = self
+            .store
+            .purchase_of(&account.id, &package.name)
+            .await?
+            .is_some();
+        let asked = self.authorize(
+            &account,
+            "market.download_sold",
+            json!({
+                "package": format!("{}@{}", package.name, package.version),
+                "publisher": package.publisher,
+                "purchased": purchased,
+            }),
+        );
+        match asked {
+            Err(ServerError::Denied { .. }) if !purchased => Err(ServerError::PaymentRequired {
+                account: account.id,
+                package: format!("{}@{}", package.name, package.version),
+                package_path: format!("{}/{}", package.name, package.version),
+                price: purchase_price(record),
+            }),
+            other => other,
+        }
+    }
+
     /// The account of the request's `Authorization: Bearer` token.
     pub(crate) async fn bearer_account(
         &self,
@@ -409,6 +472,21 @@ impl Inner {
             .await?)
     }
 
+    /// Buys the package `name` for `account` at `version`'s price.
+    pub(crate) async fn purchase(
+        &self,
+        account: &MarketAccount,
+        name: &str,
+        version: &str,
+    ) -> Result<Purchase, ServerError> {
+        self.authorize(
+            account,
+            "market.purchase",
+            json!({"name": name, "version": version}),
+        )?;
+        Ok(self.store.purchase(&account.id, name, version).await?)
+    }
+
     /// Keeps `account`'s rating of `name@version`.
     pub(crate) async fn rate(
         &self,
@@ -569,6 +647,7 @@ async fn report_usage(State(inner): Shared, headers: HeaderMap, bytes: Bytes) ->
 
 async fn download(
     State(inner): Shared,
+    headers: HeaderMap,
     Path((name, version)): Path<(String, String)>,
 ) -> Answer<PackageBundle> {
     let record = inner
@@ -576,6 +655,9 @@ async fn download(
         .version(&name, &version)
         .await?
         .ok_or(MarketError::UnknownVersion { name, version })?;
+    if purchase_price(&record) > 0 {
+        inner.may_download_sold(&headers, &record).await?;
+    }
     let bytes = inner
         .blobs
         .get(&record.package.digest)

@@ -55,6 +55,8 @@ pub(crate) struct Listing {
     pub framework: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price_per_call: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_purchase: Option<u64>,
 }
 
 impl Listing {
@@ -84,6 +86,7 @@ impl Listing {
             tags: strings("tags"),
             framework: manifest["framework"].as_str().unwrap_or("*").to_owned(),
             price_per_call: manifest["price"]["perCall"].as_u64().filter(|p| *p > 0),
+            price_purchase: manifest["price"]["purchase"].as_u64().filter(|p| *p > 0),
         }
     }
 

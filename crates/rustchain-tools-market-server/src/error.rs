@@ -25,6 +25,23 @@ pub enum ServerError {
         /// Every reason the policy gave.
         reasons: Vec<String>,
     },
+    /// A sold package's files, asked for by an account that has not bought
+    /// it.
+    #[error(
+        "{package} is sold at {price} (minor units), once per account, and `{account}` has not \
+         bought it: POST /api/v1/packages/{package_path}/purchase buys it \
+         (rustchain-tools market buy {package})"
+    )]
+    PaymentRequired {
+        /// The account asking.
+        account: String,
+        /// `name@version`.
+        package: String,
+        /// `name/version`, for the route.
+        package_path: String,
+        /// The purchase price, in minor units.
+        price: u64,
+    },
     /// The request's body or path cannot be read.
     #[error("{0}")]
     BadRequest(String),
@@ -59,6 +76,7 @@ impl ServerError {
         match self {
             ServerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ServerError::Denied { .. } => StatusCode::FORBIDDEN,
+            ServerError::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
             ServerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ServerError::CrossSite => StatusCode::FORBIDDEN,
             ServerError::Policy(_)
@@ -80,6 +98,7 @@ impl ServerError {
                 | MarketError::SubmissionClosed { .. }
                 | MarketError::UsageWentBack { .. }
                 | MarketError::FindingClosed { .. }
+                | MarketError::NotForSale { .. }
                 | MarketError::InsufficientFunds { .. } => StatusCode::CONFLICT,
                 MarketError::Store { .. }
                 | MarketError::Migrate { .. }

@@ -204,8 +204,10 @@ pub(crate) async fn package(
         "<p>Install: <code id=\"install\">rustchain-tools plugin install {}</code></p>",
         escape(&name)
     );
+    buy_form(&inner, account.as_ref(), &versions, &mut body).await?;
     body.push_str(
-        "<h2>Versions</h2><table><tr><th>version</th><th>digest</th><th>status</th></tr>",
+        "<h2>Versions</h2><table><tr><th>version</th><th>price</th><th>digest</th>\
+         <th>status</th></tr>",
     );
     for v in versions.iter().rev() {
         let status = match &v.yanked {
@@ -214,8 +216,9 @@ pub(crate) async fn package(
         };
         let _ = write!(
             body,
-            "<tr><td>{}</td><td><code>{}</code></td><td>{status}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{status}</td></tr>",
             escape(&v.package.version),
+            price_text(&v.manifest),
             escape(&v.package.digest.to_string()),
         );
     }
@@ -273,6 +276,68 @@ pub(crate) async fn package(
         checks_and_reviews(&mut body, s, &reputations);
     }
     Ok(page(&name, account.as_ref(), &body).into_response())
+}
+
+/// What a version costs, as its manifest's `price` says.
+fn price_text(manifest: &serde_json::Value) -> String {
+    let part = |key: &str, unit: &str| {
+        manifest["price"][key]
+            .as_u64()
+            .filter(|p| *p > 0)
+            .map(|p| format!("{p} {unit}"))
+    };
+    let parts: Vec<String> = [part("purchase", "to buy"), part("perCall", "per call")]
+        .into_iter()
+        .flatten()
+        .collect();
+    if parts.is_empty() {
+        "free".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// For a package whose newest version is sold: whether the signed-in
+/// account bought it, or a form that buys it.
+async fn buy_form(
+    inner: &Inner,
+    account: Option<&MarketAccount>,
+    versions: &[VersionRecord],
+    body: &mut String,
+) -> Result<(), ServerError> {
+    let Some(newest) = latest(versions) else {
+        return Ok(());
+    };
+    let price = crate::api::purchase_price(newest);
+    if price == 0 {
+        return Ok(());
+    }
+    let package = &newest.package;
+    let _ = write!(
+        body,
+        "<p>This package is sold: <strong>{price}</strong> (minor units) once per account, \
+         before its first download.</p>"
+    );
+    let Some(account) = account else {
+        return Ok(());
+    };
+    if let Some(bought) = inner.store.purchase_of(&account.id, &package.name).await? {
+        let _ = write!(
+            body,
+            "<p id=\"bought\">You bought it ({} for {}).</p>",
+            escape(&bought.package),
+            bought.amount
+        );
+    } else if has_role(account, "user") && account.id != package.publisher {
+        let _ = write!(
+            body,
+            "<form method=\"post\" action=\"/packages/{n}/{v}/purchase\"><button id=\"buy\">Buy \
+             {n} for {price}</button></form>",
+            n = escape(&package.name),
+            v = escape(&package.version),
+        );
+    }
+    Ok(())
 }
 
 /// The confirmed findings against a package, newest first.
@@ -629,10 +694,7 @@ async fn revenue_and_use(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}%</td>\
              <td>{}</td><td class=\"earned\">{}</td></tr>",
             escape(&package),
-            match s.manifest["price"]["perCall"].as_u64() {
-                Some(p) if p > 0 => format!("{p} per call"),
-                _ => "free".to_owned(),
-            },
+            price_text(&s.manifest),
             m.calls,
             m.failure_rate()
                 .map_or("–".to_owned(), |r| format!("{:.2}%", r * 100.0)),
@@ -857,6 +919,19 @@ pub(crate) struct ReviewForm {
     verdict: Verdict,
     #[serde(default)]
     note: String,
+}
+
+pub(crate) async fn purchase(
+    State(inner): Shared,
+    Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> PageResult {
+    if !same_origin(&headers) {
+        return Err(ServerError::CrossSite.into());
+    }
+    let account = inner.session_account(&headers).await?;
+    inner.purchase(&account, &name, &version).await?;
+    Ok(see_other(&format!("/packages/{name}#bought")))
 }
 
 pub(crate) async fn review(

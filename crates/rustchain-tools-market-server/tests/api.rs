@@ -1058,3 +1058,141 @@ async fn a_body_over_the_limit_is_refused_at_once_with_connection_close() {
         .unwrap()
         .unwrap();
 }
+
+/// A version with a purchase price is sold by the market itself: its files
+/// go only to an account that bought the package (once), its publisher and
+/// admins; the sale is in the ledger, and the package page sells it too.
+#[tokio::test]
+async fn a_sold_package_is_bought_once_before_its_files_are_served() {
+    let f = fixture().await;
+    let p = common::publisher(&f).await;
+    common::publish(&f, &p, "example.sold", "1.0.0", |manifest| {
+        manifest["price"] = json!({"purchase": 900});
+    })
+    .await;
+    let ann = account(&f, "ann", &["user"]).await;
+    let bob = account(&f, "bob", &["user"]).await;
+    let files = "/api/v1/packages/example.sold/1.0.0";
+    let buy = "/api/v1/packages/example.sold/1.0.0/purchase";
+
+    let (status, body) = call(&f.server, "GET", files, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("sold"), "{body}");
+    let (status, body) = call(&f.server, "GET", files, Some(&ann), None).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("900") && error.contains("market buy example.sold@1.0.0"),
+        "{error}"
+    );
+
+    let (status, bought) = call(&f.server, "POST", buy, Some(&ann), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{bought}");
+    assert_eq!(
+        (bought["amount"].as_i64(), bought["new"].as_bool()),
+        (Some(900), Some(true))
+    );
+    let (status, again) = call(&f.server, "POST", buy, Some(&ann), None).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["transaction"], bought["transaction"]);
+    assert_eq!(again["new"], false);
+
+    for token in [&ann, &p.token, &f.admin] {
+        let (status, body) = call(&f.server, "GET", files, Some(token), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["package"]["name"], "example.sold");
+    }
+    let (status, _) = call(&f.server, "GET", files, Some(&bob), None).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
+    // Who may not buy: the publisher (403), a reviewer without the user
+    // role (403), a free version (409).
+    let (status, body) = call(&f.server, "POST", buy, Some(&p.token), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = call(&f.server, "POST", buy, Some(&p.sec), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    common::publish(&f, &p, "example.free", "1.0.0", |_| {}).await;
+    let (status, body) = call(
+        &f.server,
+        "POST",
+        "/api/v1/packages/example.free/1.0.0/purchase",
+        Some(&bob),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    let (status, statement) = call(
+        &f.server,
+        "GET",
+        "/api/v1/statements/customer:ann",
+        Some(&ann),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{statement}");
+    assert_eq!(statement["balance"], -900, "{statement}");
+
+    // The page: a price, a Buy form for a signed-in user who has not
+    // bought it, and the purchase once made.
+    let own = Some("http://market.test");
+    let (_, headers, _) = browse(
+        &f.server,
+        "POST",
+        "/login",
+        own,
+        None,
+        Some(&format!("token={bob}")),
+    )
+    .await;
+    let cookie = headers["set-cookie"].to_str().unwrap();
+    let bob_session = cookie.split(';').next().unwrap().to_owned();
+    let html = page(&f.server, "/packages/example.sold").await;
+    assert!(html.contains("<td>900 to buy</td>"), "{html}");
+    assert!(!html.contains("id=\"buy\""), "no form for a visitor");
+    let (_, _, html) = browse(
+        &f.server,
+        "GET",
+        "/packages/example.sold",
+        None,
+        Some(&bob_session),
+        None,
+    )
+    .await;
+    assert!(html.contains("id=\"buy\""), "{html}");
+    let web_buy = "/packages/example.sold/1.0.0/purchase";
+    let (status, _, _) = browse(
+        &f.server,
+        "POST",
+        web_buy,
+        Some("http://evil.example"),
+        Some(&bob_session),
+        Some(""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "from another site");
+    let (status, _, _) = browse(
+        &f.server,
+        "POST",
+        web_buy,
+        own,
+        Some(&bob_session),
+        Some(""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = browse(
+        &f.server,
+        "GET",
+        "/packages/example.sold",
+        None,
+        Some(&bob_session),
+        None,
+    )
+    .await;
+    assert!(
+        html.contains("You bought it (example.sold@1.0.0 for 900)"),
+        "{html}"
+    );
+    let (status, _) = call(&f.server, "GET", files, Some(&bob), None).await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -54,6 +54,19 @@ pub struct VersionRecord {
     pub yanked: Option<Yanked>,
 }
 
+impl VersionRecord {
+    /// What one call costs, in minor units (`price.perCall`); 0 if free.
+    pub fn per_call_price(&self) -> u64 {
+        self.manifest["price"]["perCall"].as_u64().unwrap_or(0)
+    }
+
+    /// What buying the package at this version costs, in minor units
+    /// (`price.purchase`); 0 if it is not sold.
+    pub fn purchase_price(&self) -> u64 {
+        self.manifest["price"]["purchase"].as_u64().unwrap_or(0)
+    }
+}
+
 /// A yanked version: still there for those who pinned it, never offered.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Yanked {
@@ -170,6 +183,20 @@ impl MarketStore {
         self.backend
     }
 
+    /// Begins a transaction that will write. On SQLite it takes the write
+    /// lock at once (`BEGIN IMMEDIATE`): a transaction that reads first
+    /// cannot wait for a writer when it comes to write, and fails with
+    /// "database is locked" instead; this one waits its turn.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, MarketError> {
+        let begun = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        };
+        begun.map_err(store_error("begin"))
+    }
+
     /// Records `txn`, or returns its earlier entry if the same transaction
     /// was recorded before. On an error nothing changes.
     pub async fn record(&self, txn: Transaction) -> Result<Recorded, MarketError> {
@@ -178,7 +205,7 @@ impl MarketStore {
             id: txn.id().to_owned(),
             reason: e.to_string(),
         })?;
-        let mut db = self.pool.begin().await.map_err(store_error("begin"))?;
+        let mut db = self.begin_write().await?;
         let recorded = record_in(&mut db, &txn, &body).await?;
         match recorded {
             Recorded::Again(_) => db.rollback().await.map_err(store_error("rollback"))?,
@@ -342,7 +369,7 @@ impl MarketStore {
 
     /// Registers a signing key to its publisher.
     pub async fn add_key(&self, key: &PublisherKey) -> Result<(), MarketError> {
-        let mut db = self.pool.begin().await.map_err(store_error("begin"))?;
+        let mut db = self.begin_write().await?;
         require_publisher(&mut db, &key.publisher).await?;
         let owner: Option<String> =
             sqlx::query("SELECT publisher FROM publisher_keys WHERE key_id = $1")
@@ -407,7 +434,7 @@ impl MarketStore {
         check_name_version(package, manifest)?;
         let keys = self.keys(&package.publisher).await?;
         package.verify(&keys, None)?;
-        let mut db = self.pool.begin().await.map_err(store_error("begin"))?;
+        let mut db = self.begin_write().await?;
         insert_version(&mut db, package, manifest).await?;
         db.commit().await.map_err(store_error("commit"))
     }

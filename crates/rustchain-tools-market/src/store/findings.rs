@@ -32,7 +32,7 @@ impl MarketStore {
     ) -> Result<Finding, MarketError> {
         let package = format!("{name}@{version_}");
         new.check(&package)?;
-        let mut db = self.pool.begin().await.map_err(store_error("begin"))?;
+        let mut db = self.begin_write().await?;
         let record = known_version(&mut db, name, version_).await?;
         let publisher = &record.package.publisher;
         if let Some(why) = own(&mut db, reporter, publisher).await? {
@@ -109,7 +109,7 @@ impl MarketStore {
         decider: &str,
         decision: &Decision,
     ) -> Result<Finding, MarketError> {
-        let mut db = self.pool.begin().await.map_err(store_error("begin"))?;
+        let mut db = self.begin_write().await?;
         // Touching the row first serializes two decisions on it.
         sqlx::query("UPDATE findings SET note = note WHERE id = $1")
             .bind(id)

@@ -74,7 +74,7 @@ impl MarketStore {
         })?;
         let token = format!("rct_{}", hex::encode(secret));
         let roles = serde_json::to_string(&account.roles).unwrap_or_default();
-        let mut db = self.pool.begin().await.map_err(store_error("begin"))?;
+        let mut db = self.begin_write().await?;
         let done = sqlx::query(
             "INSERT INTO accounts (id, roles, token_sha256, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (id) DO NOTHING",
@@ -140,7 +140,7 @@ impl MarketStore {
     /// Links `account` to `publisher`: it may no longer review that
     /// publisher's packages.
     pub async fn link_account(&self, account: &str, publisher: &str) -> Result<(), MarketError> {
-        let mut db = self.pool.begin().await.map_err(store_error("begin"))?;
+        let mut db = self.begin_write().await?;
         super::require_publisher(&mut db, publisher).await?;
         require_account(&mut db, account).await?;
         sqlx::query(
@@ -172,7 +172,7 @@ impl MarketStore {
         check_name_version(package, manifest)?;
         let keys = self.keys(&package.publisher).await?;
         package.verify(&keys, Some(files))?;
-        let mut db = self.pool.begin().await.map_err(store_error("begin"))?;
+        let mut db = self.begin_write().await?;
         let id: i64 =
             sqlx::query("UPDATE submission_head SET seq = seq + 1 WHERE id = 1 RETURNING seq")
                 .fetch_one(&mut *db)
@@ -303,7 +303,7 @@ impl MarketStore {
         note: &str,
         rules: &ReviewRules,
     ) -> Result<Submission, MarketError> {
-        let mut db = self.pool.begin().await.map_err(store_error("begin"))?;
+        let mut db = self.begin_write().await?;
         let touched = sqlx::query("UPDATE submissions SET state = state WHERE id = $1")
             .bind(id)
             .execute(&mut *db)

@@ -39,7 +39,7 @@ impl MarketStore {
         let share = RevenueShare::for_quality(
             &self.metrics(&report.name, &report.version).await?.quality(),
         );
-        let mut db = self.pool.begin().await.map_err(store_error("begin"))?;
+        let mut db = self.begin_write().await?;
         let record = known_version(&mut db, &report.name, &report.version).await?;
         let before = sqlx::query(
             "SELECT calls FROM usage_reports WHERE account = $1 AND name = $2 AND version = $3",
@@ -114,7 +114,7 @@ impl MarketStore {
     ) -> Result<(), MarketError> {
         let package = format!("{name}@{version_}");
         check_rating(&package, stars, review)?;
-        let mut db = self.pool.begin().await.map_err(store_error("begin"))?;
+        let mut db = self.begin_write().await?;
         let record = known_version(&mut db, name, version_).await?;
         let own = |why| MarketError::OwnPackage {
             account: account.to_owned(),
@@ -221,7 +221,7 @@ fn bill(
     calls: u64,
     share: RevenueShare,
 ) -> Result<Option<Transaction>, MarketError> {
-    let price = record.manifest["price"]["perCall"].as_u64().unwrap_or(0);
+    let price = record.per_call_price();
     let new_calls = calls - before;
     if price == 0 || new_calls == 0 {
         return Ok(None);

@@ -106,7 +106,7 @@ async fn suite(stores: &mut dyn Stores, backend: Backend) {
     let (store, _) = stores.fresh().await;
     reported_calls_of_a_priced_version_are_billed(&store).await;
     let (store, _) = stores.fresh().await;
-    purchases::a_package_is_bought_once_and_a_refund_ends_it(&store).await;
+    purchases::a_package_is_bought_once_per_major_version_and_a_refund_ends_it(&store).await;
     let (store, _) = stores.fresh().await;
     discovery::usage_patterns_make_recommendations(&store).await;
 }
@@ -897,5 +897,22 @@ async fn reported_calls_of_a_priced_version_are_billed(store: &MarketStore) {
         .await
         .unwrap();
     assert_eq!(statement.lines.len(), 2);
+
+    // Reports from two accounts at once are each kept and billed.
+    store.add_account(&account("u2", &["user"])).await.unwrap();
+    store.add_account(&account("u3", &["user"])).await.unwrap();
+    let (of_two, of_three) = (report("1.0.0", 2), report("1.0.0", 3));
+    let (two, three) = tokio::join!(
+        store.report_usage("u2", &of_two),
+        store.report_usage("u3", &of_three),
+    );
+    assert!(
+        matches!(two, Ok(Some(Transaction::Sale { amount: 6, .. }))),
+        "{two:?}"
+    );
+    assert!(
+        matches!(three, Ok(Some(Transaction::Sale { amount: 9, .. }))),
+        "{three:?}"
+    );
     store.verify_ledger().await.unwrap();
 }

@@ -322,6 +322,11 @@ impl MarketClient {
         )
     }
 
+    /// POSTs to `path` with no body: for actions named by the path alone.
+    pub fn post_empty(&self, path: &str) -> Result<Result<Value, MarketRefusal>> {
+        self.send(self.http.post(format!("{}{path}", self.base)))
+    }
+
     fn send(&self, mut request: reqwest::RequestBuilder) -> Result<Result<Value, MarketRefusal>> {
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
@@ -504,20 +509,21 @@ pub fn run(args: &MarketArgs, settings: &Settings) -> Result<u8> {
         MarketCommand::Buy { package } => {
             let (name, version) = name_version(package)?;
             client
-                .post(
-                    &format!("/api/v1/packages/{name}/{version}/purchase"),
-                    &json!({}),
-                )?
+                .post_empty(&format!("/api/v1/packages/{name}/{version}/purchase"))?
                 .map(|v| {
                     let bought = v["package"].as_str().unwrap_or("?");
+                    let covers = v["covers"].as_str().unwrap_or("?");
                     if v["new"] == true {
                         println!(
-                            "bought {name} at {bought} for {} (transaction {})",
+                            "bought {covers} at {bought} for {} (transaction {})",
                             v["amount"],
                             v["transaction"].as_str().unwrap_or("?")
                         );
                     } else {
-                        println!("you bought {name} before, at {bought} for {}", v["amount"]);
+                        println!(
+                            "you bought {covers} before, at {bought} for {}",
+                            v["amount"]
+                        );
                     }
                 })
         }

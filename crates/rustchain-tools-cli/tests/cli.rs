@@ -2092,14 +2092,14 @@ fn a_package_goes_from_submission_through_review_to_an_installed_tool() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         stdout(&out).contains(
-            "bought example.json_upper at example.json_upper@1.0.0 for 300 (transaction purchase-"
+            "bought example.json_upper@1.x at example.json_upper@1.0.0 for 300 (transaction purchase-"
         ),
         "{}",
         stdout(&out)
     );
     let out = market.run(home, &user, &buy);
     assert!(
-        stdout(&out).contains("you bought example.json_upper before"),
+        stdout(&out).contains("you bought example.json_upper@1.x before"),
         "{}",
         stdout(&out)
     );

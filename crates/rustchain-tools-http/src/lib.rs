@@ -7,10 +7,11 @@
 //!   milliseconds a request).
 //! - A reply sent while the request's body was left unread (a refusal
 //!   before reading, a body over its limit) says `Connection: close`
-//!   ([`CloseUnreadLayer`]). The server drops such a connection anyway, as
-//!   the rest of the body is still on it; said aloud, the client opens a new
-//!   connection for its next request instead of reusing this one and losing
-//!   that request in the race with the close.
+//!   ([`CloseUnreadLayer`]), and the connection closes after it. Without
+//!   it the server would either wait to drain the rest of the body or drop
+//!   the connection unannounced; a client that pooled it would then lose
+//!   its next request in the race with the close. Said aloud, the client
+//!   opens a new connection instead.
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};

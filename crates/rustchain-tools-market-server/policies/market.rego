@@ -141,6 +141,11 @@ unmet contains msg if {
 }
 
 unmet contains msg if {
+	input.tool.name == "market.download_sold"
+	msg := sprintf("%s is sold: its files are for accounts that bought it and its publisher", [input.call.arguments.package])
+}
+
+unmet contains msg if {
 	input.tool.name == "market.statement"
 	msg := sprintf("the statement of %s is for its owner", [input.call.arguments.account])
 }

@@ -94,11 +94,6 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .with_state(inner)
 }
 
-/// A version's purchase price in minor units; 0 when it is not sold.
-pub(crate) fn purchase_price(record: &VersionRecord) -> u64 {
-    record.manifest["price"]["purchase"].as_u64().unwrap_or(0)
-}
-
 async fn purchase(
     State(inner): Shared,
     headers: HeaderMap,
@@ -117,43 +112,72 @@ async fn purchase(
 impl Inner {
     /// Whether the request's account may download `record`, a sold
     /// version: the policy's `market.download_sold`, told whether the
-    /// account bought the package. Without a purchase the answer says how
-    /// to make one.
+    /// account bought it. Refused only for want of a purchase (the policy
+    /// would allow a buyer), the answer is 402 with the price and a version
+    /// to buy.
     pub(crate) async fn may_download_sold(
         &self,
         headers: &HeaderMap,
         record: &VersionRecord,
     ) -> Result<(), ServerError> {
         let package = &record.package;
-        let account = self.bearer_account(headers).await.map_err(|_| {
-            ServerError::Unauthorized(
+        let account = self.bearer_account(headers).await.map_err(|e| match e {
+            ServerError::Unauthorized(_) => ServerError::Unauthorized(
                 "this version is sold: downloading it needs the API token of an account that \
                  bought it (Authorization: Bearer rct_...)",
-            )
+            ),
+            other => other,
         })?;
         let purchased = self
             .store
-            .purchase_of(&account.id, &package.name)
+            .purchase_of(&account.id, &package.name, &package.version)
             .await?
             .is_some();
-        let asked = self.authorize(
-            &account,
-            "market.download_sold",
+        let arguments = |purchased: bool| {
             json!({
                 "package": format!("{}@{}", package.name, package.version),
                 "publisher": package.publisher,
                 "purchased": purchased,
-            }),
-        );
-        match asked {
-            Err(ServerError::Denied { .. }) if !purchased => Err(ServerError::PaymentRequired {
-                account: account.id,
-                package: format!("{}@{}", package.name, package.version),
-                package_path: format!("{}/{}", package.name, package.version),
-                price: purchase_price(record),
-            }),
-            other => other,
+            })
+        };
+        let asked = self.authorize(&account, "market.download_sold", arguments(purchased));
+        if purchased || asked.is_ok() {
+            return asked;
         }
+        if self
+            .authorize(&account, "market.download_sold", arguments(true))
+            .is_err()
+        {
+            return asked;
+        }
+        Err(ServerError::PaymentRequired {
+            account: account.id,
+            package: format!("{}@{}", package.name, package.version),
+            price: record.prices().purchase,
+            buy: self.version_to_buy(record).await?,
+        })
+    }
+
+    /// The version whose purchase opens `record`: itself unless it is
+    /// yanked, else the newest sold version of its major version that is
+    /// not.
+    async fn version_to_buy(&self, record: &VersionRecord) -> Result<Option<String>, ServerError> {
+        let package = &record.package;
+        if record.yanked.is_none() {
+            return Ok(Some(package.version.clone()));
+        }
+        let major = |version: &str| semver::Version::parse(version).ok().map(|v| v.major);
+        let wanted = major(&package.version);
+        Ok(self
+            .store
+            .versions(&package.name)
+            .await?
+            .iter()
+            .filter(|v| v.yanked.is_none() && v.prices().purchase > 0)
+            .filter_map(|v| semver::Version::parse(&v.package.version).ok())
+            .filter(|v| wanted.is_some() && Some(v.major) == wanted)
+            .max()
+            .map(|v| v.to_string()))
     }
 
     /// The account of the request's `Authorization: Bearer` token.
@@ -655,7 +679,7 @@ async fn download(
         .version(&name, &version)
         .await?
         .ok_or(MarketError::UnknownVersion { name, version })?;
-    if purchase_price(&record) > 0 {
+    if record.prices().purchase > 0 {
         inner.may_download_sold(&headers, &record).await?;
     }
     let bytes = inner

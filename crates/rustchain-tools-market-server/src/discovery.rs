@@ -85,8 +85,8 @@ impl Listing {
                 .to_owned(),
             tags: strings("tags"),
             framework: manifest["framework"].as_str().unwrap_or("*").to_owned(),
-            price_per_call: manifest["price"]["perCall"].as_u64().filter(|p| *p > 0),
-            price_purchase: manifest["price"]["purchase"].as_u64().filter(|p| *p > 0),
+            price_per_call: Some(record.prices().per_call).filter(|p| *p > 0),
+            price_purchase: Some(record.prices().purchase).filter(|p| *p > 0),
         }
     }
 

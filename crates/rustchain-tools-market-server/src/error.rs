@@ -28,19 +28,25 @@ pub enum ServerError {
     /// A sold package's files, asked for by an account that has not bought
     /// it.
     #[error(
-        "{package} is sold at {price} (minor units), once per account, and `{account}` has not \
-         bought it: POST /api/v1/packages/{package_path}/purchase buys it \
-         (rustchain-tools market buy {package})"
+        "{package} is sold at {price} (minor units), once per account and major version, and \
+         `{account}` has not bought it: {}",
+        match buy {
+            Some(version) => format!(
+                "`rustchain-tools market buy {}@{version}` buys it",
+                package.split('@').next().unwrap_or_default()
+            ),
+            None => "no version that would open it is for sale any more".to_owned(),
+        }
     )]
     PaymentRequired {
         /// The account asking.
         account: String,
         /// `name@version`.
         package: String,
-        /// `name/version`, for the route.
-        package_path: String,
-        /// The purchase price, in minor units.
+        /// Its purchase price, in minor units.
         price: u64,
+        /// The version to buy to open it, if one is for sale.
+        buy: Option<String>,
     },
     /// The request's body or path cannot be read.
     #[error("{0}")]
@@ -119,6 +125,18 @@ impl IntoResponse for ServerError {
         let mut body = json!({"error": self.to_string()});
         if let ServerError::Denied { reasons, .. } = &self {
             body["reasons"] = json!(reasons);
+        }
+        if let ServerError::PaymentRequired {
+            package,
+            price,
+            buy,
+            ..
+        } = &self
+        {
+            body["price"] = json!(price);
+            if let (Some(name), Some(version)) = (package.split('@').next(), buy) {
+                body["purchase"] = json!(format!("/api/v1/packages/{name}/{version}/purchase"));
+            }
         }
         (status, Json(body)).into_response()
     }

@@ -1,14 +1,15 @@
 //! The RustChain Tools marketplace over HTTP: publishers submit signed
 //! packages, each submission runs the automated security scan in the real
 //! sandbox, reviewers approve or reject it, and an approved version is
-//! published for anyone to download and verify.
+//! published for anyone to download and verify (a sold version, one with
+//! `price.purchase`, for the accounts that bought it).
 //!
 //! Every action that changes something, and every private read, names an
 //! account by its API token (`Authorization: Bearer rct_…`) and needs an
 //! allow from the market's Rego policy (`policies/market.rego`, on the
 //! policy layer's engine): the policy decides which role may do what, the
 //! store refuses conflicts of interest. Reading published packages needs
-//! no token.
+//! no token, except the files of a sold version.
 //!
 //! | method and path | who | what |
 //! | --- | --- | --- |
@@ -27,7 +28,8 @@
 //! | `GET /api/v1/packages/{name}/related` | anyone | `usedTogether`: the packages its users also use |
 //! | `GET /api/v1/packages/{name}/compatibility` | anyone | each version against framework versions |
 //! | `GET /api/v1/accounts/{id}/recommendations` | that account | `{"basis", "packages"}`: from its use, or the most used |
-//! | `GET /api/v1/packages/{name}/{version}` | anyone | the version as a [`PackageBundle`] |
+//! | `GET /api/v1/packages/{name}/{version}` | anyone; for a sold version, an account that bought it (`market.download_sold`), its publisher, admins | the version as a [`PackageBundle`]; else 401, or 402 with `price` and the `purchase` route to use |
+//! | `POST /api/v1/packages/{name}/{version}/purchase` | users | buys the package for its major version at this version's price: 201 with the purchase, or 200 with the earlier one (`new: false`) |
 //! | `GET /api/v1/publishers/{id}/submissions` | that publisher | its submissions, newest last |
 //! | `GET /api/v1/packages/{name}/{version}/metrics` | anyone | reported use, latency percentiles, ratings |
 //! | `POST /api/v1/packages/{name}/{version}/ratings` | users | `{"stars", "review"}` |
@@ -48,6 +50,7 @@
 //! | `GET /queue` | reviewers | web page: the submissions in review |
 //! | `GET /submissions/{id}`, `POST …/reviews` | its publisher, reviewers | the submission and the review form |
 //! | `POST /packages/{name}/{version}/ratings` | users | the package page's rating form |
+//! | `POST /packages/{name}/{version}/purchase` | users | the package page's Buy button |
 //! | `POST /packages/{name}/{version}/findings` | users, security reviewers | the package page's form for a security finding |
 //!
 //! The web pages act through the same policy decisions as the API; their

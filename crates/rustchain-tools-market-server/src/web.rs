@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use rustchain_tools_market::usage::LATENCY_BUCKETS_US;
 use rustchain_tools_market::{
-    Account, Finding, MarketAccount, MarketError, PackageBundle, RevenueShare, ReviewKind,
+    Account, Finding, MarketAccount, MarketError, PackageBundle, Prices, RevenueShare, ReviewKind,
     ReviewRules, Submission, SubmissionState, Verdict, VersionMetrics, VersionRecord,
 };
 use serde::Deserialize;
@@ -218,7 +218,7 @@ pub(crate) async fn package(
             body,
             "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{status}</td></tr>",
             escape(&v.package.version),
-            price_text(&v.manifest),
+            price_text(v.prices()),
             escape(&v.package.digest.to_string()),
         );
     }
@@ -279,17 +279,15 @@ pub(crate) async fn package(
 }
 
 /// What a version costs, as its manifest's `price` says.
-fn price_text(manifest: &serde_json::Value) -> String {
-    let part = |key: &str, unit: &str| {
-        manifest["price"][key]
-            .as_u64()
-            .filter(|p| *p > 0)
-            .map(|p| format!("{p} {unit}"))
-    };
-    let parts: Vec<String> = [part("purchase", "to buy"), part("perCall", "per call")]
-        .into_iter()
-        .flatten()
-        .collect();
+fn price_text(prices: Prices) -> String {
+    let part = |price: u64, unit: &str| (price > 0).then(|| format!("{price} {unit}"));
+    let parts: Vec<String> = [
+        part(prices.purchase, "to buy"),
+        part(prices.per_call, "per call"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     if parts.is_empty() {
         "free".to_owned()
     } else {
@@ -308,7 +306,7 @@ async fn buy_form(
     let Some(newest) = latest(versions) else {
         return Ok(());
     };
-    let price = crate::api::purchase_price(newest);
+    let price = newest.prices().purchase;
     if price == 0 {
         return Ok(());
     }
@@ -321,7 +319,11 @@ async fn buy_form(
     let Some(account) = account else {
         return Ok(());
     };
-    if let Some(bought) = inner.store.purchase_of(&account.id, &package.name).await? {
+    if let Some(bought) = inner
+        .store
+        .purchase_of(&account.id, &package.name, &package.version)
+        .await?
+    {
         let _ = write!(
             body,
             "<p id=\"bought\">You bought it ({} for {}).</p>",
@@ -694,7 +696,7 @@ async fn revenue_and_use(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}%</td>\
              <td>{}</td><td class=\"earned\">{}</td></tr>",
             escape(&package),
-            price_text(&s.manifest),
+            price_text(Prices::of(&s.manifest)),
             m.calls,
             m.failure_rate()
                 .map_or("–".to_owned(), |r| format!("{:.2}%", r * 100.0)),

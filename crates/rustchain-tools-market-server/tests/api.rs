@@ -1085,6 +1085,8 @@ async fn a_sold_package_is_bought_once_before_its_files_are_served() {
         error.contains("900") && error.contains("market buy example.sold@1.0.0"),
         "{error}"
     );
+    assert_eq!(body["price"], 900, "{body}");
+    assert_eq!(body["purchase"], buy, "{body}");
 
     let (status, bought) = call(&f.server, "POST", buy, Some(&ann), None).await;
     assert_eq!(status, StatusCode::CREATED, "{bought}");
@@ -1104,6 +1106,51 @@ async fn a_sold_package_is_bought_once_before_its_files_are_served() {
     }
     let (status, _) = call(&f.server, "GET", files, Some(&bob), None).await;
     assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
+
+    // A purchase opens its major version: 1.1.0 too, not 2.0.0.
+    for (version, price) in [("1.1.0", 1200), ("2.0.0", 2000)] {
+        common::publish(&f, &p, "example.sold", version, |manifest| {
+            manifest["price"] = json!({"purchase": price});
+        })
+        .await;
+    }
+    let (status, body) = call(
+        &f.server,
+        "GET",
+        "/api/v1/packages/example.sold/1.1.0",
+        Some(&ann),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = call(
+        &f.server,
+        "GET",
+        "/api/v1/packages/example.sold/2.0.0",
+        Some(&ann),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
+    assert_eq!(body["price"], 2000, "{body}");
+    // A yanked version cannot be bought; the answer names one that opens it.
+    let (status, body) = call(
+        &f.server,
+        "POST",
+        "/api/v1/packages/example.sold/1.0.0/yank",
+        Some(&p.token),
+        Some(json!({"reason": "superseded by 1.1.0"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = call(&f.server, "GET", files, Some(&bob), None).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
+    assert_eq!(
+        body["purchase"], "/api/v1/packages/example.sold/1.1.0/purchase",
+        "{body}"
+    );
+    let (status, _) = call(&f.server, "GET", files, Some(&ann), None).await;
+    assert_eq!(status, StatusCode::OK, "a buyer keeps the yanked version");
     // Who may not buy: the publisher (403), a reviewer without the user
     // role (403), a free version (409).
     let (status, body) = call(&f.server, "POST", buy, Some(&p.token), None).await;
@@ -1147,7 +1194,7 @@ async fn a_sold_package_is_bought_once_before_its_files_are_served() {
     let cookie = headers["set-cookie"].to_str().unwrap();
     let bob_session = cookie.split(';').next().unwrap().to_owned();
     let html = page(&f.server, "/packages/example.sold").await;
-    assert!(html.contains("<td>900 to buy</td>"), "{html}");
+    assert!(html.contains("<td>2000 to buy</td>"), "{html}");
     assert!(!html.contains("id=\"buy\""), "no form for a visitor");
     let (_, _, html) = browse(
         &f.server,
@@ -1159,7 +1206,7 @@ async fn a_sold_package_is_bought_once_before_its_files_are_served() {
     )
     .await;
     assert!(html.contains("id=\"buy\""), "{html}");
-    let web_buy = "/packages/example.sold/1.0.0/purchase";
+    let web_buy = "/packages/example.sold/1.1.0/purchase";
     let (status, _, _) = browse(
         &f.server,
         "POST",
@@ -1190,9 +1237,84 @@ async fn a_sold_package_is_bought_once_before_its_files_are_served() {
     )
     .await;
     assert!(
-        html.contains("You bought it (example.sold@1.0.0 for 900)"),
-        "{html}"
+        !html.contains("You bought it"),
+        "the page sells the newest version, 2.0.0: {html}"
     );
     let (status, _) = call(&f.server, "GET", files, Some(&bob), None).await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::OK, "bob's 1.1.0 opens the yanked 1.0.0");
+    let (status, _, _) = browse(
+        &f.server,
+        "POST",
+        "/packages/example.sold/2.0.0/purchase",
+        own,
+        Some(&bob_session),
+        Some(""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = browse(
+        &f.server,
+        "GET",
+        "/packages/example.sold",
+        None,
+        Some(&bob_session),
+        None,
+    )
+    .await;
+    assert!(
+        html.contains("You bought it (example.sold@2.0.0 for 2000)")
+            && !html.contains("id=\"buy\""),
+        "{html}"
+    );
+}
+
+/// A policy that refuses a sold download for another reason than a
+/// missing purchase answers 403 with its reason, never 402: the account is
+/// not told to pay for what it still could not download.
+#[tokio::test]
+async fn a_sold_download_the_policy_refuses_anyway_is_not_offered_for_sale() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/market.rego"),
+    )
+    .unwrap();
+    let suspension = r#"
+deny contains msg if {
+	input.tool.name == "market.download_sold"
+	input.principal.id == "bob"
+	msg := "bob is suspended"
+}
+"#;
+    std::fs::write(policies.join("market.rego"), shipped + suspension).unwrap();
+    let policy = rustchain_tools_market_server::market_policy(Some(&policies)).unwrap();
+    let blobs = FsBlobStore::new(dir.path().join("blobs")).unwrap();
+    let f = common::fixture_with(dir, blobs, policy).await;
+    let p = common::publisher(&f).await;
+    common::publish(&f, &p, "example.sold", "1.0.0", |manifest| {
+        manifest["price"] = json!({"purchase": 900});
+    })
+    .await;
+    let bob = account(&f, "bob", &["user"]).await;
+    let files = "/api/v1/packages/example.sold/1.0.0";
+    let (status, body) = call(&f.server, "GET", files, Some(&bob), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["reasons"][0], "bob is suspended", "{body}");
+    // Bought, it stays refused, with the same reason.
+    let (status, _) = call(
+        &f.server,
+        "POST",
+        "/api/v1/packages/example.sold/1.0.0/purchase",
+        Some(&bob),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = call(&f.server, "GET", files, Some(&bob), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["reasons"][0], "bob is suspended", "{body}");
+    let ann = account(&f, "ann", &["user"]).await;
+    let (status, body) = call(&f.server, "GET", files, Some(&ann), None).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
 }

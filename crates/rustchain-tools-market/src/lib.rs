@@ -59,5 +59,7 @@ pub use package::{PackageBundle, PackageDigest, PackageFile, PublisherKey, Signe
 pub use review::{
     MarketAccount, Review, ReviewKind, ReviewRules, Submission, SubmissionState, Verdict,
 };
-pub use store::{Backend, Earnings, MarketStore, Purchase, ScanOutcome, VersionRecord, Yanked};
+pub use store::{
+    Backend, Earnings, MarketStore, Prices, Purchase, ScanOutcome, VersionRecord, Yanked,
+};
 pub use usage::{CallOutcome, Rating, UsageReport, UsedBy, VersionMetrics};

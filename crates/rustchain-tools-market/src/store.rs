@@ -55,15 +55,31 @@ pub struct VersionRecord {
 }
 
 impl VersionRecord {
-    /// What one call costs, in minor units (`price.perCall`); 0 if free.
-    pub fn per_call_price(&self) -> u64 {
-        self.manifest["price"]["perCall"].as_u64().unwrap_or(0)
+    /// What its manifest says it costs.
+    pub fn prices(&self) -> Prices {
+        Prices::of(&self.manifest)
     }
+}
 
-    /// What buying the package at this version costs, in minor units
-    /// (`price.purchase`); 0 if it is not sold.
-    pub fn purchase_price(&self) -> u64 {
-        self.manifest["price"]["purchase"].as_u64().unwrap_or(0)
+/// What a version costs, in minor units, as its manifest's `price` says;
+/// 0 for a part it leaves out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Prices {
+    /// `price.perCall`: one call, billed from usage reports.
+    pub per_call: u64,
+    /// `price.purchase`: the package, bought once per account and major
+    /// version before its first download.
+    pub purchase: u64,
+}
+
+impl Prices {
+    /// The prices in a plugin manifest (as JSON).
+    pub fn of(manifest: &serde_json::Value) -> Prices {
+        let part = |key: &str| manifest["price"][key].as_u64().unwrap_or(0);
+        Prices {
+            per_call: part("perCall"),
+            purchase: part("purchase"),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustchain_tools_search::eval::{Query, evaluate, load_corpus, load_queries, retrieval_dir};
-use rustchain_tools_search::{Document, EmbeddingModel, SearchIndex};
+use rustchain_tools_search::{Document, EmbeddingModel, SearchIndex, default_model_dir};
 
 /// A family's name, its number of requests, and its floors on names
 /// nDCG@10 and names recall@5.
@@ -61,10 +61,10 @@ const HYBRID_FLOORS: [Floor; 7] = [
     ("multi_turn_base", 731, 0.56, 0.61),       // 0.580, 0.635
 ];
 
-/// The default model, WordLlama, which `cargo xtask fetch-model` installs;
+/// The default model (WordLlama), which `cargo xtask fetch-model` installs;
 /// none (and a skip) without it unless `RUSTCHAIN_REQUIRE_MODELS` is set.
 fn wordllama() -> Option<Arc<EmbeddingModel>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/wordllama-l2-supercat-256");
+    let dir = default_model_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."));
     if !dir.join("model.json").is_file() {
         assert!(
             std::env::var_os("RUSTCHAIN_REQUIRE_MODELS").is_none(),

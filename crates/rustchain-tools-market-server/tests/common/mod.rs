@@ -32,6 +32,15 @@ pub async fn fixture() -> Fixture {
 
 /// A market in `dir` that keeps packages in `blobs`.
 pub async fn fixture_on(dir: tempfile::TempDir, blobs: impl BlobStore) -> Fixture {
+    fixture_with(dir, blobs, market_policy(None).unwrap()).await
+}
+
+/// A market that decides with `policy`.
+pub async fn fixture_with(
+    dir: tempfile::TempDir,
+    blobs: impl BlobStore,
+    policy: rustchain_tools_policy::PolicyEngine,
+) -> Fixture {
     let store = MarketStore::open_sqlite(&dir.path().join("market.db"))
         .await
         .unwrap();
@@ -40,13 +49,7 @@ pub async fn fixture_on(dir: tempfile::TempDir, blobs: impl BlobStore) -> Fixtur
         dir.path(),
         NetPolicy::default(),
     );
-    let server = MarketServer::new(
-        store,
-        blobs,
-        market_policy(None).unwrap(),
-        host,
-        ReviewRules::default(),
-    );
+    let server = MarketServer::new(store, blobs, policy, host, ReviewRules::default());
     let admin = server.bootstrap_admin().await.unwrap().unwrap();
     assert_eq!(server.bootstrap_admin().await.unwrap(), None);
     Fixture { server, admin, dir }

@@ -221,7 +221,7 @@ fn bill(
     calls: u64,
     share: RevenueShare,
 ) -> Result<Option<Transaction>, MarketError> {
-    let price = record.per_call_price();
+    let price = record.prices().per_call;
     let new_calls = calls - before;
     if price == 0 || new_calls == 0 {
         return Ok(None);

@@ -10,7 +10,7 @@ use rustchain_tools_market_server::{BlobStore, FsBlobStore};
 use serde_json::{Value, json};
 
 mod common;
-use common::{account, browse, call, fixture, page, published_echo};
+use common::{account, browse, call, fixture, page, published_echo, sign_in, signed_in_page};
 
 #[tokio::test]
 async fn requests_without_a_known_token_or_allow_are_refused_with_reasons() {
@@ -365,31 +365,8 @@ async fn a_package_is_scanned_reviewed_published_and_downloaded_whole() {
 
     // The rating form on the package page, signed in as a user.
     let own = Some("http://market.test");
-    let (_, headers, _) = browse(
-        &f.server,
-        "POST",
-        "/login",
-        own,
-        None,
-        Some(&format!("token={ann}")),
-    )
-    .await;
-    let session = headers["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let (_, _, html) = browse(
-        &f.server,
-        "GET",
-        "/packages/example.echo",
-        None,
-        Some(&session),
-        None,
-    )
-    .await;
+    let session = sign_in(&f.server, &ann).await;
+    let html = signed_in_page(&f.server, "/packages/example.echo", &session).await;
     assert!(
         html.contains("action=\"/packages/example.echo/1.0.0/ratings\""),
         "{html}"
@@ -865,26 +842,8 @@ async fn reported_calls_of_a_priced_version_are_billed_and_shown_to_its_publishe
     );
 
     // The dashboard shows the balance and what the version earned.
-    let (status, headers, _) = browse(
-        &f.server,
-        "POST",
-        "/login",
-        Some("http://market.test"),
-        None,
-        Some(&format!("token={acme}")),
-    )
-    .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    let session = headers["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let (status, _, html) =
-        browse(&f.server, "GET", "/dashboard", None, Some(&session), None).await;
-    assert_eq!(status, StatusCode::OK);
+    let session = sign_in(&f.server, &acme).await;
+    let html = signed_in_page(&f.server, "/dashboard", &session).await;
     assert!(
         html.contains("<strong id=\"balance\">32</strong>"),
         "{html}"
@@ -908,44 +867,16 @@ async fn the_package_page_takes_findings_and_shows_reviewers_reputation() {
     let (acme, _sec, _qa) = published_echo(&f, None).await;
     let user = account(&f, "ann", &["user"]).await;
     let own = Some("http://market.test");
-    let sign_in = |token: String| {
-        let server = f.server.clone();
-        async move {
-            let login = format!("token={token}");
-            let (status, headers, _) =
-                browse(&server, "POST", "/login", own, None, Some(&login)).await;
-            assert_eq!(status, StatusCode::SEE_OTHER);
-            let cookie = headers["set-cookie"].to_str().unwrap();
-            cookie.split(';').next().unwrap().to_owned()
-        }
-    };
-    let ann = sign_in(user).await;
-    let (status, _, html) = browse(
-        &f.server,
-        "GET",
-        "/packages/example.echo",
-        None,
-        Some(&ann),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    let ann = sign_in(&f.server, &user).await;
+    let html = signed_in_page(&f.server, "/packages/example.echo", &ann).await;
     assert!(html.contains("id=\"finding-form\""), "{html}");
     // Each approval held: the reviewers' reputation is 1 each.
     assert!(
         html.contains("security review by sec (reputation 1): approve"),
         "{html}"
     );
-    let publisher = sign_in(acme).await;
-    let (_, _, html) = browse(
-        &f.server,
-        "GET",
-        "/packages/example.echo",
-        None,
-        Some(&publisher),
-        None,
-    )
-    .await;
+    let publisher = sign_in(&f.server, &acme).await;
+    let html = signed_in_page(&f.server, "/packages/example.echo", &publisher).await;
     assert!(
         !html.contains("id=\"finding-form\""),
         "no form for its publisher"
@@ -1182,29 +1113,11 @@ async fn a_sold_package_is_bought_once_before_its_files_are_served() {
     // The page: a price, a Buy form for a signed-in user who has not
     // bought it, and the purchase once made.
     let own = Some("http://market.test");
-    let (_, headers, _) = browse(
-        &f.server,
-        "POST",
-        "/login",
-        own,
-        None,
-        Some(&format!("token={bob}")),
-    )
-    .await;
-    let cookie = headers["set-cookie"].to_str().unwrap();
-    let bob_session = cookie.split(';').next().unwrap().to_owned();
+    let bob_session = sign_in(&f.server, &bob).await;
     let html = page(&f.server, "/packages/example.sold").await;
     assert!(html.contains("<td>2000 to buy</td>"), "{html}");
     assert!(!html.contains("id=\"buy\""), "no form for a visitor");
-    let (_, _, html) = browse(
-        &f.server,
-        "GET",
-        "/packages/example.sold",
-        None,
-        Some(&bob_session),
-        None,
-    )
-    .await;
+    let html = signed_in_page(&f.server, "/packages/example.sold", &bob_session).await;
     assert!(html.contains("id=\"buy\""), "{html}");
     let web_buy = "/packages/example.sold/1.1.0/purchase";
     let (status, _, _) = browse(
@@ -1227,15 +1140,7 @@ async fn a_sold_package_is_bought_once_before_its_files_are_served() {
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let (_, _, html) = browse(
-        &f.server,
-        "GET",
-        "/packages/example.sold",
-        None,
-        Some(&bob_session),
-        None,
-    )
-    .await;
+    let html = signed_in_page(&f.server, "/packages/example.sold", &bob_session).await;
     assert!(
         !html.contains("You bought it"),
         "the page sells the newest version, 2.0.0: {html}"
@@ -1252,15 +1157,7 @@ async fn a_sold_package_is_bought_once_before_its_files_are_served() {
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let (_, _, html) = browse(
-        &f.server,
-        "GET",
-        "/packages/example.sold",
-        None,
-        Some(&bob_session),
-        None,
-    )
-    .await;
+    let html = signed_in_page(&f.server, "/packages/example.sold", &bob_session).await;
     assert!(
         html.contains("You bought it (example.sold@2.0.0 for 2000)")
             && !html.contains("id=\"buy\""),

@@ -9,7 +9,9 @@ use rustchain_tools_plugins::FRAMEWORK_VERSION;
 use serde_json::{Value, json};
 
 mod common;
-use common::{Fixture, account, browse, call, fixture, page, publish, publisher};
+use common::{
+    Fixture, account, browse, call, fixture, page, publish, publisher, sign_in, signed_in_page,
+};
 
 fn names(list: &Value) -> Vec<&str> {
     list.as_array()
@@ -356,22 +358,8 @@ async fn the_pages_search_browse_and_recommend() {
     let together = &echo[echo.find("id=\"used-together\"").unwrap()..];
     assert!(together.contains("/packages/net.page"), "{echo}");
 
-    let login = format!("token={u1}");
-    let (status, headers, _) = browse(
-        &f.server,
-        "POST",
-        "/login",
-        Some("http://market.test"),
-        None,
-        Some(&login),
-    )
-    .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    let cookie = headers["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap();
-    let (status, _, dashboard) =
-        browse(&f.server, "GET", "/dashboard", None, Some(cookie), None).await;
-    assert_eq!(status, StatusCode::OK);
+    let session = sign_in(&f.server, &u1).await;
+    let dashboard = signed_in_page(&f.server, "/dashboard", &session).await;
     let recommended = &dashboard[dashboard.find("id=\"recommended\"").unwrap()..];
     assert!(recommended.contains("/packages/net.page"), "{dashboard}");
 }

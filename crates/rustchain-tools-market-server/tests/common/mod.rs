@@ -128,6 +128,31 @@ pub async fn browse(
     (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
 }
 
+/// Signs in on the web pages with `token`, as a browser on the market's own
+/// site would; the session cookie to send with later requests.
+pub async fn sign_in(server: &MarketServer, token: &str) -> String {
+    let login = format!("token={token}");
+    let (status, headers, body) = browse(
+        server,
+        "POST",
+        "/login",
+        Some("http://market.test"),
+        None,
+        Some(&login),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let cookie = headers["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+/// The page at `path` as the holder of `session` sees it.
+pub async fn signed_in_page(server: &MarketServer, path: &str, session: &str) -> String {
+    let (status, _, html) = browse(server, "GET", path, None, Some(session), None).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {html}");
+    html
+}
+
 pub async fn account(f: &Fixture, id: &str, roles: &[&str]) -> String {
     let (status, body) = call(
         &f.server,

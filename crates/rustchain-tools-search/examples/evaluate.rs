@@ -11,7 +11,7 @@
 //! after `cargo xtask fetch-model`), prints lexical, semantic and hybrid
 //! figures. Also prints build times and search latency. KEY is `k1`,
 //! `semantic_weight`, `same_name_factor`, `segment_weight`,
-//! `segment_repeat_factor` or `FIELD.weight` / `FIELD.b` with FIELD one of
+//! `segment_repeat_factor`, `named_tools_first` (0 or 1) or `FIELD.weight` / `FIELD.b` with FIELD one of
 //! `name`, `description`, `parameter_names`, `parameter_descriptions`, `tags`.
 //! `--split family,tool` also cross-validates as `registry eval --split`
 //! does, on the index already embedded (one embedding for every figure,
@@ -41,6 +41,7 @@ fn set(config: &mut SearchConfig, key: &str, value: f32) -> Result<(), String> {
         None if key == "same_name_factor" => config.same_name_factor = value,
         None if key == "segment_weight" => config.segment_weight = value,
         None if key == "segment_repeat_factor" => config.segment_repeat_factor = value,
+        None if key == "named_tools_first" => config.named_tools_first = value != 0.0,
         Some((f, p)) => {
             let fp = match f {
                 "name" => &mut config.name,

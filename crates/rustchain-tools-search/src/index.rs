@@ -138,6 +138,21 @@ pub struct SearchConfig {
     /// room for the tools of the other sentences. 1 leaves the ranking alone.
     #[serde(default = "one")]
     pub segment_repeat_factor: f32,
+    /// Whether a tool the request names by its identifier (a word with `_`
+    /// or an inner `.`, or in camelCase, such as `requests.get` or
+    /// `get_weather`) goes first, its best-scored definition ahead of every
+    /// other result. People who know the tool they want write its name, and
+    /// no words around it should outrank it; plain words (`sort`, `cd`) are
+    /// left to the ranking, since they are as often verbs as names. On
+    /// by default. Not stored with an index, so that indexes saved before
+    /// it existed still load: a loaded index has it on.
+    #[serde(skip, default = "yes")]
+    pub named_tools_first: bool,
+}
+
+/// What a loaded index gets for [`SearchConfig::named_tools_first`]: on.
+fn yes() -> bool {
+    true
 }
 
 /// The serde default of [`SearchConfig::segment_repeat_factor`]: off.
@@ -173,6 +188,7 @@ impl Default for SearchConfig {
             same_name_factor: 0.7,
             segment_weight: 0.3,
             segment_repeat_factor: 0.9,
+            named_tools_first: true,
         }
     }
 }
@@ -382,6 +398,26 @@ fn sentences(text: &str) -> impl Iterator<Item = &str> {
         start = end + 1;
         (!piece.is_empty()).then_some(piece)
     })
+}
+
+/// At most this many identifiers of a request are looked up as tool names.
+const MAX_NAMED: usize = 8;
+
+/// The words of `text` shaped like identifiers, as a request names a tool:
+/// runs of letters, digits, `_` and `.` (trimmed of `.` at their ends)
+/// with a letter and either a `_`, a `.` inside, or a lowercase letter
+/// followed by an uppercase one.
+fn identifiers(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+        .map(|w| w.trim_matches('.'))
+        .filter(|w| {
+            let chars: Vec<char> = w.chars().collect();
+            chars.iter().any(|c| c.is_alphabetic())
+                && (w.contains(['_', '.'])
+                    || chars
+                        .windows(2)
+                        .any(|p| p[0].is_lowercase() && p[1].is_uppercase()))
+        })
 }
 
 /// A query embedding in the index's quantized space.
@@ -1084,18 +1120,71 @@ impl SearchIndex {
                 .collect();
             (top, topics)
         });
-        let top = if diversify {
+        let named = if self.config.named_tools_first {
+            self.named(query, &top, filter)
+        } else {
+            Vec::new()
+        };
+        let mut top = if diversify {
             self.diversify(top, &topics, limit)
         } else {
             top
         };
+        if !named.is_empty() {
+            // Ahead of the best other result, in the order of their own scores.
+            let lead = top.first().map_or(0.0, |&(score, _)| score).max(named[0].0);
+            top.retain(|&(_, d)| named.iter().all(|&(_, n)| n != d));
+            let ahead = named.iter().map(|&(score, d)| (lead + score, d));
+            top = ahead.chain(top).take(limit).collect();
+        }
         top.into_iter()
-            .map(|(score, doc)| Hit {
-                doc,
-                score,
-                why: self.explain(doc, &terms, semantic.as_ref()),
+            .map(|(score, doc)| {
+                let mut why = self.explain(doc, &terms, semantic.as_ref());
+                if named.iter().any(|&(_, d)| d == doc) {
+                    why.insert(0, "named in the request".to_owned());
+                }
+                Hit { doc, score, why }
             })
             .collect()
+    }
+
+    /// The tools `query` names by identifier ([`identifiers`]): for each
+    /// name, its best-scored definition among the candidates `ranked`, or
+    /// else its first definition that `filter` accepts (scored 0), best
+    /// first.
+    fn named(
+        &self,
+        query: &str,
+        ranked: &[(f32, u32)],
+        filter: &dyn Fn(u32) -> bool,
+    ) -> Vec<(f32, u32)> {
+        let mut keys: Vec<u64> = Vec::new();
+        for word in identifiers(query) {
+            let key = name_key(word);
+            if !keys.contains(&key) && keys.len() < MAX_NAMED {
+                keys.push(key);
+            }
+        }
+        if keys.is_empty() {
+            return Vec::new();
+        }
+        let key_of = |d: u32| self.name_keys.get(d as usize).copied();
+        let mut named: Vec<(f32, u32)> = Vec::new();
+        for key in keys {
+            // `ranked` is best first.
+            let best = ranked
+                .iter()
+                .find(|&&(_, d)| key_of(d) == Some(key))
+                .copied()
+                .or_else(|| {
+                    (0..self.len() as u32)
+                        .find(|&d| key_of(d) == Some(key) && filter(d))
+                        .map(|d| (0.0, d))
+                });
+            named.extend(best);
+        }
+        named.sort_by(|a, b| b.0.total_cmp(&a.0));
+        named
     }
 
     /// Scores a request of several sentences: the whole request and each
@@ -1795,6 +1884,57 @@ mod tests {
         );
         let hits = index.search("send an e-mail", 10, &|_| true);
         assert_eq!(hits[0].doc, 2);
+    }
+
+    #[test]
+    fn identifiers_are_words_shaped_like_tool_names() {
+        let found: Vec<&str> = identifiers(
+            "Use requests.get (or http_get, or getWeather) to fetch data.csv; \
+             sort it, then cd. Pay 2.5 at 10:30.",
+        )
+        .collect();
+        assert_eq!(
+            found,
+            ["requests.get", "http_get", "getWeather", "data.csv"]
+        );
+        assert_eq!(
+            identifiers("math.factorial.").collect::<Vec<_>>(),
+            ["math.factorial"]
+        );
+    }
+
+    #[test]
+    fn a_tool_named_in_the_request_goes_first() {
+        let mut docs = corpus();
+        docs.push(doc(
+            "requests.get",
+            "Sends a GET request to a URL.",
+            &["url"],
+            &[],
+        ));
+        let index = SearchIndex::build(&docs, None);
+        let query = "The weather in the city and the weather forecast, with requests.get";
+        let hits = index.search(query, 3, &|_| true);
+        assert_eq!(hits[0].doc, 4);
+        assert_eq!(hits[0].why[0], "named in the request");
+        assert!(hits[0].score > hits[1].score);
+        assert_ne!(
+            hits[1].why.first().map(String::as_str),
+            Some("named in the request")
+        );
+        // Named but filtered out, it is not offered.
+        let hits = index.search(query, 3, &|d| d != 4);
+        assert!(hits.iter().all(|h| h.doc != 4));
+        // A name the words do not match at all still goes first, and case
+        // does not matter.
+        let hits = index.search("call MATH.FACTORIAL on the weather", 2, &|_| true);
+        assert_eq!(hits[0].doc, 1);
+        // Off, the words decide.
+        let off = index.with_config(SearchConfig {
+            named_tools_first: false,
+            ..SearchConfig::default()
+        });
+        assert_ne!(off.search(query, 3, &|_| true)[0].doc, 4);
     }
 
     #[test]

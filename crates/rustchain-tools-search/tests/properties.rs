@@ -3,7 +3,8 @@
 //! each once, best first (also for requests of several sentences); a stored
 //! index round-trips and arbitrary bytes are refused without panicking; an
 //! index retaining some documents ranks as one built of just those; the
-//! first results do not depend on the limit (up to 25).
+//! first results do not depend on the limit (up to 25); a tool the request
+//! names by its identifier comes first.
 
 use proptest::prelude::*;
 use rustchain_tools_search::analyze::{for_each_word, terms, words};
@@ -146,6 +147,28 @@ proptest! {
         let few = index.search(&query, limit, &|_| true);
         prop_assert_eq!(few.len(), limit.min(many.len()));
         prop_assert_eq!(&few[..], &many[..few.len()]);
+    }
+
+    #[test]
+    fn a_tool_named_by_its_identifier_comes_first(
+        docs in proptest::collection::vec(document(), 0..10),
+        name in "[a-z]{1,8}[_.][a-z]{1,8}",
+        before in "[a-z ,?]{0,40}",
+        after in "\\PC{0,40}",
+    ) {
+        let mut docs = docs;
+        docs.push(Document {
+            id: "named".to_owned(),
+            name: name.clone(),
+            description: String::new(),
+            parameters: Vec::new(),
+            tags: Vec::new(),
+        });
+        let index = SearchIndex::build(&docs, None);
+        let hits = index.search(&format!("{before} {} {after}", name.to_uppercase()), 5, &|_| true);
+        prop_assert!(!hits.is_empty());
+        prop_assert_eq!(docs[hits[0].doc as usize].name.to_lowercase(), name);
+        prop_assert_eq!(hits[0].why[0].as_str(), "named in the request");
     }
 
     #[test]

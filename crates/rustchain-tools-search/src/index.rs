@@ -411,12 +411,13 @@ fn identifiers(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
         .map(|w| w.trim_matches('.'))
         .filter(|w| {
-            let chars: Vec<char> = w.chars().collect();
-            chars.iter().any(|c| c.is_alphabetic())
-                && (w.contains(['_', '.'])
-                    || chars
-                        .windows(2)
-                        .any(|p| p[0].is_lowercase() && p[1].is_uppercase()))
+            let (mut letter, mut camel, mut after_lower) = (false, false, false);
+            for c in w.chars() {
+                letter |= c.is_alphabetic();
+                camel |= after_lower && c.is_uppercase();
+                after_lower = c.is_lowercase();
+            }
+            letter && (camel || w.contains(['_', '.']))
         })
 }
 

@@ -138,9 +138,9 @@ pub struct SearchConfig {
     /// room for the tools of the other sentences. 1 leaves the ranking alone.
     #[serde(default = "one")]
     pub segment_repeat_factor: f32,
-    /// Whether a tool the request names by its identifier (a word with `_`
-    /// or an inner `.`, or in camelCase, such as `requests.get` or
-    /// `get_weather`) goes first, its best-scored definition ahead of every
+    /// Whether a tool the request names by its identifier (a word with `_`,
+    /// an inner `.` or `-`, or in camelCase, such as `requests.get`,
+    /// `get_weather` or `search-repos`) goes first, its best-scored definition ahead of every
     /// other result. People who know the tool they want write its name, and
     /// no words around it should outrank it; plain words (`sort`, `cd`) are
     /// left to the ranking, since they are as often verbs as names. On
@@ -404,12 +404,13 @@ fn sentences(text: &str) -> impl Iterator<Item = &str> {
 const MAX_NAMED: usize = 8;
 
 /// The words of `text` shaped like identifiers, as a request names a tool:
-/// runs of letters, digits, `_` and `.` (trimmed of `.` at their ends)
-/// with a letter and either a `_`, a `.` inside, or a lowercase letter
-/// followed by an uppercase one.
+/// runs of letters, digits, `_`, `.` and `-` (the characters of a tool
+/// name; trimmed of `.` and `-` at their ends) with a letter and either a
+/// `_`, a `.` or `-` inside, or a lowercase letter followed by an
+/// uppercase one.
 fn identifiers(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
-        .map(|w| w.trim_matches('.'))
+    text.split(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '-')))
+        .map(|w| w.trim_matches(['.', '-']))
         .filter(|w| {
             let (mut letter, mut camel, mut after_lower) = (false, false, false);
             for c in w.chars() {
@@ -417,7 +418,7 @@ fn identifiers(text: &str) -> impl Iterator<Item = &str> {
                 camel |= after_lower && c.is_uppercase();
                 after_lower = c.is_lowercase();
             }
-            letter && (camel || w.contains(['_', '.']))
+            letter && (camel || w.contains(['_', '.', '-']))
         })
 }
 
@@ -1891,12 +1892,19 @@ mod tests {
     fn identifiers_are_words_shaped_like_tool_names() {
         let found: Vec<&str> = identifiers(
             "Use requests.get (or http_get, or getWeather) to fetch data.csv; \
-             sort it, then cd. Pay 2.5 at 10:30.",
+             sort it, then cd. Pay 2.5 at 10:30 with search-repos -v --no-strict.",
         )
         .collect();
         assert_eq!(
             found,
-            ["requests.get", "http_get", "getWeather", "data.csv"]
+            [
+                "requests.get",
+                "http_get",
+                "getWeather",
+                "data.csv",
+                "search-repos",
+                "no-strict"
+            ]
         );
         assert_eq!(
             identifiers("math.factorial.").collect::<Vec<_>>(),

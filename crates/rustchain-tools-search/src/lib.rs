@@ -34,7 +34,7 @@
 //!   lowered ([`SearchConfig::segment_repeat_factor`]), so that each
 //!   sentence's tool reaches the first results.
 //! - **Tools named in the request**: a word shaped like an identifier
-//!   (`requests.get`, `get_weather`, `getWeather`) that is a tool's name
+//!   (`requests.get`, `get_weather`, `search-repos`, `getWeather`) that is a tool's name
 //!   puts that tool's best-scored definition first
 //!   ([`SearchConfig::named_tools_first`]).
 //!

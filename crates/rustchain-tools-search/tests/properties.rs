@@ -152,7 +152,7 @@ proptest! {
     #[test]
     fn a_tool_named_by_its_identifier_comes_first(
         docs in proptest::collection::vec(document(), 0..10),
-        name in "[a-z]{1,8}[_.][a-z]{1,8}",
+        name in "[a-z]{1,8}[_.\\-][a-z]{1,8}",
         before in "[a-z ,?]{0,40}",
         after in "\\PC{0,40}",
     ) {

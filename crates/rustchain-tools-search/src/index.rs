@@ -140,8 +140,9 @@ pub struct SearchConfig {
     pub segment_repeat_factor: f32,
     /// Whether a tool the request names by its identifier (a word with `_`,
     /// an inner `.` or `-`, or in camelCase, such as `requests.get`,
-    /// `get_weather` or `search-repos`) goes first, its best-scored definition ahead of every
-    /// other result. People who know the tool they want write its name, and
+    /// `get_weather` or `search-repos`) goes first: its best-scored
+    /// definition among the candidates, or the one added last when none is
+    /// a candidate, ahead of every other result. People who know the tool they want write its name, and
     /// no words around it should outrank it; plain words (`sort`, `cd`) are
     /// left to the ranking, since they are as often verbs as names. On
     /// by default. Not stored with an index, so that indexes saved before
@@ -1042,8 +1043,9 @@ impl SearchIndex {
 
     /// The best `limit` documents for `query` among those for which `filter`
     /// returns true, best first, each with why it matched. A document
-    /// matches when it shares a term with the query or, with a model, when
-    /// its embedding is closer to the query's than the average document's.
+    /// matches when it shares a term with the query, when the query names
+    /// it ([`SearchConfig::named_tools_first`]) or, with a model, when its
+    /// embedding is closer to the query's than the average document's.
     /// `filter` is asked only about documents that would enter the results.
     pub fn search(&self, query: &str, limit: usize, filter: &dyn Fn(u32) -> bool) -> Vec<Hit> {
         let n = self.len();
@@ -1133,8 +1135,9 @@ impl SearchIndex {
             top
         };
         if !named.is_empty() {
-            // Ahead of the best other result, in the order of their own scores.
-            let lead = top.first().map_or(0.0, |&(score, _)| score).max(named[0].0);
+            // Strictly ahead of the best other result, in the order of their
+            // own scores.
+            let lead = top.first().map_or(0.0, |&(score, _)| score).max(named[0].0) * 1.001;
             top.retain(|&(_, d)| named.iter().all(|&(_, n)| n != d));
             let ahead = named.iter().map(|&(score, d)| (lead + score, d));
             top = ahead.chain(top).take(limit).collect();
@@ -1152,8 +1155,8 @@ impl SearchIndex {
 
     /// The tools `query` names by identifier ([`identifiers`]): for each
     /// name, its best-scored definition among the candidates `ranked`, or
-    /// else its first definition that `filter` accepts (scored 0), best
-    /// first.
+    /// else, when none of its definitions is a candidate, the one added to
+    /// the index last that `filter` accepts (scored 0); best first.
     fn named(
         &self,
         query: &str,
@@ -1163,8 +1166,11 @@ impl SearchIndex {
         let mut keys: Vec<u64> = Vec::new();
         for word in identifiers(query) {
             let key = name_key(word);
-            if !keys.contains(&key) && keys.len() < MAX_NAMED {
+            if !keys.contains(&key) {
                 keys.push(key);
+                if keys.len() == MAX_NAMED {
+                    break;
+                }
             }
         }
         if keys.is_empty() {
@@ -1172,18 +1178,28 @@ impl SearchIndex {
         }
         let key_of = |d: u32| self.name_keys.get(d as usize).copied();
         let mut named: Vec<(f32, u32)> = Vec::new();
+        let mut missing: Vec<u64> = Vec::new();
         for key in keys {
             // `ranked` is best first.
-            let best = ranked
-                .iter()
-                .find(|&&(_, d)| key_of(d) == Some(key))
-                .copied()
-                .or_else(|| {
-                    (0..self.len() as u32)
-                        .find(|&d| key_of(d) == Some(key) && filter(d))
-                        .map(|d| (0.0, d))
-                });
-            named.extend(best);
+            match ranked.iter().find(|&&(_, d)| key_of(d) == Some(key)) {
+                Some(&hit) => named.push(hit),
+                None => missing.push(key),
+            }
+        }
+        // One pass from the end over the names finds every missing one.
+        if !missing.is_empty() {
+            for (d, key) in self.name_keys.iter().enumerate().rev() {
+                let Some(i) = missing.iter().position(|k| k == key) else {
+                    continue;
+                };
+                if filter(d as u32) {
+                    named.push((0.0, d as u32));
+                    missing.swap_remove(i);
+                    if missing.is_empty() {
+                        break;
+                    }
+                }
+            }
         }
         named.sort_by(|a, b| b.0.total_cmp(&a.0));
         named
@@ -1944,6 +1960,25 @@ mod tests {
             ..SearchConfig::default()
         });
         assert_ne!(off.search(query, 3, &|_| true)[0].doc, 4);
+    }
+
+    #[test]
+    fn a_named_tool_out_of_the_candidates_is_its_definition_added_last() {
+        // `do.it` is all stop words: no term of the request finds it.
+        let mut docs: Vec<Document> = (0..150)
+            .map(|i| doc(&format!("weather_{i}"), "Weather in the city.", &[], &[]))
+            .collect();
+        docs.push(doc("do.it", "First definition.", &[], &[]));
+        docs.push(doc("do.it", "Second definition.", &[], &[]));
+        let index = SearchIndex::build(&docs, None);
+        let query = "the weather in the city, with do.it";
+        let hits = index.search(query, 5, &|_| true);
+        assert_eq!(hits[0].doc, 151);
+        assert_eq!(hits[0].why, ["named in the request"]);
+        assert!(hits[0].score > hits[1].score);
+        assert_eq!(hits.len(), 5);
+        let hits = index.search(query, 5, &|d| d != 151);
+        assert_eq!(hits[0].doc, 150);
     }
 
     #[test]

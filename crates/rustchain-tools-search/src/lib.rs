@@ -34,8 +34,9 @@
 //!   lowered ([`SearchConfig::segment_repeat_factor`]), so that each
 //!   sentence's tool reaches the first results.
 //! - **Tools named in the request**: a word shaped like an identifier
-//!   (`requests.get`, `get_weather`, `search-repos`, `getWeather`) that is a tool's name
-//!   puts that tool's best-scored definition first
+//!   (`requests.get`, `get_weather`, `search-repos`, `getWeather`) that is
+//!   a tool's name puts that tool first, its best-scored definition among
+//!   the candidates or else the one added last
 //!   ([`SearchConfig::named_tools_first`]).
 //!
 //! Without a model the index is lexical only and [`SearchIndex::has_semantic`]

@@ -142,11 +142,12 @@ pub struct SearchConfig {
     /// an inner `.` or `-`, or in camelCase, such as `requests.get`,
     /// `get_weather` or `search-repos`) goes first: its best-scored
     /// definition among the candidates, or the one added last when none is
-    /// a candidate, ahead of every other result. People who know the tool they want write its name, and
-    /// no words around it should outrank it; plain words (`sort`, `cd`) are
-    /// left to the ranking, since they are as often verbs as names. On
-    /// by default. Not stored with an index, so that indexes saved before
-    /// it existed still load: a loaded index has it on.
+    /// a candidate, ahead of every other result. People who know the tool
+    /// they want write its name, and no words around it should outrank it;
+    /// plain words (`sort`, `cd`) are left to the ranking, since they are as
+    /// often verbs as names. On by default. Not stored with an index, so
+    /// that indexes saved before it existed still load: a loaded index has
+    /// it on.
     #[serde(skip, default = "yes")]
     pub named_tools_first: bool,
 }
